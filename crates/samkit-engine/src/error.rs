@@ -1,0 +1,51 @@
+//! Typed errors of the engine. Every message names the file or value at fault and,
+//! where there is one, the fix.
+
+use std::path::PathBuf;
+
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error("cannot load the ONNX Runtime library {path}: {reason}. Run `samkit setup`, or pass --ort-lib PATH / set ORT_DYLIB_PATH to libonnxruntime.so (version 1.32 or newer)")]
+    Runtime { path: PathBuf, reason: String },
+
+    #[error("cannot load {role} model {path}: {reason}")]
+    ModelLoad {
+        role: &'static str,
+        path: PathBuf,
+        reason: String,
+    },
+
+    #[error("{role} model {path} is not a SAM {role}: {problem}")]
+    ModelShape {
+        role: &'static str,
+        path: PathBuf,
+        problem: String,
+    },
+
+    #[error("cannot read image {path}: {reason}")]
+    ImageRead { path: PathBuf, reason: String },
+
+    #[error("image {path} has zero size ({width}x{height})")]
+    EmptyImage {
+        path: PathBuf,
+        width: u32,
+        height: u32,
+    },
+
+    #[error("invalid prompt: {0}")]
+    Prompt(String),
+
+    #[error("the embedding was made by model {embedding_model}, but this model is {model}: re-embed the image")]
+    ModelMismatch {
+        embedding_model: String,
+        model: String,
+    },
+
+    #[error("inference failed in the {stage}: {reason}")]
+    Inference { stage: &'static str, reason: String },
+
+    #[error("embedding cache {path}: {reason}")]
+    Cache { path: PathBuf, reason: String },
+}
+
+pub type Result<T, E = EngineError> = std::result::Result<T, E>;

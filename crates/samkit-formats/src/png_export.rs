@@ -1,0 +1,215 @@
+//! PNG export. Layout under the output folder:
+//!
+//! * `masks/<stem>_<id>.png` — one binary mask per instance, 8-bit grey (Pillow "L"),
+//!   255 = object;
+//! * `instances/<stem>.png` — instance map, 0 = background, `k` = k-th instance of the
+//!   image; 8-bit ("L") up to 255 instances, else 16-bit ("I;16");
+//!   `instances.json` maps each value back to the annotation id;
+//! * `semantic/<stem>.png` — indexed PNG ("P"), value `i + 1` = i-th category, colours
+//!   from the categories (VOC colormap when unset); legend in `labels.json` and
+//!   `labels.txt`;
+//! * `cutouts/<stem>_<id>.png` — RGBA cut-out of each instance cropped to its box,
+//!   transparent (and black) outside the mask; only when the source images are given.
+//!
+//! Where instances overlap, the later one wins in the maps.
+
+use crate::maps::{instance_map, semantic_map};
+use crate::model::{stem, AnnotationSet};
+use crate::palette::{voc_colormap, write_indexed_png};
+use crate::{FormatError, Problem};
+use image::{ImageBuffer, Luma, RgbaImage};
+use serde_json::json;
+use std::path::Path;
+
+pub(crate) fn mkdir(dir: &Path) -> Result<(), FormatError> {
+    std::fs::create_dir_all(dir).map_err(|e| FormatError::io(dir, e))
+}
+
+fn save(
+    path: &Path,
+    buf: &[u8],
+    w: u32,
+    h: u32,
+    color: image::ExtendedColorType,
+) -> Result<(), FormatError> {
+    image::save_buffer_with_format(path, buf, w, h, color, image::ImageFormat::Png).map_err(
+        |source| FormatError::Image {
+            path: path.to_path_buf(),
+            source,
+        },
+    )
+}
+
+/// Category palette: entry `i + 1` is the colour of the i-th category.
+pub(crate) fn category_palette(set: &AnnotationSet) -> [[u8; 3]; 256] {
+    let mut pal = voc_colormap();
+    for (i, c) in set.categories.iter().enumerate().take(255) {
+        if let Some(col) = c.color {
+            pal[i + 1] = col;
+        }
+    }
+    pal
+}
+
+/// Writes the PNG export; returns notes (e.g. cut-outs skipped for want of images).
+pub fn export_png(
+    set: &AnnotationSet,
+    out: &Path,
+    images_dir: Option<&Path>,
+    progress: &mut dyn FnMut(usize, usize),
+) -> Result<Vec<String>, FormatError> {
+    set.validate(out)?;
+    if set.categories.len() > 255 {
+        return Err(FormatError::write(
+            out,
+            "more than 255 categories do not fit an 8-bit semantic map",
+        ));
+    }
+    let mut notes = Vec::new();
+    for sub in ["masks", "instances", "semantic"] {
+        mkdir(&out.join(sub))?;
+    }
+    if images_dir.is_some() {
+        mkdir(&out.join("cutouts"))?;
+    } else {
+        notes.push("no images folder given: RGBA cut-outs not written".to_string());
+    }
+    let palette = category_palette(set);
+    let groups = set.by_image();
+    let total = groups.len();
+    let mut legend = serde_json::Map::new();
+    for (done, (img, insts)) in groups.into_iter().enumerate() {
+        let s = stem(&img.file_name);
+        let (w, h) = (img.width, img.height);
+        for inst in &insts {
+            let m = inst.mask.decode().to_gray_image();
+            save(
+                &out.join("masks").join(format!("{s}_{}.png", inst.id)),
+                m.as_raw(),
+                w,
+                h,
+                image::ExtendedColorType::L8,
+            )?;
+        }
+        let map = instance_map(img, &insts);
+        let path = out.join("instances").join(format!("{s}.png"));
+        if insts.len() <= 255 {
+            let bytes: Vec<u8> = map.iter().map(|&v| v as u8).collect();
+            save(&path, &bytes, w, h, image::ExtendedColorType::L8)?;
+        } else if insts.len() <= 65535 {
+            let buf: ImageBuffer<Luma<u16>, Vec<u16>> = ImageBuffer::from_raw(w, h, map)
+                .ok_or_else(|| FormatError::write(&path, "instance map size"))?;
+            buf.save_with_format(&path, image::ImageFormat::Png)
+                .map_err(|source| FormatError::Image {
+                    path: path.clone(),
+                    source,
+                })?;
+        } else {
+            return Err(FormatError::write(
+                &path,
+                "more than 65535 instances in one image",
+            ));
+        }
+        legend.insert(
+            s.clone(),
+            json!(insts
+                .iter()
+                .enumerate()
+                .map(|(k, i)| json!({"value": k + 1, "id": i.id, "category_id": i.category_id}))
+                .collect::<Vec<_>>()),
+        );
+        let sem = semantic_map(set, img, &insts);
+        write_indexed_png(
+            &out.join("semantic").join(format!("{s}.png")),
+            w,
+            h,
+            &sem,
+            &palette,
+        )?;
+        if let Some(dir) = images_dir {
+            if !insts.is_empty() {
+                write_cutouts(dir, out, img, &insts, &s)?;
+            }
+        }
+        progress(done + 1, total);
+    }
+    let labels: Vec<_> = std::iter::once(
+        json!({"value": 0, "name": "background", "color": [0, 0, 0]}),
+    )
+    .chain(
+        set.categories.iter().enumerate().map(
+            |(i, c)| json!({"value": i + 1, "id": c.id, "name": c.name, "color": palette[i + 1]}),
+        ),
+    )
+    .collect();
+    write_text(
+        &out.join("labels.json"),
+        &serde_json::to_string_pretty(&labels).unwrap_or_default(),
+    )?;
+    let mut txt = String::from("# value name r g b\n0 background 0 0 0\n");
+    for (i, c) in set.categories.iter().enumerate() {
+        let [r, g, b] = palette[i + 1];
+        txt.push_str(&format!("{} {} {r} {g} {b}\n", i + 1, c.name));
+    }
+    write_text(&out.join("labels.txt"), &txt)?;
+    write_text(
+        &out.join("instances.json"),
+        &serde_json::to_string_pretty(&legend).unwrap_or_default(),
+    )?;
+    Ok(notes)
+}
+
+pub(crate) fn write_text(path: &Path, text: &str) -> Result<(), FormatError> {
+    std::fs::write(path, text).map_err(|e| FormatError::io(path, e))
+}
+
+fn write_cutouts(
+    dir: &Path,
+    out: &Path,
+    img: &crate::ImageInfo,
+    insts: &[&crate::Instance],
+    s: &str,
+) -> Result<(), FormatError> {
+    let src_path = dir.join(&img.file_name);
+    let src = image::open(&src_path)
+        .map_err(|source| FormatError::Image {
+            path: src_path.clone(),
+            source,
+        })?
+        .to_rgba8();
+    if src.dimensions() != (img.width, img.height) {
+        return Err(FormatError::invalid(
+            &src_path,
+            None,
+            Problem::SizeMismatch {
+                mask_width: img.width,
+                mask_height: img.height,
+                image_width: src.width(),
+                image_height: src.height(),
+            },
+        ));
+    }
+    for inst in insts {
+        let mask = inst.mask.decode();
+        let Some(b) = mask.bbox() else { continue };
+        let cut = RgbaImage::from_fn(b.width, b.height, |x, y| {
+            let (sx, sy) = (b.x + x, b.y + y);
+            if mask.get(sx, sy) {
+                let mut p = *src.get_pixel(sx, sy);
+                p.0[3] = 255;
+                p
+            } else {
+                image::Rgba([0, 0, 0, 0])
+            }
+        });
+        let path = out.join("cutouts").join(format!("{s}_{}.png", inst.id));
+        save(
+            &path,
+            cut.as_raw(),
+            b.width,
+            b.height,
+            image::ExtendedColorType::Rgba8,
+        )?;
+    }
+    Ok(())
+}

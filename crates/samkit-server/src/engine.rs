@@ -1,0 +1,481 @@
+//! The model as the server sees it: loaded in the background, a worker that encodes
+//! images ahead of the annotator (the one asked for first, then the next ones in list
+//! order), an in-memory LRU of embeddings over the on-disk [`EmbeddingCache`], and the
+//! LRU of prediction tokens whose low-resolution logits feed refinements.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::hash::Hash;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+
+use samkit_engine::{image_hash, load_rgb, Embedding, EmbeddingCache, LowResLogits, SamModel};
+use samkit_store::{Image, Store};
+use serde::Serialize;
+use serde_json::{json, Value};
+use tokio::sync::{watch, Notify};
+
+/// Loads the model (runs on a blocking thread at startup). The error is shown to users.
+pub type ModelLoader = Box<dyn FnOnce() -> Result<Arc<SamModel>, String> + Send + 'static>;
+
+/// Where the model is.
+#[derive(Clone)]
+pub enum ModelState {
+    /// Started without a model: predictions answer 503.
+    Disabled,
+    Loading,
+    Ready(Arc<SamModel>),
+    Failed(String),
+}
+
+impl ModelState {
+    pub fn to_json(&self) -> Value {
+        match self {
+            ModelState::Disabled => json!({"state": "disabled", "id": null, "error": null}),
+            ModelState::Loading => json!({"state": "loading", "id": null, "error": null}),
+            ModelState::Ready(m) => json!({"state": "ready", "id": m.id(), "error": null}),
+            ModelState::Failed(e) => json!({"state": "failed", "id": null, "error": e}),
+        }
+    }
+}
+
+/// A small least-recently-used map (capacities here are tens of entries).
+pub struct Lru<K, V> {
+    cap: usize,
+    map: HashMap<K, V>,
+    order: VecDeque<K>,
+}
+
+impl<K: Eq + Hash + Clone, V: Clone> Lru<K, V> {
+    pub fn new(cap: usize) -> Self {
+        Lru {
+            cap: cap.max(1),
+            map: HashMap::new(),
+            order: VecDeque::new(),
+        }
+    }
+    pub fn get(&mut self, k: &K) -> Option<V> {
+        let v = self.map.get(k)?.clone();
+        self.order.retain(|x| x != k);
+        self.order.push_back(k.clone());
+        Some(v)
+    }
+    pub fn insert(&mut self, k: K, v: V) {
+        if self.map.insert(k.clone(), v).is_some() {
+            self.order.retain(|x| x != &k);
+        }
+        self.order.push_back(k);
+        while self.order.len() > self.cap {
+            if let Some(old) = self.order.pop_front() {
+                self.map.remove(&old);
+            }
+        }
+    }
+    pub fn remove(&mut self, k: &K) {
+        if self.map.remove(k).is_some() {
+            self.order.retain(|x| x != k);
+        }
+    }
+}
+
+/// Embedding state of one image, as the API reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EmbedState {
+    None,
+    Queued,
+    Encoding,
+    Ready,
+    Failed,
+}
+
+impl EmbedState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EmbedState::None => "none",
+            EmbedState::Queued => "queued",
+            EmbedState::Encoding => "encoding",
+            EmbedState::Ready => "ready",
+            EmbedState::Failed => "failed",
+        }
+    }
+}
+
+#[derive(Default)]
+struct Queue {
+    /// Image ids in list order (present on disk only).
+    order: Vec<i64>,
+    urgent: VecDeque<i64>,
+    viewing: Option<i64>,
+    encoding: Option<(i64, String)>,
+    ready: HashSet<i64>,
+    failed: HashMap<i64, String>,
+}
+
+impl Queue {
+    fn wanted(&self, id: i64) -> bool {
+        !self.ready.contains(&id) && !self.failed.contains_key(&id)
+    }
+
+    fn window(&self, prefetch: usize) -> Vec<i64> {
+        let start = self
+            .viewing
+            .and_then(|v| self.order.iter().position(|&x| x == v))
+            .map_or(0, |p| p + 1);
+        self.order.iter().skip(start).take(prefetch).copied().collect()
+    }
+
+    fn pick(&mut self, prefetch: usize) -> Option<i64> {
+        while let Some(id) = self.urgent.pop_front() {
+            if self.wanted(id) && self.order.contains(&id) {
+                return Some(id);
+            }
+        }
+        self.window(prefetch).into_iter().find(|&id| self.wanted(id))
+    }
+
+    fn state(&self, id: i64, prefetch: usize) -> EmbedState {
+        if self.ready.contains(&id) {
+            EmbedState::Ready
+        } else if self.encoding.as_ref().is_some_and(|(e, _)| *e == id) {
+            EmbedState::Encoding
+        } else if self.failed.contains_key(&id) {
+            EmbedState::Failed
+        } else if self.urgent.contains(&id) || self.window(prefetch).contains(&id) {
+            EmbedState::Queued
+        } else {
+            EmbedState::None
+        }
+    }
+}
+
+/// Why an embedding is not available.
+pub enum EmbedWait {
+    /// Still queued or encoding after the wait.
+    NotReady(EmbedState),
+    Failed(String),
+    Model(ModelState),
+}
+
+/// Low-resolution logits of a prediction's candidates, kept for refinement.
+#[derive(Clone)]
+pub struct TokenEntry {
+    pub image_id: i64,
+    pub low_res: Arc<Vec<LowResLogits>>,
+}
+
+pub struct Engine {
+    model: RwLock<ModelState>,
+    cache: EmbeddingCache,
+    cache_dir: PathBuf,
+    store: Store,
+    project_id: i64,
+    root: PathBuf,
+    prefetch: usize,
+    q: Mutex<Queue>,
+    wake: Notify,
+    changed: watch::Sender<u64>,
+    mem: Mutex<Lru<i64, Arc<Embedding>>>,
+    tokens: Mutex<Lru<String, TokenEntry>>,
+    next_token: Mutex<u64>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Engine {
+    pub fn new(store: Store, project_id: i64, root: PathBuf, cache_dir: PathBuf, prefetch: usize, with_model: bool) -> Arc<Self> {
+        Arc::new(Engine {
+            model: RwLock::new(if with_model {
+                ModelState::Loading
+            } else {
+                ModelState::Disabled
+            }),
+            cache: EmbeddingCache::new(&cache_dir),
+            cache_dir,
+            store,
+            project_id,
+            root,
+            prefetch,
+            q: Mutex::new(Queue::default()),
+            wake: Notify::new(),
+            changed: watch::Sender::new(0),
+            mem: Mutex::new(Lru::new(8)),
+            tokens: Mutex::new(Lru::new(64)),
+            next_token: Mutex::new(0),
+        })
+    }
+
+    pub fn model(&self) -> ModelState {
+        self.model.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    fn bump(&self) {
+        self.changed.send_modify(|n| *n += 1);
+    }
+
+    /// Loads the model on a blocking thread, then starts encoding.
+    pub fn start(self: &Arc<Self>, loader: Option<ModelLoader>) {
+        let me = self.clone();
+        tokio::spawn(async move {
+            if let Some(loader) = loader {
+                let t = Instant::now();
+                let state = match tokio::task::spawn_blocking(loader).await {
+                    Ok(Ok(m)) => {
+                        tracing::info!("model {} ready in {:.1} s", m.id(), t.elapsed().as_secs_f32());
+                        ModelState::Ready(m)
+                    }
+                    Ok(Err(e)) => ModelState::Failed(e),
+                    Err(e) => ModelState::Failed(format!("model loading crashed: {e}")),
+                };
+                if let ModelState::Failed(e) = &state {
+                    tracing::error!("model failed to load: {e}");
+                }
+                *me.model.write().unwrap_or_else(|e| e.into_inner()) = state;
+                if let Ok(images) = me.store.list_images(me.project_id).await {
+                    me.refresh(&images);
+                }
+                me.bump();
+                me.wake.notify_one();
+            }
+            me.run().await;
+        });
+    }
+
+    fn cache_file(&self, model_id: &str, hash: &str) -> PathBuf {
+        // The engine's cache layout: `<dir>/<model id>/<pixel hash>.emb`.
+        self.cache_dir.join(model_id).join(format!("{hash}.emb"))
+    }
+
+    /// Updates list order and on-disk readiness from the image table (after a scan).
+    pub fn refresh(&self, images: &[Image]) {
+        let model_id = match self.model() {
+            ModelState::Ready(m) => Some(m.id().to_string()),
+            _ => None,
+        };
+        let mut q = lock(&self.q);
+        q.order = images.iter().filter(|i| !i.missing).map(|i| i.id).collect();
+        if let Some(mid) = model_id {
+            for i in images {
+                let on_disk = i
+                    .pixel_hash
+                    .as_deref()
+                    .is_some_and(|h| self.cache_file(&mid, h).is_file());
+                if on_disk && !i.missing {
+                    q.ready.insert(i.id);
+                } else {
+                    q.ready.remove(&i.id);
+                }
+            }
+        }
+        drop(q);
+        self.bump();
+        self.wake.notify_one();
+    }
+
+    pub fn state(&self, id: i64) -> EmbedState {
+        lock(&self.q).state(id, self.prefetch)
+    }
+
+    /// Asks for an image: `now` puts it first and makes it the one being viewed.
+    pub fn request(&self, id: i64, now: bool) -> EmbedState {
+        let mut q = lock(&self.q);
+        if now {
+            q.failed.remove(&id);
+            q.viewing = Some(id);
+            q.urgent.retain(|&x| x != id);
+            q.urgent.push_front(id);
+        } else if !q.urgent.contains(&id) {
+            q.urgent.push_back(id);
+        }
+        let s = q.state(id, self.prefetch);
+        drop(q);
+        self.bump();
+        self.wake.notify_one();
+        s
+    }
+
+    /// Queue and progress for `GET /api/embeddings`.
+    pub fn progress(&self, images: &[Image]) -> Value {
+        let q = lock(&self.q);
+        let states: serde_json::Map<String, Value> = images
+            .iter()
+            .map(|i| (i.id.to_string(), json!(q.state(i.id, self.prefetch).as_str())))
+            .collect();
+        let ready = images.iter().filter(|i| q.ready.contains(&i.id)).count();
+        let mut queued: Vec<i64> = q.urgent.iter().copied().filter(|&i| q.wanted(i)).collect();
+        for id in q.window(self.prefetch) {
+            if q.wanted(id) && !queued.contains(&id) {
+                queued.push(id);
+            }
+        }
+        if let Some((e, _)) = &q.encoding {
+            queued.retain(|x| x != e);
+        }
+        json!({
+            "model": self.model().to_json(),
+            "total": images.iter().filter(|i| !i.missing).count(),
+            "ready": ready,
+            "encoding": q.encoding.as_ref().map(|(id, at)| json!({"image_id": id, "started_at": at})),
+            "queued": queued,
+            "failed": q.failed.iter().map(|(id, e)| json!({"image_id": id, "error": e})).collect::<Vec<_>>(),
+            "states": states,
+        })
+    }
+
+    /// The embedding of image `id`, waiting up to `wait` for it to be encoded.
+    pub async fn embedding(&self, id: i64, wait: Duration) -> Result<Arc<Embedding>, EmbedWait> {
+        let deadline = tokio::time::Instant::now() + wait;
+        let mut rx = self.changed.subscribe();
+        let mut asked = false;
+        loop {
+            let model = match self.model() {
+                ModelState::Ready(m) => m,
+                other => return Err(EmbedWait::Model(other)),
+            };
+            if let Some(e) = lock(&self.mem).get(&id) {
+                return Ok(e);
+            }
+            let state = self.state(id);
+            match state {
+                EmbedState::Ready => {
+                    if let Some(e) = self.load_cached(id, model.id()).await {
+                        return Ok(e);
+                    }
+                    // Unreadable cache entry: encode again.
+                    lock(&self.q).ready.remove(&id);
+                    self.request(id, true);
+                    asked = true;
+                }
+                EmbedState::Failed => {
+                    let msg = lock(&self.q).failed.get(&id).cloned().unwrap_or_default();
+                    return Err(EmbedWait::Failed(msg));
+                }
+                _ if !asked => {
+                    self.request(id, true);
+                    asked = true;
+                }
+                _ => {}
+            }
+            rx.borrow_and_update();
+            if self.state(id) == EmbedState::Ready || lock(&self.mem).get(&id).is_some() {
+                continue;
+            }
+            match tokio::time::timeout_at(deadline, rx.changed()).await {
+                Ok(Ok(())) => {}
+                _ => return Err(EmbedWait::NotReady(self.state(id))),
+            }
+        }
+    }
+
+    async fn load_cached(&self, id: i64, model_id: &str) -> Option<Arc<Embedding>> {
+        let hash = self.store.image(id).await.ok()?.pixel_hash?;
+        let cache = self.cache.clone();
+        let mid = model_id.to_string();
+        let e = tokio::task::spawn_blocking(move || cache.load(&mid, &hash))
+            .await
+            .ok()??;
+        let e = Arc::new(e);
+        lock(&self.mem).insert(id, e.clone());
+        Some(e)
+    }
+
+    async fn run(self: Arc<Self>) {
+        loop {
+            let model = match self.model() {
+                ModelState::Ready(m) => m,
+                ModelState::Loading => {
+                    self.wake.notified().await;
+                    continue;
+                }
+                _ => return,
+            };
+            let next = lock(&self.q).pick(self.prefetch);
+            let Some(id) = next else {
+                self.wake.notified().await;
+                continue;
+            };
+            let image = match self.store.image(id).await {
+                Ok(i) => i,
+                Err(e) => {
+                    lock(&self.q).failed.insert(id, e.to_string());
+                    continue;
+                }
+            };
+            let started = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+            lock(&self.q).encoding = Some((id, started));
+            self.bump();
+            let path = self.root.join(&image.path);
+            let cache = self.cache.clone();
+            let m = model.clone();
+            let t = Instant::now();
+            let res = tokio::task::spawn_blocking(move || encode(&m, &cache, &path))
+                .await
+                .unwrap_or_else(|e| Err(format!("encoder crashed: {e}")));
+            match res {
+                Ok((e, hash, cached)) => {
+                    tracing::info!(
+                        "image {} ({}) {} in {:.2} s",
+                        id,
+                        image.path,
+                        if cached { "loaded from the cache" } else { "encoded" },
+                        t.elapsed().as_secs_f32()
+                    );
+                    lock(&self.mem).insert(id, Arc::new(e));
+                    if image.pixel_hash.as_deref() != Some(hash.as_str()) {
+                        if let Err(e) = self.store.set_pixel_hash(id, &hash).await {
+                            tracing::warn!("could not record the pixel hash of image {id}: {e}");
+                        }
+                    }
+                    let mut q = lock(&self.q);
+                    q.ready.insert(id);
+                    q.encoding = None;
+                }
+                Err(msg) => {
+                    tracing::warn!("cannot encode image {id} ({}): {msg}", image.path);
+                    let mut q = lock(&self.q);
+                    q.failed.insert(id, msg);
+                    q.encoding = None;
+                }
+            }
+            self.bump();
+        }
+    }
+
+    /// Stores a prediction's low-resolution logits and returns their token.
+    pub fn put_token(&self, entry: TokenEntry) -> String {
+        let token = {
+            let mut n = lock(&self.next_token);
+            *n += 1;
+            format!("p-{}", *n)
+        };
+        lock(&self.tokens).insert(token.clone(), entry);
+        token
+    }
+
+    pub fn token(&self, token: &str) -> Option<TokenEntry> {
+        lock(&self.tokens).get(&token.to_string())
+    }
+
+    /// Forgets an image's in-memory embedding (its file changed).
+    pub fn forget(&self, id: i64) {
+        lock(&self.mem).remove(&id);
+        let mut q = lock(&self.q);
+        q.ready.remove(&id);
+        q.failed.remove(&id);
+    }
+}
+
+fn encode(model: &SamModel, cache: &EmbeddingCache, path: &Path) -> Result<(Embedding, String, bool), String> {
+    let img = load_rgb(path).map_err(|e| e.to_string())?;
+    let hash = image_hash(&img);
+    if let Some(e) = cache.load(model.id(), &hash) {
+        if (e.original.width, e.original.height) == (img.width(), img.height()) {
+            return Ok((e, hash, true));
+        }
+    }
+    let e = model.embed(&img).map_err(|e| e.to_string())?;
+    cache.store(&hash, &e).map_err(|e| e.to_string())?;
+    Ok((e, hash, false))
+}

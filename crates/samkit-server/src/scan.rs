@@ -1,0 +1,166 @@
+//! Scanning a project folder: which files are images (size after EXIF orientation,
+//! content hash) and which are skipped, and why.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use image::metadata::Orientation;
+use image::{ImageDecoder, ImageReader};
+use samkit_store::NewImage;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+/// Extensions the engine reads.
+pub const IMAGE_EXTENSIONS: [&str; 7] = ["png", "jpg", "jpeg", "tif", "tiff", "bmp", "webp"];
+
+/// A file of the project folder that is not annotated.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Skipped {
+    pub path: String,
+    pub reason: String,
+}
+
+#[derive(Debug, Default)]
+pub struct ScanResult {
+    pub images: Vec<NewImage>,
+    pub skipped: Vec<Skipped>,
+}
+
+/// The project-relative, `/`-separated name of `path`.
+fn rel_name(root: &Path, path: &Path) -> String {
+    path.strip_prefix(root)
+        .unwrap_or(path)
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy())
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+fn is_image_name(path: &Path) -> bool {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| IMAGE_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
+}
+
+/// Width and height as the engine sees the image (EXIF orientation applied), and its
+/// orientation, reading headers only.
+pub fn oriented_size(path: &Path) -> Result<(u32, u32, Orientation), String> {
+    let reader = ImageReader::open(path)
+        .map_err(|e| e.to_string())?
+        .with_guessed_format()
+        .map_err(|e| e.to_string())?;
+    if reader.format().is_none() {
+        return Err("not a supported image format (PNG, JPEG, TIFF, BMP, WebP)".into());
+    }
+    let mut dec = reader.into_decoder().map_err(|e| e.to_string())?;
+    let o = dec.orientation().unwrap_or(Orientation::NoTransforms);
+    let (w, h) = dec.dimensions();
+    if w == 0 || h == 0 {
+        return Err(format!("the image is empty ({w}×{h})"));
+    }
+    let swapped = matches!(
+        o,
+        Orientation::Rotate90
+            | Orientation::Rotate270
+            | Orientation::Rotate90FlipH
+            | Orientation::Rotate270FlipH
+    );
+    Ok(if swapped { (h, w, o) } else { (w, h, o) })
+}
+
+fn file_hash(path: &Path) -> std::io::Result<String> {
+    let mut f = std::fs::File::open(path)?;
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 1 << 16];
+    loop {
+        let n = f.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+    }
+    Ok(hex::encode(h.finalize()))
+}
+
+/// Walks `root` (skipping hidden entries such as `.samkit/`) in name order.
+pub fn scan(root: &Path) -> std::io::Result<ScanResult> {
+    let mut out = ScanResult::default();
+    let mut stack: Vec<PathBuf> = vec![root.to_path_buf()];
+    let mut files = Vec::new();
+    while let Some(dir) = stack.pop() {
+        let rd = match std::fs::read_dir(&dir) {
+            Ok(rd) => rd,
+            Err(e) if dir == root => return Err(e),
+            Err(e) => {
+                out.skipped.push(Skipped {
+                    path: rel_name(root, &dir),
+                    reason: format!("folder cannot be read: {e}"),
+                });
+                continue;
+            }
+        };
+        for entry in rd.flatten() {
+            let name = entry.file_name();
+            if name.to_string_lossy().starts_with('.') {
+                continue;
+            }
+            let path = entry.path();
+            match entry.file_type() {
+                Ok(t) if t.is_dir() => stack.push(path),
+                Ok(_) => files.push(path),
+                Err(_) => {}
+            }
+        }
+    }
+    files.sort();
+    for path in files {
+        let name = rel_name(root, &path);
+        if !is_image_name(&path) {
+            let ext = path
+                .extension()
+                .map(|e| format!("unsupported extension .{}", e.to_string_lossy()))
+                .unwrap_or_else(|| "no file extension".into());
+            out.skipped.push(Skipped {
+                path: name,
+                reason: format!("not an image ({ext}; supported: {})", IMAGE_EXTENSIONS.join(", ")),
+            });
+            continue;
+        }
+        let size = oriented_size(&path);
+        let hash = file_hash(&path);
+        match (size, hash) {
+            (Ok((w, h, _)), Ok(hash)) => out.images.push(NewImage {
+                path: name,
+                width: i64::from(w),
+                height: i64::from(h),
+                content_hash: hash,
+            }),
+            (Err(e), _) => out.skipped.push(Skipped {
+                path: name,
+                reason: format!("cannot read the image: {e}"),
+            }),
+            (_, Err(e)) => out.skipped.push(Skipped {
+                path: name,
+                reason: format!("cannot read the file: {e}"),
+            }),
+        }
+    }
+    Ok(out)
+}
+
+/// Content type by file extension (for images served as stored).
+pub fn content_type(path: &Path) -> &'static str {
+    match path
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(|e| e.to_ascii_lowercase())
+        .as_deref()
+    {
+        Some("png") => "image/png",
+        Some("jpg" | "jpeg") => "image/jpeg",
+        Some("tif" | "tiff") => "image/tiff",
+        Some("bmp") => "image/bmp",
+        Some("webp") => "image/webp",
+        _ => "application/octet-stream",
+    }
+}

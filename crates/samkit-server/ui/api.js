@@ -1,0 +1,98 @@
+// Thin client for the samkit HTTP API (docs/API.md). Every call sends the author header
+// and throws an ApiError for non-2xx answers (network failures included), so callers
+// always have a message to show: nothing fails silently.
+
+export class ApiError extends Error {
+  constructor(status, body, message) {
+    super(message || (body && body.error) || `HTTP ${status}`);
+    this.status = status; // 0 = network error
+    this.body = body || {};
+    this.code = this.body.code || (status === 0 ? 'network' : 'http');
+  }
+  get isConflict() {
+    return this.status === 409;
+  }
+}
+
+const USER_KEY = 'samkit.user';
+
+export class Api {
+  constructor(base = '') {
+    this.base = base;
+    this.user = localStorage.getItem(USER_KEY) || '';
+  }
+
+  setUser(name) {
+    this.user = name.trim().slice(0, 64);
+    localStorage.setItem(USER_KEY, this.user);
+  }
+
+  headers(extra = {}) {
+    const h = { ...extra };
+    if (this.user) h['X-Samkit-User'] = this.user;
+    return h;
+  }
+
+  async request(method, path, body, { raw = false, contentType } = {}) {
+    const init = { method, headers: this.headers() };
+    if (body !== undefined) {
+      if (contentType) {
+        init.headers['Content-Type'] = contentType;
+        init.body = body;
+      } else {
+        init.headers['Content-Type'] = 'application/json';
+        init.body = JSON.stringify(body);
+      }
+    }
+    let res;
+    try {
+      res = await fetch(this.base + path, init);
+    } catch (e) {
+      throw new ApiError(0, null, `network error: ${method} ${path} failed (${e.message}); is the server running?`);
+    }
+    if (!res.ok) {
+      let data = null;
+      try {
+        data = await res.json();
+      } catch {
+        data = { error: `${method} ${path}: HTTP ${res.status} ${res.statusText}` };
+      }
+      const err = new ApiError(res.status, data);
+      err.retryAfter = Number(res.headers.get('Retry-After')) || 0;
+      throw err;
+    }
+    if (raw) return res;
+    if (res.status === 204) return null;
+    return res.json();
+  }
+
+  get(path) { return this.request('GET', path); }
+  post(path, body) { return this.request('POST', path, body === undefined ? {} : body); }
+  put(path, body) { return this.request('PUT', path, body); }
+  patch(path, body) { return this.request('PATCH', path, body); }
+  del(path) { return this.request('DELETE', path); }
+
+  // --- endpoints -------------------------------------------------------------------
+  health() { return this.get('/api/health'); }
+  project() { return this.get('/api/project'); }
+  images() { return this.get('/api/images').then((r) => r.images); }
+  image(id) { return this.get(`/api/images/${id}`); }
+  imageUrl(id) { return `${this.base}/api/images/${id}/file`; }
+  setStatus(id, status, version) { return this.put(`/api/images/${id}/status`, { status, version }); }
+  embed(id, priority = 'now') { return this.post(`/api/images/${id}/embed`, { priority }); }
+  embeddings() { return this.get('/api/embeddings'); }
+  predict(id, req) { return this.post(`/api/images/${id}/predict`, req); }
+  instances(imageId) { return this.get(`/api/images/${imageId}/instances`).then((r) => r.instances); }
+  createInstance(imageId, body) { return this.post(`/api/images/${imageId}/instances`, body); }
+  patchInstance(id, body) { return this.patch(`/api/instances/${id}`, body); }
+  deleteInstance(id, version) { return this.del(`/api/instances/${id}?version=${version}`); }
+  restoreInstance(id, version) { return this.post(`/api/instances/${id}/restore`, { version }); }
+  categories() { return this.get('/api/categories').then((r) => r.categories); }
+  createCategory(name, color) { return this.post('/api/categories', color ? { name, color } : { name }); }
+  history(query = '') { return this.get(`/api/history${query}`); }
+  exportUrl(format) { return `${this.base}/api/export?format=${encodeURIComponent(format)}`; }
+  async importFile(format, file) {
+    const type = format === 'coco' ? 'application/json' : 'application/zip';
+    return this.request('POST', `/api/import?format=${encodeURIComponent(format)}`, file, { contentType: type });
+  }
+}

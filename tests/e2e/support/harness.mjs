@@ -1,0 +1,156 @@
+// Shared helpers for the end-to-end tests: find/build the `samkit` binary, make a temporary
+// project from the bundled samples, start `samkit serve`, launch headless Chromium.
+import { spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
+export const ARTIFACTS = process.env.SAMKIT_E2E_ARTIFACTS || path.join(ROOT, 'target/e2e-artifacts');
+export const CHROMIUM = process.env.SAMKIT_CHROMIUM || '/usr/bin/chromium';
+
+export const CHROMIUM_ARGS = [
+  '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+  '--disable-background-networking', '--disable-component-update', '--disable-sync',
+];
+
+/** Path of the samkit binary: $SAMKIT_BIN, else target/release/samkit (built if missing). */
+export function samkitBinary() {
+  if (process.env.SAMKIT_BIN) return process.env.SAMKIT_BIN;
+  const bin = path.join(ROOT, 'target/release/samkit');
+  if (process.env.SAMKIT_E2E_NO_BUILD !== '1') {
+    // Cheap when up to date; makes sure the embedded UI files are the current ones.
+    const r = spawnSync('cargo', ['build', '--release', '-p', 'samkit-cli'], { cwd: ROOT, stdio: 'inherit' });
+    if (r.status !== 0) throw new Error('cargo build --release -p samkit-cli failed');
+  }
+  if (!fs.existsSync(bin)) throw new Error(`${bin} not found; build it or set SAMKIT_BIN`);
+  return bin;
+}
+
+/** A fresh project folder with copies of samples/* (plus a non-image file that is skipped). */
+export function makeProject(name = 'e2e') {
+  const base = fs.mkdtempSync(path.join(os.tmpdir(), `samkit-${name}-`));
+  const dir = path.join(base, name);
+  fs.mkdirSync(dir);
+  for (const f of fs.readdirSync(path.join(ROOT, 'samples'))) {
+    if (/\.(png|jpe?g)$/i.test(f)) fs.copyFileSync(path.join(ROOT, 'samples', f), path.join(dir, f));
+  }
+  fs.writeFileSync(path.join(dir, 'notes.txt'), 'not an image\n');
+  return { base, dir };
+}
+
+export async function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/**
+ * Start `samkit serve <dir> --port <free port>` and wait until /api/health answers.
+ * Returns {url, proc, log(), stop()}. With `waitModel`, also waits for the model to be ready.
+ */
+export async function startServer(dir, { waitModel = true, extraArgs = [], env = {} } = {}) {
+  const port = await freePort();
+  // SAMKIT_E2E_MOCK=1: run against tests/e2e/support/mock-server.mjs (UI development only).
+  const mock = process.env.SAMKIT_E2E_MOCK === '1';
+  const bin = mock ? process.execPath : samkitBinary();
+  const args = mock
+    ? [path.join(ROOT, 'tests/e2e/support/mock-server.mjs'), String(port), dir]
+    : ['serve', dir, '--port', String(port), ...extraArgs];
+  const proc = spawn(bin, args, { cwd: path.dirname(dir), env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  proc.stdout.on('data', (d) => (out += d));
+  proc.stderr.on('data', (d) => (out += d));
+  const url = `http://127.0.0.1:${port}`;
+  const log = () => out;
+  const stop = async () => {
+    if (proc.exitCode !== null) return;
+    proc.kill('SIGTERM');
+    await Promise.race([new Promise((r) => proc.once('exit', r)), sleep(5000)]);
+    if (proc.exitCode === null) proc.kill('SIGKILL');
+  };
+  const deadline = Date.now() + 120000;
+  let health = null;
+  for (;;) {
+    if (proc.exitCode !== null) throw new Error(`samkit serve exited with ${proc.exitCode}:\n${out}`);
+    try {
+      const r = await fetch(`${url}/api/health`);
+      if (r.ok) {
+        health = await r.json();
+        const state = health.model?.state;
+        if (!waitModel || state === 'ready') break;
+        if (state === 'failed' || state === 'disabled') {
+          await stop();
+          throw new Error(`model ${state}: ${health.model?.error || ''}\n${out}`);
+        }
+      }
+    } catch (e) {
+      if (e.message.startsWith('model ')) throw e;
+    }
+    if (Date.now() > deadline) {
+      await stop();
+      throw new Error(`samkit serve did not become ready in time (last health: ${JSON.stringify(health)}):\n${out}`);
+    }
+    await sleep(200);
+  }
+  return { url, proc, log, stop, health, port };
+}
+
+export async function launchBrowser() {
+  if (!fs.existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} not found: apt-get install -y chromium (or set SAMKIT_CHROMIUM)`);
+  return chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+}
+
+/** A page that fails the test on uncaught page errors and keeps the console for diagnosis. */
+export async function newPage(browser, { user, viewport = { width: 1400, height: 860 } } = {}) {
+  const context = await browser.newContext({ viewport, acceptDownloads: true });
+  if (user) await context.addInitScript((u) => localStorage.setItem('samkit.user', u), user);
+  const page = await context.newPage();
+  page.errors = [];
+  page.consoleLog = [];
+  page.on('pageerror', (e) => page.errors.push(e.message));
+  page.on('console', (m) => page.consoleLog.push(`${m.type()}: ${m.text()}`));
+  return page;
+}
+
+export async function screenshot(page, name) {
+  fs.mkdirSync(ARTIFACTS, { recursive: true });
+  const file = path.join(ARTIFACTS, `${name}.png`);
+  await page.screenshot({ path: file });
+  return file;
+}
+
+/** Click at image pixel (x, y) through the canvas (button: 'left' | 'right'). */
+export async function clickImage(page, x, y, opts = {}) {
+  const p = await page.evaluate(([a, b]) => window.samkit.toClient(a, b), [x, y]);
+  await page.mouse.click(p.x, p.y, opts);
+}
+
+export async function api(url, method, pathname, body, user = 'e2e-script') {
+  const r = await fetch(url + pathname, {
+    method,
+    headers: { 'Content-Type': 'application/json', 'X-Samkit-User': user },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await r.text();
+  let json = null;
+  try { json = JSON.parse(text); } catch { /* not json */ }
+  if (!r.ok) throw Object.assign(new Error(`${method} ${pathname} -> ${r.status}: ${text}`), { status: r.status, json });
+  return json;
+}
+
+export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** Integer from a status line like "mask: 12,345 px, IoU 0.97". */
+export function parseArea(text) {
+  const m = /mask:\s*([\d,]+)\s*px/.exec(text || '');
+  return m ? Number(m[1].replace(/,/g, '')) : 0;
+}
