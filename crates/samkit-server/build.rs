@@ -1,12 +1,12 @@
-//! Embeds every file of `ui/` into the binary (no front-end build step): writes
-//! `$OUT_DIR/ui_files.rs`, a table of `(name, bytes)`.
+//! Embeds every file of `ui/` (the browser UI, no front-end build step) and of the
+//! workspace's `samples/` (the `samkit demo` photos) into the binary: writes
+//! `$OUT_DIR/ui_files.rs` and `$OUT_DIR/sample_files.rs`, tables of `(name, bytes)`.
 
 use std::path::Path;
 
-fn main() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("ui");
+fn table(dir: &Path, static_name: &str, out_file: &str) {
     println!("cargo:rerun-if-changed={}", dir.display());
-    let mut names: Vec<String> = std::fs::read_dir(&dir)
+    let mut names: Vec<String> = std::fs::read_dir(dir)
         .map(|rd| {
             rd.flatten()
                 .filter(|e| e.file_type().map(|t| t.is_file()).unwrap_or(false))
@@ -16,15 +16,22 @@ fn main() {
         })
         .unwrap_or_default();
     names.sort();
-    let mut code = String::from("pub static UI_FILES: &[(&str, &[u8])] = &[\n");
+    let mut code = format!("pub static {static_name}: &[(&str, &[u8])] = &[\n");
     for n in &names {
-        println!("cargo:rerun-if-changed={}", dir.join(n).display());
+        let path = dir.join(n);
+        println!("cargo:rerun-if-changed={}", path.display());
         code.push_str(&format!(
             "    ({n:?}, include_bytes!({:?})),\n",
-            dir.join(n).display().to_string()
+            path.display().to_string()
         ));
     }
     code.push_str("];\n");
-    let out = Path::new(&std::env::var("OUT_DIR").expect("OUT_DIR")).join("ui_files.rs");
-    std::fs::write(out, code).expect("write ui_files.rs");
+    let out = Path::new(&std::env::var("OUT_DIR").expect("OUT_DIR")).join(out_file);
+    std::fs::write(out, code).expect("write the embedded file table");
+}
+
+fn main() {
+    let here = Path::new(env!("CARGO_MANIFEST_DIR"));
+    table(&here.join("ui"), "UI_FILES", "ui_files.rs");
+    table(&here.join("../../samples"), "SAMPLE_FILES", "sample_files.rs");
 }

@@ -14,7 +14,7 @@ let server, browser, project;
 
 before(async () => {
   project = makeProject('collab');
-  server = await startServer(project.dir, { waitModel: false });
+  server = await startServer(project.dir, { waitModel: false, extraArgs: ['--no-model'] });
   browser = await launchBrowser();
 });
 

@@ -1,5 +1,6 @@
 //! The typed errors of the crate. Messages are written for the end user: each one says what
-//! went wrong and what to do about it.
+//! went wrong and what to do about it. An underlying cause is exposed as `source()`, not
+//! repeated in the message, so an error chain (`{:#}` with anyhow) prints it once.
 
 use std::path::PathBuf;
 
@@ -72,7 +73,7 @@ pub enum AssetsError {
     IncompletePair,
 
     /// An I/O error on a given path.
-    #[error("{}: {source}", path.display())]
+    #[error("{}", path.display())]
     Io {
         path: PathBuf,
         #[source]
@@ -80,7 +81,7 @@ pub enum AssetsError {
     },
 
     /// The registry file exists but is not valid.
-    #[error("model registry {} is not valid JSON ({source}); fix or delete it", path.display())]
+    #[error("model registry {} is not valid JSON; fix or delete it", path.display())]
     RegistryCorrupt {
         path: PathBuf,
         #[source]
@@ -114,7 +115,7 @@ pub enum AssetsError {
     },
 
     /// The caller's validator (the engine's graph check) rejected the model pair.
-    #[error("model `{name}` failed validation: {source}")]
+    #[error("model `{name}` failed validation")]
     Validation {
         name: String,
         #[source]

@@ -342,6 +342,10 @@ impl<'a> Installer<'a> {
         }
         let parent = dest.parent().unwrap_or(self.home.path());
         std::fs::create_dir_all(parent).map_err(|e| AssetsError::io(parent, e))?;
+        if !self.force && self.all_verified(dest, pins).unwrap_or(false) {
+            // Another process installed it while we were downloading: keep theirs.
+            return Ok(Status::Downloaded);
+        }
         if dest.exists() {
             // Move the old directory aside (into the temp dir, deleted on drop) rather than
             // deleting it in place, so the swap is two renames.

@@ -442,7 +442,11 @@ mod tests {
                 Err("decoder has no input `point_coords`".into())
             })
             .unwrap_err();
-        assert!(err.to_string().contains("point_coords"), "{err}");
+        let cause = std::error::Error::source(&err).map(|c| c.to_string());
+        assert_eq!(
+            cause.as_deref(),
+            Some("decoder has no input `point_coords`")
+        );
         assert!(Registry::load(&home).unwrap().registered().is_empty());
         assert!(!home.registry_path().exists());
     }

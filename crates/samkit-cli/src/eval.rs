@@ -7,8 +7,8 @@ use std::time::Instant;
 
 use anyhow::{bail, Context};
 use samkit_eval::{
-    evaluate, per_image_table, plot_miou, progress_bar, Curve, Dataset, DatasetPaths, EvalConfig,
-    InstanceResult, OutputPaths, ProgressLog, RunHeader, RunKey, Summary, Variant,
+    evaluate, per_image_table, planned_runs, plot_miou, progress_bar, Curve, Dataset, DatasetPaths,
+    EvalConfig, InstanceResult, OutputPaths, ProgressLog, RunHeader, RunKey, Summary, Variant,
 };
 use serde_json::{json, Map, Value};
 
@@ -172,18 +172,7 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
         masks: absolute(&paths.masks),
         ignore: paths.ignore.as_deref().map(absolute),
     };
-    let planned: Vec<RunKey> = dataset
-        .samples
-        .iter()
-        .flat_map(|s| {
-            s.instances.iter().flat_map(|&id| {
-                config
-                    .variants
-                    .iter()
-                    .map(move |&v| (s.name.clone(), id, v))
-            })
-        })
-        .collect();
+    let planned: Vec<RunKey> = planned_runs(&dataset, &config);
     let planned_set: HashSet<RunKey> = planned.iter().cloned().collect();
     let outputs = args.json.as_deref().map(OutputPaths::for_json);
     let (mut log, previous) = match &outputs {

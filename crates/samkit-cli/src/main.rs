@@ -1,10 +1,14 @@
 //! `samkit`: the command-line entry point. Each subcommand lives in its own module and
 //! only parses arguments, calls the libraries and reports; no domain logic lives here.
 
+mod convert;
 mod eval;
+mod export;
 mod model_args;
 mod models;
+mod bench;
 mod segment;
+mod serve;
 mod setup;
 
 use clap::{Parser, Subcommand};
@@ -22,23 +26,41 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Annotate a folder of images in the browser (web app on http://127.0.0.1:8000/)
+    Serve(serve::ServeArgs),
+    /// Try the web app on bundled sample photos
+    Demo(serve::DemoArgs),
+    /// Export a `samkit serve` project's annotations (COCO, PNG, NumPy, YOLO, VOC)
+    Export(export::ExportArgs),
+    /// Import COCO or YOLO-seg annotations into a `samkit serve` project
+    Import(export::ImportArgs),
     /// Download and verify the default model and ONNX Runtime (done automatically when needed)
     Setup(setup::SetupArgs),
     /// Manage the model registry (add, list, remove)
     Models(models::ModelsArgs),
     /// Segment one object from clicks and/or a box; write the mask (and an overlay)
     Segment(segment::SegmentArgs),
+    /// Measure encoder and decoder latency (median of N runs after warm-up)
+    Bench(bench::BenchArgs),
     /// Measure click efficiency (NoC@85/90, mIoU@k) on a labelled image set
     Eval(eval::EvalArgs),
+    /// Convert annotation files between formats (COCO, YOLO-seg in; COCO, PNG, NumPy, YOLO, VOC out)
+    Convert(convert::ConvertArgs),
 }
 
 fn main() {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Serve(args) => serve::run(args),
+        Command::Demo(args) => serve::run_demo(args),
+        Command::Export(args) => export::run_export(args),
+        Command::Import(args) => export::run_import(args),
         Command::Setup(args) => setup::run(args),
         Command::Models(args) => models::run(args),
         Command::Segment(args) => segment::run(args),
+        Command::Bench(args) => bench::run(args),
         Command::Eval(args) => eval::run(args),
+        Command::Convert(args) => convert::run(args),
     };
     if let Err(err) = result {
         eprintln!("error: {err:#}");

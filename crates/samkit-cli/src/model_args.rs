@@ -1,9 +1,6 @@
 //! Model and runtime selection flags shared by every command that runs the model
 //! (`segment`, `eval`, `serve`, ...): flatten [`ModelArgs`] into the command's arguments.
 
-// Until `segment`, `eval` and `serve` flatten it, parts of this module are unused.
-#![allow(dead_code)]
-
 use std::path::PathBuf;
 
 use anyhow::Context;

@@ -13,13 +13,13 @@ pub struct SegmentArgs {
     /// Image to segment (PNG, JPEG, TIFF, BMP, WebP)
     pub image: PathBuf,
     /// Positive click X,Y in image pixels (repeatable)
-    #[arg(long = "point", value_name = "X,Y", value_parser = parse_xy)]
+    #[arg(long = "point", value_name = "X,Y", value_parser = parse_xy, allow_hyphen_values = true)]
     pub points: Vec<(f32, f32)>,
     /// Negative click X,Y in image pixels (repeatable)
-    #[arg(long = "neg", value_name = "X,Y", value_parser = parse_xy)]
+    #[arg(long = "neg", value_name = "X,Y", value_parser = parse_xy, allow_hyphen_values = true)]
     pub negs: Vec<(f32, f32)>,
     /// Box X0,Y0,X1,Y1 in image pixels (top-left corner first)
-    #[arg(long = "box", value_name = "X0,Y0,X1,Y1", value_parser = parse_box)]
+    #[arg(long = "box", value_name = "X0,Y0,X1,Y1", value_parser = parse_box, allow_hyphen_values = true)]
     pub bbox: Option<BoxPrompt>,
     /// Mask output: PNG (8-bit, 255 = object) or, when it ends in .npy, a bool H×W array
     #[arg(long, value_name = "MASK.png")]

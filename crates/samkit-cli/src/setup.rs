@@ -15,6 +15,9 @@ pub struct SetupArgs {
     /// Use this ONNX Runtime library instead of downloading the pinned one
     #[arg(long, value_name = "PATH")]
     pub ort_lib: Option<PathBuf>,
+    /// Print the resolved paths as JSON (for scripts)
+    #[arg(long)]
+    pub json: bool,
 }
 
 pub fn run(args: SetupArgs) -> anyhow::Result<()> {
@@ -31,6 +34,15 @@ pub fn run(args: SetupArgs) -> anyhow::Result<()> {
         Status::UpToDate => "up to date",
         Status::Downloaded => "downloaded",
     };
+    if args.json {
+        let v = serde_json::json!({
+            "home": home.path(), "model": report.model.id,
+            "encoder": report.model.encoder, "decoder": report.model.decoder,
+            "ort_lib": report.ort_lib, "up_to_date": report.up_to_date(),
+        });
+        println!("{v}");
+        return Ok(());
+    }
     println!("home     {}", home.path().display());
     println!(
         "model    {} ({})\n         encoder {}\n         decoder {}",

@@ -3,12 +3,11 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
 
 use image::RgbImage;
 use ort::session::builder::GraphOptimizationLevel;
 use ort::session::Session;
-use ort::value::{Tensor, ValueType};
+use ort::value::{Tensor, TensorRef, ValueType};
 
 use crate::error::{EngineError, Result};
 use crate::prediction::{Candidate, MaskLogits, Prediction};
@@ -123,6 +122,12 @@ impl SamModel {
             height: img.height(),
         };
         let (input, resized) = encoder_input(img);
+        self.encode(input, original, resized)
+    }
+
+    /// Runs the encoder on an already preprocessed `[1, 3, 1024, 1024]` input (see
+    /// [`crate::preprocess::encoder_input`]); `embed` is preprocessing plus this.
+    pub fn encode(&self, input: Vec<f32>, original: Size, resized: Size) -> Result<Embedding> {
         let infer = |reason: String| EngineError::Inference {
             stage: "encoder",
             reason,
@@ -164,7 +169,9 @@ impl SamModel {
             reason,
         };
         let t = |r: ort::Result<Tensor<f32>>| r.map_err(|e| infer(e.to_string()));
-        let emb = t(Tensor::from_array(([1usize, 256, 64, 64], embedding.data.clone())))?;
+        // A view, not a copy: the embedding is 4 MiB and a decode is only tens of ms.
+        let emb = TensorRef::from_array_view(([1usize, 256, 64, 64], embedding.data.as_slice()))
+            .map_err(|e| infer(e.to_string()))?;
         let coords = t(Tensor::from_array(([1usize, n, 2], coords)))?;
         let labels = t(Tensor::from_array(([1usize, n], labels)))?;
         let (mask_input, has_mask) = match &prompt.mask_input {
@@ -216,13 +223,6 @@ impl SamModel {
             })
             .collect();
         Ok(Prediction { candidates })
-    }
-
-    /// Encodes and times it, for reports and benchmarks.
-    pub fn embed_timed(&self, img: &RgbImage) -> Result<(Embedding, Duration)> {
-        let t = Instant::now();
-        let e = self.embed(img)?;
-        Ok((e, t.elapsed()))
     }
 }
 

@@ -27,8 +27,8 @@ pub fn render(img: &RgbImage, mask: &[bool], prompt: &Prompt) -> RgbImage {
             if edge {
                 px.0 = OUTLINE;
             } else {
-                for c in 0..3 {
-                    px.0[c] = ((px.0[c] as u16 + TINT[c] as u16) / 2) as u8;
+                for (v, t) in px.0.iter_mut().zip(TINT) {
+                    *v = ((*v as u16 + t as u16) / 2) as u8;
                 }
             }
         }

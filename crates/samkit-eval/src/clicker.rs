@@ -65,7 +65,11 @@ pub fn next_click(target: &Target<'_>, pred: &[bool], clicks: &[Click]) -> Optio
     if fn_max == 0 && fp_max == 0 {
         return None;
     }
-    let (positive, at) = if fn_max > fp_max { (true, fn_at) } else { (false, fp_at) };
+    let (positive, at) = if fn_max > fp_max {
+        (true, fn_at)
+    } else {
+        (false, fp_at)
+    };
     Some(Click {
         x: (at % w) as u32,
         y: (at / w) as u32,
@@ -109,9 +113,21 @@ mod tests {
         let (w, h) = (20, 10);
         let gt = rect(w, h, 2, 1, 9, 8); // 7×7 square: centre (5, 4)
         let ignore = vec![false; w * h];
-        let t = Target { width: w, height: h, gt: &gt, ignore: &ignore };
+        let t = Target {
+            width: w,
+            height: h,
+            gt: &gt,
+            ignore: &ignore,
+        };
         let c = next_click(&t, &vec![false; w * h], &[]).unwrap();
-        assert_eq!(c, Click { x: 5, y: 4, positive: true });
+        assert_eq!(
+            c,
+            Click {
+                x: 5,
+                y: 4,
+                positive: true
+            }
+        );
     }
 
     #[test]
@@ -121,7 +137,12 @@ mod tests {
         let (w, h) = (4, 3);
         let gt = vec![true; w * h];
         let ignore = vec![false; w * h];
-        let t = Target { width: w, height: h, gt: &gt, ignore: &ignore };
+        let t = Target {
+            width: w,
+            height: h,
+            gt: &gt,
+            ignore: &ignore,
+        };
         let c = next_click(&t, &vec![false; w * h], &[]).unwrap();
         assert_eq!((c.x, c.y, c.positive), (1, 1, true));
         // Clicked pixels are zeroed: the next best is the other tie.
@@ -136,7 +157,12 @@ mod tests {
         let gt = rect(w, h, 0, 0, 6, 5);
         let pred = rect(w, h, 6, 0, 12, 5);
         let ignore = vec![false; w * h];
-        let t = Target { width: w, height: h, gt: &gt, ignore: &ignore };
+        let t = Target {
+            width: w,
+            height: h,
+            gt: &gt,
+            ignore: &ignore,
+        };
         let c = next_click(&t, &pred, &[]).unwrap();
         assert!(!c.positive);
         assert!(c.x >= 6);
@@ -149,15 +175,28 @@ mod tests {
         let ignore = rect(w, h, 0, 0, 8, 1); // top row ignored
         let mut pred = gt.clone();
         pred[3] = true; // a false positive, but in the ignored row
-        let t = Target { width: w, height: h, gt: &gt, ignore: &ignore };
+        let t = Target {
+            width: w,
+            height: h,
+            gt: &gt,
+            ignore: &ignore,
+        };
         assert_eq!(next_click(&t, &pred, &[]), None);
         pred[8 * 7] = true; // a real false positive at (0, 7)
         assert_eq!(
             next_click(&t, &pred, &[]),
-            Some(Click { x: 0, y: 7, positive: false })
+            Some(Click {
+                x: 0,
+                y: 7,
+                positive: false
+            })
         );
         // Once that pixel has been clicked, nothing is left to click.
-        let clicked = [Click { x: 0, y: 7, positive: false }];
+        let clicked = [Click {
+            x: 0,
+            y: 7,
+            positive: false,
+        }];
         assert_eq!(next_click(&t, &pred, &clicked), None);
     }
 }

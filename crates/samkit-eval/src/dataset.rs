@@ -152,8 +152,18 @@ fn dimensions(path: &Path) -> Result<(u32, u32)> {
 fn grey_values(img: &DynamicImage) -> Vec<u32> {
     match img {
         DynamicImage::ImageLuma16(g) => g.as_raw().iter().map(|&v| u32::from(v)).collect(),
-        DynamicImage::ImageLumaA16(_) => img.to_luma16().as_raw().iter().map(|&v| u32::from(v)).collect(),
-        _ => img.to_luma8().as_raw().iter().map(|&v| u32::from(v)).collect(),
+        DynamicImage::ImageLumaA16(_) => img
+            .to_luma16()
+            .as_raw()
+            .iter()
+            .map(|&v| u32::from(v))
+            .collect(),
+        _ => img
+            .to_luma8()
+            .as_raw()
+            .iter()
+            .map(|&v| u32::from(v))
+            .collect(),
     }
 }
 
@@ -162,7 +172,9 @@ impl Dataset {
     pub fn scan(paths: &DatasetPaths) -> Result<Dataset> {
         let mut images: BTreeMap<String, PathBuf> = BTreeMap::new();
         for path in list_dir(&paths.images)? {
-            let Some((stem, ext)) = stem_and_ext(&path) else { continue };
+            let Some((stem, ext)) = stem_and_ext(&path) else {
+                continue;
+            };
             if !IMAGE_EXTENSIONS.contains(&ext.as_str()) {
                 continue;
             }
@@ -338,10 +350,20 @@ mod tests {
         RgbImage::new(8, 6).save(p.images.join("a.jpg")).unwrap();
         RgbImage::new(8, 6).save(p.images.join("b.png")).unwrap();
         RgbImage::new(8, 6).save(p.images.join("c.png")).unwrap();
-        RgbImage::new(8, 6).save(p.images.join("unlabelled.png")).unwrap();
-        grey(8, 6, |x, _| if x < 2 { 3 } else if x > 5 { 7 } else { 0 })
-            .save(p.masks.join("a.png"))
+        RgbImage::new(8, 6)
+            .save(p.images.join("unlabelled.png"))
             .unwrap();
+        grey(8, 6, |x, _| {
+            if x < 2 {
+                3
+            } else if x > 5 {
+                7
+            } else {
+                0
+            }
+        })
+        .save(p.masks.join("a.png"))
+        .unwrap();
         grey(8, 6, |_, _| 0).save(p.masks.join("b.png")).unwrap();
         grey(8, 6, |x, y| if x == 1 && y == 1 { 255 } else { 0 })
             .save(p.masks.join("c.png"))
@@ -356,8 +378,14 @@ mod tests {
         assert_eq!((ds.samples[0].width, ds.samples[0].height), (8, 6));
         assert_eq!(ds.images_without_mask, 1);
         assert_eq!(ds.skipped.len(), 2);
-        assert_eq!((ds.skipped[0].name.as_str(), ds.skipped[0].instance), ("b", None));
-        assert_eq!((ds.skipped[1].name.as_str(), ds.skipped[1].instance), ("c", Some(255)));
+        assert_eq!(
+            (ds.skipped[0].name.as_str(), ds.skipped[0].instance),
+            ("b", None)
+        );
+        assert_eq!(
+            (ds.skipped[1].name.as_str(), ds.skipped[1].instance),
+            ("c", Some(255))
+        );
         let labels = load_labels(&ds.samples[0]).unwrap();
         assert_eq!(labels.instance(7).iter().filter(|&&b| b).count(), 12);
     }
@@ -366,16 +394,27 @@ mod tests {
     fn clear_errors() {
         let d = dirs();
         let p = &d.paths;
-        grey(4, 4, |_, _| 255).save(p.masks.join("lonely.png")).unwrap();
+        grey(4, 4, |_, _| 255)
+            .save(p.masks.join("lonely.png"))
+            .unwrap();
         let err = Dataset::scan(p).unwrap_err().to_string();
         assert!(err.contains("lonely.png has no image"), "{err}");
 
-        RgbImage::new(5, 4).save(p.images.join("lonely.png")).unwrap();
+        RgbImage::new(5, 4)
+            .save(p.images.join("lonely.png"))
+            .unwrap();
         let err = Dataset::scan(p).unwrap_err().to_string();
-        assert!(err.contains("is 4x4 but image") && err.contains("5x4"), "{err}");
+        assert!(
+            err.contains("is 4x4 but image") && err.contains("5x4"),
+            "{err}"
+        );
 
-        RgbImage::new(4, 4).save(p.images.join("lonely.png")).unwrap();
-        grey(3, 3, |_, _| 0).save(p.ignore.as_ref().unwrap().join("lonely.png")).unwrap();
+        RgbImage::new(4, 4)
+            .save(p.images.join("lonely.png"))
+            .unwrap();
+        grey(3, 3, |_, _| 0)
+            .save(p.ignore.as_ref().unwrap().join("lonely.png"))
+            .unwrap();
         let err = Dataset::scan(p).unwrap_err().to_string();
         assert!(err.contains("ignore map"), "{err}");
 
@@ -383,7 +422,9 @@ mod tests {
         let err = Dataset::scan(p).unwrap_err().to_string();
         assert!(err.contains("cannot decode"), "{err}");
 
-        RgbImage::new(4, 4).save(p.images.join("lonely.bmp")).unwrap();
+        RgbImage::new(4, 4)
+            .save(p.images.join("lonely.bmp"))
+            .unwrap();
         let err = Dataset::scan(p).unwrap_err().to_string();
         assert!(err.contains("share the base name"), "{err}");
 
@@ -391,13 +432,19 @@ mod tests {
             images: p.images.join("nope"),
             ..p.clone()
         };
-        assert!(Dataset::scan(&missing).unwrap_err().to_string().contains("not a directory"));
+        assert!(Dataset::scan(&missing)
+            .unwrap_err()
+            .to_string()
+            .contains("not a directory"));
         let no_masks = DatasetPaths {
             masks: p.ignore.clone().unwrap().join("empty"),
             ..p.clone()
         };
         std::fs::create_dir_all(&no_masks.masks).unwrap();
         std::fs::remove_file(p.images.join("lonely.bmp")).unwrap();
-        assert!(Dataset::scan(&no_masks).unwrap_err().to_string().contains("no mask"));
+        assert!(Dataset::scan(&no_masks)
+            .unwrap_err()
+            .to_string()
+            .contains("no mask"));
     }
 }

@@ -29,7 +29,11 @@ pub const NO_BACKGROUND: u64 = u64::MAX;
 /// # Panics
 /// If `mask.len() != width * height` (a programming error, never user input).
 pub fn edt_sq(mask: &[bool], width: usize, height: usize) -> Vec<u64> {
-    assert_eq!(mask.len(), width * height, "mask size does not match width × height");
+    assert_eq!(
+        mask.len(),
+        width * height,
+        "mask size does not match width × height"
+    );
     if mask.is_empty() {
         return Vec::new();
     }
@@ -43,7 +47,11 @@ pub fn edt_sq(mask: &[bool], width: usize, height: usize) -> Vec<u64> {
         let at = |y: usize| y * width + x;
         g[at(0)] = if mask[at(0)] { inf } else { 0 };
         for y in 1..height {
-            g[at(y)] = if mask[at(y)] { (g[at(y - 1)] + 1).min(inf) } else { 0 };
+            g[at(y)] = if mask[at(y)] {
+                (g[at(y - 1)] + 1).min(inf)
+            } else {
+                0
+            };
         }
         for y in (0..height - 1).rev() {
             if g[at(y + 1)] < g[at(y)] {
@@ -96,7 +104,11 @@ pub fn edt_sq(mask: &[bool], width: usize, height: usize) -> Vec<u64> {
         }
         for x in (0..width).rev() {
             let d = f(x, s[q]);
-            out[y * width + x] = if d >= inf * inf { NO_BACKGROUND } else { d as u64 };
+            out[y * width + x] = if d >= inf * inf {
+                NO_BACKGROUND
+            } else {
+                d as u64
+            };
             if x == t[q] && q > 0 {
                 q -= 1;
             }
@@ -109,7 +121,11 @@ pub fn edt_sq(mask: &[bool], width: usize, height: usize) -> Vec<u64> {
 /// image border counts as boundary: a foreground pixel on the edge is at distance 1), the
 /// squared EDT taken, and the padding cropped off again. Never returns [`NO_BACKGROUND`].
 pub fn padded_edt_sq(mask: &[bool], width: usize, height: usize) -> Vec<u64> {
-    assert_eq!(mask.len(), width * height, "mask size does not match width × height");
+    assert_eq!(
+        mask.len(),
+        width * height,
+        "mask size does not match width × height"
+    );
     let (pw, ph) = (width + 2, height + 2);
     let mut padded = vec![false; pw * ph];
     for y in 0..height {

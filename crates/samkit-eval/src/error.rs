@@ -59,7 +59,11 @@ pub enum EvalError {
         source: Box<dyn std::error::Error + Send + Sync>,
     },
     #[error("segmenter returned a {got}-pixel mask for the {want}-pixel image {name}")]
-    BadPrediction { name: String, got: usize, want: usize },
+    BadPrediction {
+        name: String,
+        got: usize,
+        want: usize,
+    },
     #[error("cannot resume from {path}: {reason} (run without --resume to start over)")]
     Resume { path: PathBuf, reason: String },
     #[error("cannot draw plot {path}: {reason}")]

@@ -49,7 +49,7 @@ pub use output::{OutputPaths, ProgressLog, RunHeader};
 pub use plot::{plot_miou, Curve};
 pub use report::{per_image_table, Summary, VariantSummary};
 pub use run::{
-    evaluate, progress_bar, BoxError, EvalConfig, InstanceResult, RunKey, Segmentation,
-    Segmenter, Variant,
+    evaluate, planned_runs, progress_bar, BoxError, EvalConfig, InstanceResult, RunKey,
+    Segmentation, Segmenter, Variant,
 };
 pub use sam::point;

@@ -188,13 +188,22 @@ struct ClicksEntry<'a> {
     ious: &'a [f64],
 }
 
-/// Writes `value` as JSON to `path`.
+/// Writes `value` as indented JSON to `path` (the summary).
 pub fn write_json(path: &Path, value: &impl Serialize) -> Result<()> {
+    write(path, value, true)
+}
+
+fn write(path: &Path, value: &impl Serialize, pretty: bool) -> Result<()> {
     let err = |source| EvalError::Write {
         path: path.to_path_buf(),
         source,
     };
-    let text = serde_json::to_string(value).map_err(|e| err(e.into()))?;
+    let text = if pretty {
+        serde_json::to_string_pretty(value)
+    } else {
+        serde_json::to_string(value)
+    }
+    .map_err(|e| err(e.into()))?;
     std::fs::write(path, text + "\n").map_err(err)
 }
 
@@ -212,7 +221,7 @@ pub fn write_clicks(path: &Path, results: &[InstanceResult], variant: Variant) -
             ious: &r.ious,
         })
         .collect();
-    write_json(path, &entries)
+    write(path, &entries, false)
 }
 
 #[cfg(test)]
@@ -248,7 +257,10 @@ mod tests {
     fn paths() {
         let p = OutputPaths::for_json(Path::new("out/run.json"));
         assert_eq!(p.progress, Path::new("out/run.progress.jsonl"));
-        assert_eq!(p.clicks(Variant::Nomask), Path::new("out/run.clicks_nomask.json"));
+        assert_eq!(
+            p.clicks(Variant::Nomask),
+            Path::new("out/run.clicks_nomask.json")
+        );
     }
 
     #[test]
@@ -272,8 +284,13 @@ mod tests {
         assert_eq!(prev.len(), 3);
 
         // Another model: refused. No resume: starts over.
-        let other = RunHeader { model: "other".into(), ..header() };
-        let err = ProgressLog::open(&path, &other, true).unwrap_err().to_string();
+        let other = RunHeader {
+            model: "other".into(),
+            ..header()
+        };
+        let err = ProgressLog::open(&path, &other, true)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("another run"), "{err}");
         let (_, prev) = ProgressLog::open(&path, &other, false).unwrap();
         assert!(prev.is_empty());
@@ -286,7 +303,9 @@ mod tests {
         let h = serde_json::to_string(&header()).unwrap();
         let r = serde_json::to_string(&result("a")).unwrap();
         std::fs::write(&path, format!("{h}\ngarbage\n{r}\n")).unwrap();
-        let err = ProgressLog::open(&path, &header(), true).unwrap_err().to_string();
+        let err = ProgressLog::open(&path, &header(), true)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("line 2"), "{err}");
     }
 }

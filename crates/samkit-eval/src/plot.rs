@@ -67,7 +67,12 @@ fn draw(
 ) -> std::result::Result<(), Box<dyn std::error::Error>> {
     let root = BitMapBackend::with_buffer(buf, PLOT_SIZE).into_drawing_area();
     root.fill(&WHITE)?;
-    let max_clicks = curves.iter().map(|c| c.miou.len()).max().unwrap_or(1).max(2);
+    let max_clicks = curves
+        .iter()
+        .map(|c| c.miou.len())
+        .max()
+        .unwrap_or(1)
+        .max(2);
     let lowest = curves
         .iter()
         .flat_map(|c| c.miou.iter().copied())
@@ -102,7 +107,9 @@ fn draw(
         chart
             .draw_series(LineSeries::new(points, color.stroke_width(2)))?
             .label(c.label.clone())
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2)));
+            .legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2))
+            });
     }
     chart
         .configure_series_labels()
@@ -124,8 +131,14 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("plot.png");
         let curves = [
-            Curve { label: "prev".into(), miou: vec![0.66, 0.8, 0.9, 0.95, 0.96] },
-            Curve { label: "nomask".into(), miou: vec![0.66, 0.74, 0.84, 0.88, 0.9] },
+            Curve {
+                label: "prev".into(),
+                miou: vec![0.66, 0.8, 0.9, 0.95, 0.96],
+            },
+            Curve {
+                label: "nomask".into(),
+                miou: vec![0.66, 0.74, 0.84, 0.88, 0.9],
+            },
         ];
         plot_miou(&path, "test", &curves).unwrap();
         let img = image::open(&path).unwrap();

@@ -58,7 +58,10 @@ pub struct Summary {
 fn noc_figures(curves: &[&[f64]], t: f64, max_clicks: usize) -> NocFigures {
     NocFigures {
         noc: mean(curves.iter().map(|c| noc(c, t, max_clicks) as f64)).unwrap_or(0.0),
-        never: curves.iter().filter(|c| never_reaches(c, t, max_clicks)).count(),
+        never: curves
+            .iter()
+            .filter(|c| never_reaches(c, t, max_clicks))
+            .count(),
         at_max: curves
             .iter()
             .filter(|c| noc(c, t, max_clicks) == max_clicks)
@@ -81,7 +84,10 @@ impl Summary {
                 let rs: Vec<&InstanceResult> =
                     results.iter().filter(|r| r.variant == variant).collect();
                 let curves: Vec<&[f64]> = rs.iter().map(|r| r.ious.as_slice()).collect();
-                let dec: Vec<f64> = rs.iter().flat_map(|r| r.decoder_s.iter().copied()).collect();
+                let dec: Vec<f64> = rs
+                    .iter()
+                    .flat_map(|r| r.decoder_s.iter().copied())
+                    .collect();
                 VariantSummary {
                     variant,
                     n: rs.len(),
@@ -111,7 +117,11 @@ impl Summary {
     }
 
     fn miou_ks(&self) -> Vec<usize> {
-        let mut ks: Vec<usize> = MIOU_AT.iter().copied().filter(|&k| k <= self.max_clicks).collect();
+        let mut ks: Vec<usize> = MIOU_AT
+            .iter()
+            .copied()
+            .filter(|&k| k <= self.max_clicks)
+            .collect();
         if !ks.contains(&self.max_clicks) {
             ks.push(self.max_clicks);
         }
@@ -155,7 +165,11 @@ impl Summary {
     pub fn table(&self) -> String {
         let ks = [1, 3, 5, self.max_clicks];
         let mut s = String::new();
-        let _ = write!(s, "{:<8} {:>5} {:>7} {:>7}", "variant", "n", "NoC@85", "NoC@90");
+        let _ = write!(
+            s,
+            "{:<8} {:>5} {:>7} {:>7}",
+            "variant", "n", "NoC@85", "NoC@90"
+        );
         for k in ks {
             let _ = write!(s, " {:>8}", format!("mIoU@{k}"));
         }
@@ -195,7 +209,11 @@ pub fn per_image_table(results: &[InstanceResult], max_clicks: usize) -> String 
     let mut rows: Vec<&InstanceResult> = results.iter().collect();
     rows.sort_by(|a, b| (&a.name, a.instance, a.variant).cmp(&(&b.name, b.instance, b.variant)));
     let mut s = String::new();
-    let _ = write!(s, "{:<24} {:<7} {:>6} {:>6} {:>6}", "image#instance", "variant", "clicks", "NoC85", "NoC90");
+    let _ = write!(
+        s,
+        "{:<24} {:<7} {:>6} {:>6} {:>6}",
+        "image#instance", "variant", "clicks", "NoC85", "NoC90"
+    );
     for k in ks {
         let _ = write!(s, " {:>7}", format!("IoU@{k}"));
     }

@@ -140,20 +140,42 @@ impl InstanceResult {
     }
 }
 
+/// Every run `evaluate` would do on `dataset`, in its order (image, instance, variant).
+pub fn planned_runs(dataset: &Dataset, config: &EvalConfig) -> Vec<RunKey> {
+    let mut keys = Vec::new();
+    for s in &dataset.samples {
+        for &id in &s.instances {
+            for &v in &config.variants {
+                keys.push((s.name.clone(), id, v));
+            }
+        }
+    }
+    keys
+}
+
 /// Rounds to 6 decimals, the precision of the reference files.
 pub fn round6(v: f64) -> f64 {
     (v * 1e6).round() / 1e6
 }
 
-/// Runs the protocol for one instance. Returns the clicks, the IoU after each click (padded
-/// to `max_clicks`, unrounded) and each decoder call's duration.
+/// What [`run_instance`] returns.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InstanceRun {
+    pub clicks: Vec<Click>,
+    /// IoU after each click, padded to `max_clicks`, unrounded.
+    pub ious: Vec<f64>,
+    /// Each decoder call's duration.
+    pub times: Vec<Duration>,
+}
+
+/// Runs the protocol for one instance.
 pub fn run_instance<S: Segmenter>(
     segmenter: &S,
     embedding: &S::Embedding,
     target: &Target<'_>,
     variant: Variant,
     max_clicks: usize,
-) -> Result<(Vec<Click>, Vec<f64>, Vec<Duration>), BoxError> {
+) -> Result<InstanceRun, BoxError> {
     let n = target.width * target.height;
     let mut pred = vec![false; n];
     let mut clicks: Vec<Click> = Vec::with_capacity(max_clicks);
@@ -188,7 +210,11 @@ pub fn run_instance<S: Segmenter>(
     // Stopped early: nothing left to click, the prediction stays as it is.
     let last = ious.last().copied().unwrap_or(0.0);
     ious.resize(max_clicks, last);
-    Ok((clicks, ious, times))
+    Ok(InstanceRun {
+        clicks,
+        ious,
+        times,
+    })
 }
 
 /// An indicatif bar with ETA for `len` instance runs (hidden when stderr is not a terminal).
@@ -258,9 +284,12 @@ pub fn evaluate<S: Segmenter>(
                 gt: &gt,
                 ignore: &labels.ignore,
             };
-            let (clicks, ious, times) =
-                run_instance(segmenter, &embedding, &target, variant, config.max_clicks)
-                    .map_err(seg_err("decoder"))?;
+            let InstanceRun {
+                clicks,
+                ious,
+                times,
+            } = run_instance(segmenter, &embedding, &target, variant, config.max_clicks)
+                .map_err(seg_err("decoder"))?;
             let result = InstanceResult {
                 variant,
                 name: sample.name.clone(),
@@ -332,13 +361,19 @@ mod tests {
             let mut mask = vec![false; self.w * self.h];
             for c in clicks {
                 for (i, m) in mask.iter_mut().enumerate() {
-                    let (dx, dy) = ((i % self.w) as i64 - c.x as i64, (i / self.w) as i64 - c.y as i64);
+                    let (dx, dy) = (
+                        (i % self.w) as i64 - c.x as i64,
+                        (i / self.w) as i64 - c.y as i64,
+                    );
                     if dx * dx + dy * dy <= self.r * self.r {
                         *m = c.positive;
                     }
                 }
             }
-            Ok(Segmentation { mask, state: clicks.len() })
+            Ok(Segmentation {
+                mask,
+                state: clicks.len(),
+            })
         }
     }
 
@@ -347,20 +382,46 @@ mod tests {
         let (w, h) = (10, 10);
         let gt = vec![true; w * h];
         let ignore = vec![false; w * h];
-        let t = Target { width: w, height: h, gt: &gt, ignore: &ignore };
-        let seg = Discs { w, h, r: 20, saw_prev: Default::default() };
-        let (clicks, ious, times) = run_instance(&seg, &(), &t, Variant::Prev, 5).unwrap();
+        let t = Target {
+            width: w,
+            height: h,
+            gt: &gt,
+            ignore: &ignore,
+        };
+        let seg = Discs {
+            w,
+            h,
+            r: 20,
+            saw_prev: Default::default(),
+        };
+        let InstanceRun {
+            clicks,
+            ious,
+            times,
+        } = run_instance(&seg, &(), &t, Variant::Prev, 5).unwrap();
         // One click covers everything: IoU 1, nothing left, stop after one call.
         assert_eq!(clicks.len(), 1);
         assert_eq!(times.len(), 1);
         assert_eq!(ious, vec![1.0; 5]);
         assert_eq!(*seg.saw_prev.borrow(), vec![false]);
 
-        let seg = Discs { w, h, r: 2, saw_prev: Default::default() };
-        let (clicks, _, _) = run_instance(&seg, &(), &t, Variant::Prev, 3).unwrap();
+        let seg = Discs {
+            w,
+            h,
+            r: 2,
+            saw_prev: Default::default(),
+        };
+        let clicks = run_instance(&seg, &(), &t, Variant::Prev, 3)
+            .unwrap()
+            .clicks;
         assert_eq!(clicks.len(), 3);
         assert_eq!(*seg.saw_prev.borrow(), vec![false, true, true]);
-        let seg = Discs { w, h, r: 2, saw_prev: Default::default() };
+        let seg = Discs {
+            w,
+            h,
+            r: 2,
+            saw_prev: Default::default(),
+        };
         run_instance(&seg, &(), &t, Variant::Nomask, 3).unwrap();
         assert_eq!(*seg.saw_prev.borrow(), vec![false, false, false]);
     }

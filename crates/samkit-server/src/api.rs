@@ -11,7 +11,7 @@ use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
-use axum::Router;
+use axum::{Json, Router};
 use samkit_engine::{BoxPrompt, Point, PointLabel, Prompt};
 use samkit_mask::{CocoRle, Mask};
 use samkit_store::{HistoryQuery, ImageStatus, InstancePatch, NewInstance, Store, StoreError};
@@ -205,7 +205,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .with_state(state)
 }
 
-async fn api_not_found(uri: axum::http::Uri) -> ApiError {
+async fn api_not_found(axum::extract::OriginalUri(uri): axum::extract::OriginalUri) -> ApiError {
     ApiError::not_found(format!("no API endpoint {}; see docs/API.md", uri.path()))
 }
 
@@ -213,7 +213,10 @@ async fn not_found(uri: axum::http::Uri) -> ApiError {
     ApiError::not_found(format!("nothing at {}", uri.path()))
 }
 
-async fn method_not_allowed(method: axum::http::Method, uri: axum::http::Uri) -> ApiError {
+async fn method_not_allowed(
+    method: axum::http::Method,
+    axum::extract::OriginalUri(uri): axum::extract::OriginalUri,
+) -> ApiError {
     ApiError::new(
         StatusCode::METHOD_NOT_ALLOWED,
         "method_not_allowed",
@@ -264,11 +267,10 @@ async fn ui_file(axum::extract::Path(file): axum::extract::Path<String>) -> Resp
 
 // ------------------------------------------------------------------ project
 
-async fn health(State(st): S) -> Json {
+async fn health(State(st): S) -> Json<Value> {
     Json(json!({"ok": true, "version": env!("CARGO_PKG_VERSION"), "model": st.engine.model().to_json()}))
 }
 
-type Json = axum::Json<Value>;
 
 async fn project_value(st: &AppState) -> ApiResult<Value> {
     let p = st.store.project(st.project_id).await.api()?;
@@ -288,7 +290,7 @@ async fn project_value(st: &AppState) -> ApiResult<Value> {
     }))
 }
 
-async fn project(State(st): S) -> ApiResult<Json> {
+async fn project(State(st): S) -> ApiResult<Json<Value>> {
     Ok(Json(project_value(&st).await?))
 }
 
@@ -298,7 +300,7 @@ struct GuidelinesReq {
     version: i64,
 }
 
-async fn put_guidelines(State(st): S, Author(a): Author, ApiJson(r): ApiJson<GuidelinesReq>) -> ApiResult<Json> {
+async fn put_guidelines(State(st): S, Author(a): Author, ApiJson(r): ApiJson<GuidelinesReq>) -> ApiResult<Json<Value>> {
     if r.guidelines.len() > 1 << 20 {
         return Err(ApiError::bad_request("guidelines are limited to 1 MiB"));
     }
@@ -344,13 +346,13 @@ pub async fn sync_folder(
     Ok((report, scanned.skipped))
 }
 
-async fn rescan_route(State(st): S) -> ApiResult<Json> {
+async fn rescan_route(State(st): S) -> ApiResult<Json<Value>> {
     Ok(Json(rescan(&st).await?))
 }
 
 // ------------------------------------------------------------------ images
 
-async fn images(State(st): S) -> ApiResult<Json> {
+async fn images(State(st): S) -> ApiResult<Json<Value>> {
     let imgs = st.store.list_images(st.project_id).await.api()?;
     Ok(Json(json!({"images": imgs.iter().map(|i| image_json(&st, i)).collect::<Vec<_>>()})))
 }
@@ -375,7 +377,7 @@ fn missing_err(i: &samkit_store::Image) -> ApiError {
     )
 }
 
-async fn image_one(State(st): S, ApiPath(id): ApiPath<i64>) -> ApiResult<Json> {
+async fn image_one(State(st): S, ApiPath(id): ApiPath<i64>) -> ApiResult<Json<Value>> {
     let i = own_image(&st, id).await?;
     Ok(Json(image_json(&st, &i)))
 }
@@ -433,7 +435,7 @@ async fn image_status(
     Author(a): Author,
     ApiPath(id): ApiPath<i64>,
     ApiJson(r): ApiJson<StatusReq>,
-) -> ApiResult<Json> {
+) -> ApiResult<Json<Value>> {
     own_image(&st, id).await?;
     let status = ImageStatus::parse(&r.status).ok_or_else(|| {
         ApiError::bad_request(format!(
@@ -471,7 +473,7 @@ async fn embed(State(st): S, ApiPath(id): ApiPath<i64>, body: Bytes) -> ApiResul
     Ok((StatusCode::ACCEPTED, axum::Json(json!({"image_id": id, "state": s.as_str()}))).into_response())
 }
 
-async fn embeddings(State(st): S) -> ApiResult<Json> {
+async fn embeddings(State(st): S) -> ApiResult<Json<Value>> {
     let imgs = st.store.list_images(st.project_id).await.api()?;
     Ok(Json(st.engine.progress(&imgs)))
 }
@@ -540,7 +542,7 @@ async fn predict(
     State(st): S,
     ApiPath(id): ApiPath<i64>,
     ApiJson(r): ApiJson<PredictReq>,
-) -> ApiResult<Json> {
+) -> ApiResult<Json<Value>> {
     let img = own_image(&st, id).await?;
     if img.missing {
         return Err(missing_err(&img));
@@ -670,7 +672,7 @@ async fn list_instances(
     State(st): S,
     ApiPath(id): ApiPath<i64>,
     ApiQuery(q): ApiQuery<IncludeDeleted>,
-) -> ApiResult<Json> {
+) -> ApiResult<Json<Value>> {
     own_image(&st, id).await?;
     let list = st.store.list_instances(id, q.include_deleted).await.api()?;
     Ok(Json(json!({"instances": list.iter().map(instance_json).collect::<Vec<_>>()})))
@@ -761,7 +763,7 @@ async fn own_instance(st: &AppState, id: i64) -> ApiResult<samkit_store::Instanc
     Ok(i)
 }
 
-async fn get_instance(State(st): S, ApiPath(id): ApiPath<i64>) -> ApiResult<Json> {
+async fn get_instance(State(st): S, ApiPath(id): ApiPath<i64>) -> ApiResult<Json<Value>> {
     Ok(Json(instance_json(&own_instance(&st, id).await?)))
 }
 
@@ -779,7 +781,7 @@ async fn patch_instance(
     Author(a): Author,
     ApiPath(id): ApiPath<i64>,
     ApiJson(r): ApiJson<PatchReq>,
-) -> ApiResult<Json> {
+) -> ApiResult<Json<Value>> {
     let inst = own_instance(&st, id).await?;
     let mask = match r.rle {
         Some(v) => {
@@ -808,7 +810,7 @@ async fn delete_instance(
     Author(a): Author,
     ApiPath(id): ApiPath<i64>,
     ApiQuery(q): ApiQuery<VersionQuery>,
-) -> ApiResult<Json> {
+) -> ApiResult<Json<Value>> {
     own_instance(&st, id).await?;
     let v = q
         .version
@@ -827,7 +829,7 @@ async fn restore_instance(
     Author(a): Author,
     ApiPath(id): ApiPath<i64>,
     ApiJson(r): ApiJson<VersionBody>,
-) -> ApiResult<Json> {
+) -> ApiResult<Json<Value>> {
     own_instance(&st, id).await?;
     let v = r
         .version
@@ -838,7 +840,7 @@ async fn restore_instance(
 
 // ------------------------------------------------------------------ categories
 
-async fn categories(State(st): S) -> ApiResult<Json> {
+async fn categories(State(st): S) -> ApiResult<Json<Value>> {
     let cats = st.store.list_categories(st.project_id).await.api()?;
     Ok(Json(json!({"categories": cats.iter().map(category_json).collect::<Vec<_>>()})))
 }
@@ -870,7 +872,7 @@ async fn patch_category(
     Author(a): Author,
     ApiPath(id): ApiPath<i64>,
     ApiJson(r): ApiJson<CategoryPatch>,
-) -> ApiResult<Json> {
+) -> ApiResult<Json<Value>> {
     let c = st.store.category(id).await.api()?;
     if c.project_id != st.project_id {
         return Err(ApiError::not_found(format!("category {id} does not exist")));
@@ -909,7 +911,7 @@ fn entry_json(e: &samkit_store::HistoryEntry) -> Value {
     })
 }
 
-async fn history(State(st): S, ApiQuery(q): ApiQuery<HistoryReq>) -> ApiResult<Json> {
+async fn history(State(st): S, ApiQuery(q): ApiQuery<HistoryReq>) -> ApiResult<Json<Value>> {
     let hq = HistoryQuery {
         image_id: q.image_id,
         entity: q.entity,
@@ -927,7 +929,7 @@ async fn history_restore(
     Author(a): Author,
     ApiPath(id): ApiPath<i64>,
     body: Bytes,
-) -> ApiResult<Json> {
+) -> ApiResult<Json<Value>> {
     let r: VersionBody = if body.iter().all(|b| b.is_ascii_whitespace()) {
         VersionBody { version: None }
     } else {
@@ -1038,7 +1040,7 @@ async fn import_route(
     Author(a): Author,
     ApiQuery(q): ApiQuery<ImportReq>,
     body: Bytes,
-) -> ApiResult<Json> {
+) -> ApiResult<Json<Value>> {
     let fmt = q.format.as_deref().unwrap_or("coco").to_ascii_lowercase();
     let root = st.root.clone();
     let parsed = match fmt.as_str() {

@@ -23,9 +23,11 @@
 
 mod api;
 pub mod client;
+pub mod demo;
 mod engine;
 mod error;
 pub mod export;
+pub mod loadtest;
 mod scan;
 
 use std::future::Future;
@@ -34,7 +36,7 @@ use std::sync::{Arc, RwLock};
 
 use samkit_store::Store;
 
-pub use api::router;
+pub use api::{router, sync_folder};
 pub use engine::{EmbedState, ModelLoader, ModelState};
 pub use error::ApiError;
 pub use export::{ExportFilter, ExportFormat, ImportReport};
@@ -187,6 +189,20 @@ impl Server {
             .with_graceful_shutdown(shutdown)
             .await
     }
+}
+
+/// A [`ModelLoader`] that initialises ONNX Runtime from `ort_lib` and loads `spec`.
+pub fn engine_loader(
+    ort_lib: PathBuf,
+    spec: samkit_engine::ModelSpec,
+    opts: samkit_engine::EngineOptions,
+) -> ModelLoader {
+    Box::new(move || {
+        samkit_engine::init_runtime(&ort_lib).map_err(|e| e.to_string())?;
+        samkit_engine::SamModel::load(&spec, opts)
+            .map(Arc::new)
+            .map_err(|e| e.to_string())
+    })
 }
 
 /// Opens the database of the project at `root` (default location unless `db`) without

@@ -35,7 +35,6 @@ use chrono::{SecondsFormat, Utc};
 use serde::Serialize;
 use serde_json::Value;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::types::Json;
 use sqlx::{QueryBuilder, Sqlite, SqlitePool, Transaction};
 
 pub use error::{ConflictInfo, Result, StoreError};

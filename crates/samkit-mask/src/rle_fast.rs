@@ -1,0 +1,158 @@
+//! Row-major ⇄ column-major RLE without transposing the mask.
+//!
+//! COCO runs are column-major, samkit masks row-major. Instead of transposing (one
+//! strided pass over every pixel), both directions work on *changes between
+//! consecutive rows*: a run boundary at `(x, y)`, `y > 0`, is exactly a pixel that
+//! differs from the one above it. Comparing rows is a word-wise XOR, so the cost is
+//! one sequential pass plus O(number of runs).
+
+/// Canonical pycocotools runs of a row-major 0/1 mask (`data.len() == w·h`).
+pub(crate) fn encode_row_major(data: &[u8], w: usize, h: usize) -> Vec<u32> {
+    if w == 0 || h == 0 {
+        return vec![0];
+    }
+    // Boundaries (x, y) with y > 0, in row order.
+    let mut events: Vec<(u32, u32)> = Vec::new();
+    for y in 1..h {
+        let prev = &data[(y - 1) * w..y * w];
+        let row = &data[y * w..(y + 1) * w];
+        let mut x = 0;
+        let (pc, rc) = (prev.chunks_exact(8), row.chunks_exact(8));
+        let (ptail, rtail) = (pc.remainder(), rc.remainder());
+        for (a, b) in pc.zip(rc) {
+            let mut d = u64::from_le_bytes(a.try_into().unwrap_or([0; 8]))
+                ^ u64::from_le_bytes(b.try_into().unwrap_or([0; 8]));
+            while d != 0 {
+                let i = d.trailing_zeros() as usize / 8;
+                events.push(((x + i) as u32, y as u32));
+                d &= !(0xffu64 << (8 * i));
+            }
+            x += 8;
+        }
+        for (i, (a, b)) in ptail.iter().zip(rtail).enumerate() {
+            if a != b {
+                events.push(((x + i) as u32, y as u32));
+            }
+        }
+    }
+    // Counting sort by column; stable, so each column's boundaries stay in y order.
+    let mut start = vec![0usize; w + 1];
+    for &(x, _) in &events {
+        start[x as usize + 1] += 1;
+    }
+    for i in 0..w {
+        start[i + 1] += start[i];
+    }
+    let mut fill = start.clone();
+    let mut ys = vec![0u32; events.len()];
+    for &(x, y) in &events {
+        ys[fill[x as usize]] = y;
+        fill[x as usize] += 1;
+    }
+    let mut counts = Vec::with_capacity(events.len() + w / 4 + 2);
+    let (mut cur, mut run) = (0u8, 0u32);
+    for x in 0..w {
+        let mut val = data[x];
+        let mut seg_start = 0u32;
+        for &b in ys[start[x]..start[x + 1]]
+            .iter()
+            .chain(std::iter::once(&(h as u32)))
+        {
+            let len = b - seg_start;
+            if val == cur {
+                run += len;
+            } else {
+                counts.push(run);
+                run = len;
+                cur = val;
+            }
+            seg_start = b;
+            val ^= 1;
+        }
+    }
+    counts.push(run);
+    counts
+}
+
+/// Row-major 0/1 pixels of runs that sum to `w·h` (checked by the caller).
+pub(crate) fn decode_row_major(counts: &[u32], w: usize, h: usize) -> Vec<u8> {
+    let n = w * h;
+    let mut out = vec![0u8; n];
+    if n == 0 {
+        return out;
+    }
+    // Row 0 (each column's first value) and the toggles below it, bucketed by row.
+    let mut events: Vec<(u32, u32)> = Vec::new();
+    let (mut pos, mut val) = (0usize, 0u8);
+    for (i, &c) in counts.iter().enumerate() {
+        let c = c as usize;
+        if i > 0 && pos < n && pos % h != 0 {
+            events.push(((pos / h) as u32, (pos % h) as u32));
+        }
+        if val == 1 && c > 0 {
+            // Column starts inside [pos, pos + c) are foreground.
+            let first = pos.div_ceil(h);
+            let end = (pos + c).min(n);
+            let mut x = first;
+            while x * h < end {
+                out[x] = 1;
+                x += 1;
+            }
+        }
+        pos += c;
+        val ^= 1;
+    }
+    let mut start = vec![0usize; h + 1];
+    for &(_, y) in &events {
+        start[y as usize + 1] += 1;
+    }
+    for i in 0..h {
+        start[i + 1] += start[i];
+    }
+    let mut fill = start.clone();
+    let mut xs = vec![0u32; events.len()];
+    for &(x, y) in &events {
+        xs[fill[y as usize]] = x;
+        fill[y as usize] += 1;
+    }
+    for y in 1..h {
+        let (above, rest) = out.split_at_mut(y * w);
+        let row = &mut rest[..w];
+        row.copy_from_slice(&above[(y - 1) * w..]);
+        for &x in &xs[start[y]..start[y + 1]] {
+            row[x as usize] ^= 1;
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Mask;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn matches_transpose_path(w in 1usize..40, h in 1usize..40, seed in any::<u64>(), density in 0u8..4) {
+            let mut s = seed;
+            let data: Vec<u8> = (0..w * h).map(|_| {
+                s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                u8::from(((s >> 33) % 4) < u64::from(density))
+            }).collect();
+            let m = Mask::from_raw(w as u32, h as u32, data.clone()).unwrap();
+            let col = m.to_column_major();
+            let want = hotcoco::mask::encode(&col, h as u32, w as u32).unwrap().counts;
+            let got = encode_row_major(&data, w, h);
+            prop_assert_eq!(&got, &want);
+            prop_assert_eq!(decode_row_major(&got, w, h), data);
+        }
+    }
+
+    #[test]
+    fn zero_length_runs_decode() {
+        // [1, 0, 2, 3] on a 3×2 (h=3, w=2) mask: 1 bg, 0 fg, 2 bg, 3 fg.
+        let d = decode_row_major(&[1, 0, 2, 3], 2, 3);
+        assert_eq!(d, vec![0, 1, 0, 1, 0, 1]);
+    }
+}

@@ -1,0 +1,82 @@
+//! Helpers of the HTTP API tests: a project folder, an in-process server on
+//! 127.0.0.1:0 with a real SQLite file, and the real model when a test needs it.
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use samkit_server::client::Client;
+use samkit_server::{Config, ModelLoader, Server};
+
+pub struct TestServer {
+    pub addr: SocketAddr,
+    pub client: Client,
+    pub db: PathBuf,
+    pub root: PathBuf,
+    pub task: tokio::task::JoinHandle<()>,
+}
+
+/// The default model (installed or fetched like `samkit setup`), as a loader.
+pub fn model_loader() -> ModelLoader {
+    let home = samkit_assets::Home::from_env().expect("samkit home");
+    let assets = samkit_assets::ensure_default(&home, &samkit_assets::Progress::hidden())
+        .expect("the default model and ONNX Runtime (run `samkit setup`)");
+    let spec = samkit_engine::ModelSpec {
+        id: assets.model.id.clone(),
+        encoder: assets.model.encoder.clone(),
+        decoder: assets.model.decoder.clone(),
+    };
+    samkit_server::engine_loader(assets.ort_lib, spec, samkit_engine::EngineOptions::default())
+}
+
+/// Writes a `w × h` RGB PNG with a bright square in the middle.
+pub fn write_png(path: &Path, w: u32, h: u32) {
+    let img = image::RgbImage::from_fn(w, h, |x, y| {
+        if x > w / 4 && x < 3 * w / 4 && y > h / 4 && y < 3 * h / 4 {
+            image::Rgb([230, 40, 40])
+        } else {
+            image::Rgb([20, 20, 90])
+        }
+    });
+    img.save(path).expect("write png");
+}
+
+/// Starts a server on `root` (database `root/.samkit/project.db`).
+pub async fn start(root: &Path, model: Option<ModelLoader>, cache: &Path) -> TestServer {
+    let mut cfg = Config::new(root);
+    cfg.cache_dir = Some(cache.to_path_buf());
+    let server = Server::open(cfg, model).await.expect("open project");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let task = tokio::spawn(async move {
+        let _ = server.serve(listener, std::future::pending()).await;
+    });
+    TestServer {
+        addr,
+        client: Client::new(addr),
+        db: std::fs::canonicalize(root).unwrap().join(".samkit/project.db"),
+        root: root.to_path_buf(),
+        task,
+    }
+}
+
+/// Waits until the model is ready and every image is encoded.
+pub async fn wait_all_encoded(c: &Client, secs: u64) {
+    let t = std::time::Instant::now();
+    loop {
+        let e = c.get("/api/embeddings").await.unwrap().json();
+        if e["model"]["state"] == "failed" {
+            panic!("model failed: {e}");
+        }
+        if e["model"]["state"] == "ready" && e["ready"] == e["total"] {
+            return;
+        }
+        assert!(t.elapsed().as_secs() < secs, "images not encoded in {secs} s: {e}");
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+}
+
+/// A full-image-size RLE (uncompressed) with one foreground run of `n` pixels at `start`.
+pub fn rle(h: u32, w: u32, start: u32, n: u32) -> serde_json::Value {
+    serde_json::json!({"size": [h, w], "counts": [start, n, h * w - start - n]})
+}

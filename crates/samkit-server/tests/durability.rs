@@ -1,0 +1,73 @@
+//! An acknowledged instance survives `kill -9` of the server process: the test runs a
+//! server in a child process (this test binary re-executed), posts instances, kills it
+//! with SIGKILL, and checks the database.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+
+use samkit_server::client::Client;
+use serde_json::json;
+
+const CHILD_ENV: &str = "SAMKIT_DURABILITY_CHILD_ROOT";
+
+/// Not a test on its own: the server process of `kill_9_keeps_acknowledged_instances`.
+#[test]
+#[ignore = "child process of kill_9_keeps_acknowledged_instances"]
+fn child_server() {
+    let Some(root) = std::env::var_os(CHILD_ENV) else { return };
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async move {
+        let cache = std::path::Path::new(&root).join(".cache");
+        let mut cfg = samkit_server::Config::new(&root);
+        cfg.cache_dir = Some(cache);
+        let server = samkit_server::Server::open(cfg, None).await.unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        println!("LISTENING {}", listener.local_addr().unwrap());
+        server.serve(listener, std::future::pending()).await.unwrap();
+    });
+}
+
+#[tokio::test]
+async fn kill_9_keeps_acknowledged_instances() {
+    let dir = tempfile::tempdir().unwrap();
+    common::write_png(&dir.path().join("a.png"), 64, 48);
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .args(["--ignored", "--exact", "child_server", "--nocapture", "--test-threads=1"])
+        .env(CHILD_ENV, dir.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let addr = loop {
+        let line = lines.next().expect("child exited early").unwrap();
+        if let Some(a) = line.strip_prefix("LISTENING ") {
+            break a.parse().unwrap();
+        }
+    };
+    let client = Client::new(addr).as_user("alice");
+    let mut acked = Vec::new();
+    for k in 0..30u32 {
+        let body = json!({"rle": common::rle(48, 64, k * 10, 7 + k), "client_id": format!("k{k}")});
+        let r = client.post("/api/images/1/instances", &body).await.unwrap();
+        assert_eq!(r.status, 201);
+        acked.push((r.json()["id"].as_i64().unwrap(), 7 + k));
+    }
+    // SIGKILL, no chance to flush anything.
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let db = std::fs::canonicalize(dir.path()).unwrap().join(".samkit/project.db");
+    let store = samkit_store::Store::open_path(&db).await.unwrap();
+    for (id, area) in &acked {
+        let i = store.instance(*id).await.expect("acknowledged instance survived kill -9");
+        assert_eq!(i.area, i64::from(*area));
+    }
+    store.close().await;
+    // And a restarted server shows them all.
+    let cache = tempfile::tempdir().unwrap();
+    let s = common::start(dir.path(), None, cache.path()).await;
+    let list = s.client.get("/api/images/1/instances").await.unwrap().json();
+    assert_eq!(list["instances"].as_array().unwrap().len(), acked.len());
+}
