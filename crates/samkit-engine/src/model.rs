@@ -154,15 +154,54 @@ impl SamModel {
 
     /// Decodes a prompt against an embedding into masks at the original resolution.
     pub fn predict(&self, embedding: &Embedding, prompt: &Prompt) -> Result<Prediction> {
+        self.check_embedding(embedding)?;
+        prompt.validate(embedding.original)?;
+        let (coords, labels) = prompt.decoder_points(embedding.original);
+        self.decode(embedding, coords, labels, prompt.mask_input.as_ref())
+    }
+
+    /// Like [`predict`](Self::predict), but for a lone click on a decoder that returns a
+    /// single mask it also returns SAM's single-mask output as a second candidate, so a
+    /// user can pick between them (the default decoder returns the best of its three
+    /// multimask outputs for one click). The decoder picks its output token from the
+    /// number of points, so one more padding point selects the single-mask token; the
+    /// extra padding token barely changes the prompt. Costs a second decoder call.
+    pub fn predict_alternatives(&self, embedding: &Embedding, prompt: &Prompt) -> Result<Prediction> {
+        let mut prediction = self.predict(embedding, prompt)?;
+        let lone_click = prompt.points.len() == 1 && prompt.bbox.is_none() && prompt.mask_input.is_none();
+        if lone_click && prediction.candidates.len() == 1 {
+            let (mut coords, mut labels) = prompt.decoder_points(embedding.original);
+            coords.extend([0.0, 0.0]);
+            labels.push(-1.0);
+            let extra = self.decode(embedding, coords, labels, None)?;
+            let first = prediction.candidates[0].logits.to_bools();
+            for c in extra.candidates {
+                if c.logits.to_bools() != first {
+                    prediction.candidates.push(c);
+                }
+            }
+        }
+        Ok(prediction)
+    }
+
+    fn check_embedding(&self, embedding: &Embedding) -> Result<()> {
         if embedding.model_id != self.id {
             return Err(EngineError::ModelMismatch {
                 embedding_model: embedding.model_id.clone(),
                 model: self.id.clone(),
             });
         }
+        Ok(())
+    }
+
+    fn decode(
+        &self,
+        embedding: &Embedding,
+        coords: Vec<f32>,
+        labels: Vec<f32>,
+        mask_input: Option<&LowResLogits>,
+    ) -> Result<Prediction> {
         let size = embedding.original;
-        prompt.validate(size)?;
-        let (coords, labels) = prompt.decoder_points(size);
         let n = labels.len();
         let infer = |reason: String| EngineError::Inference {
             stage: "decoder",
@@ -174,7 +213,7 @@ impl SamModel {
             .map_err(|e| infer(e.to_string()))?;
         let coords = t(Tensor::from_array(([1usize, n, 2], coords)))?;
         let labels = t(Tensor::from_array(([1usize, n], labels)))?;
-        let (mask_input, has_mask) = match &prompt.mask_input {
+        let (mask_input, has_mask) = match mask_input {
             Some(m) => (m.0.clone(), 1.0f32),
             None => (vec![0f32; LOW_RES * LOW_RES], 0.0),
         };
