@@ -10,15 +10,16 @@ import {
   ARTIFACTS, makeProject, startServer, launchBrowser, newPage, screenshot, clickImage, api, parseArea,
 } from './support/harness.mjs';
 
-// Prompts on samples/coffee.png (600x400): the cup's red body, then the coffee in it.
+// Prompts on samples/coffee.png (600x400): the saucer (the model returns saucer + cup),
+// then a negative click on the cup to cut it out.
 const IMAGE = 'coffee.png';
-const POSITIVE = [300, 235];
-const NEGATIVE = [290, 150];
+const POSITIVE = [130, 300];
+const NEGATIVE = [290, 200];
 
 let server, browser, project;
 
 before(async () => {
-  project = makeProject('annotate');
+  project = makeProject('annotate', { fresh: 3 }); // + 3 never-seen images the server must encode
   server = await startServer(project.dir);
   browser = await launchBrowser();
 });
@@ -55,15 +56,31 @@ test('annotate an object: click, refine, accept, undo/redo, reload, export COCO'
   const total = image.width * image.height;
 
   const page = await newPage(browser);
-  await page.goto(`${server.url}/#image=${image.id}`);
+  // Open a never-seen image first: the page must say that it is being encoded.
+  const fresh = images.filter((i) => i.name.startsWith('fresh/')).pop();
+  await page.goto(`${server.url}/#image=${fresh.id}`);
   await page.getByTestId('user-name').fill('alice');
   await page.getByTestId('user-name').press('Enter'); // change event -> stored in localStorage
   await page.waitForFunction(() => window.samkit?.ready);
-  await assert.doesNotReject(page.getByTestId('image-name').filter({ hasText: IMAGE }).waitFor());
+  const atOpen = await page.getByTestId('encoding-state').textContent();
+  t.diagnostic(`at open: "${atOpen}" | ${await page.getByTestId('encode-progress-text').textContent()}`);
+  await screenshot(page, '00-encoding');
+  if (/encod|loading model/.test(atOpen)) {
+    assert.equal(await page.getByTestId('stage-badge').isVisible(), true, 'encoding badge on the canvas');
+  } else {
+    t.diagnostic('note: the image was already encoded when the page opened (fast machine)');
+  }
+  await page.getByTestId('encoding-state').filter({ hasText: 'image encoded' }).waitFor({ timeout: 120000 });
+  assert.equal(await page.getByTestId('stage-badge').isVisible(), false);
+  await page.getByTestId('encode-progress-text').filter({ hasText: /encoded \d+\/7/ }).waitFor();
+
+  // Then the sample image, from the image list.
+  await page.getByTestId('image-list').locator(`[data-id="${image.id}"]`).click();
+  await page.getByTestId('image-name').filter({ hasText: IMAGE }).waitFor();
+  await page.waitForFunction(() => window.samkit?.ready);
   // Project name, guidelines panel, skipped file and the progress bar are shown.
   assert.match(await page.getByTestId('project-name').textContent(), /annotate/);
   assert.match(await page.getByTestId('skipped-files').textContent(), /notes\.txt/);
-  await page.getByTestId('encode-progress-text').filter({ hasText: /encoded \d+\/4/ }).waitFor();
   await screenshot(page, '01-opened');
 
   // Wait until this image is encoded so the prompt->mask timing is the decoder's alone.
@@ -102,27 +119,27 @@ test('annotate an object: click, refine, accept, undo/redo, reload, export COCO'
   await page.keyboard.press('Control+Shift+z');
   await waitArea(page, (a) => a === a2, 'redo of the negative click');
 
-  // 3. A new category "cup" (UI: + button, prompt dialog), selected by its number key.
-  page.once('dialog', (d) => d.accept('cup'));
+  // 3. A new category "saucer" (UI: + button, prompt dialog), selected by its number key.
+  page.once('dialog', (d) => d.accept('saucer'));
   await page.getByTestId('add-category').click();
-  await page.getByTestId('category-select').locator('option', { hasText: 'cup' }).waitFor({ state: 'attached' });
+  await page.getByTestId('category-select').locator('option', { hasText: 'saucer' }).waitFor({ state: 'attached' });
   await page.keyboard.press('1');
   assert.match(await page.getByTestId('category-select').inputValue(), /^\d+$/);
   await page.keyboard.press('2');
-  const cupId = Number(await page.getByTestId('category-select').inputValue());
+  const catId = Number(await page.getByTestId('category-select').inputValue());
 
-  // 4. Accept with Enter: one instance of category "cup", prompts cleared.
+  // 4. Accept with Enter: one instance of category "saucer", prompts cleared.
   await page.getByTestId('canvas').focus();
   await page.keyboard.press('Enter');
   const items = page.getByTestId('instance-item');
   await items.first().waitFor();
   assert.equal(await items.count(), 1);
-  assert.equal(await items.first().getAttribute('data-category'), 'cup');
+  assert.equal(await items.first().getAttribute('data-category'), 'saucer');
   assert.match(await status(page).textContent(), /no mask/);
   await screenshot(page, '04-accepted');
   let stored = await api(server.url, 'GET', `/api/images/${image.id}/instances`);
   assert.equal(stored.instances.length, 1);
-  assert.equal(stored.instances[0].category_id, cupId);
+  assert.equal(stored.instances[0].category_id, catId);
   assert.equal(stored.instances[0].area, a2, 'stored area equals the area shown');
   assert.equal(stored.instances[0].author, 'alice', 'X-Samkit-User from the user field');
 
@@ -144,7 +161,7 @@ test('annotate an object: click, refine, accept, undo/redo, reload, export COCO'
   await items.first().waitFor();
   assert.equal(await items.count(), 1);
   assert.equal(await items.first().getAttribute('data-id'), String(instanceId));
-  assert.equal(await items.first().getAttribute('data-category'), 'cup');
+  assert.equal(await items.first().getAttribute('data-category'), 'saucer');
   assert.equal(await page.getByTestId('user-name').inputValue(), 'alice', 'user name kept in localStorage');
   await page.getByTestId('image-list').locator(`[data-id="${image.id}"]`).filter({ hasText: 'in progress' }).waitFor();
   await screenshot(page, '05-reloaded');
@@ -166,7 +183,7 @@ import json, sys
 from pycocotools.coco import COCO
 from pycocotools import mask as M
 c = COCO(sys.argv[1])
-img = [i for i in c.dataset['images'] if i['file_name'].endswith('${IMAGE}')][0]
+img = [i for i in c.dataset['images'] if i['file_name'] == '${IMAGE}'][0]
 anns = c.loadAnns(c.getAnnIds(imgIds=[img['id']]))
 cats = {k['id']: k['name'] for k in c.loadCats(c.getCatIds())}
 m = c.annToMask(anns[0])
@@ -177,7 +194,7 @@ print(json.dumps({'n': len(anns), 'cat': cats[anns[0]['category_id']], 'area': i
   const res = JSON.parse(py.stdout.trim().split('\n').pop());
   t.diagnostic(`pycocotools: ${JSON.stringify(res)}`);
   assert.equal(res.n, 1);
-  assert.equal(res.cat, 'cup');
+  assert.equal(res.cat, 'saucer');
   assert.equal(res.area, a2);
   assert.deepEqual(res.shape, [image.height, image.width]);
 

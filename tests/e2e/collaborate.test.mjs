@@ -113,6 +113,70 @@ test('two annotators: the stale write gets a conflict message, no lost update', 
   await carol.context().close();
 });
 
+test('several candidate masks: cycle with C / Tab, accept the one shown (predict answer stubbed)', async () => {
+  const { images } = await api(server.url, 'GET', '/api/images');
+  const image = images.find((i) => i.name === 'astronaut.png');
+  const { width: w, height: h } = image;
+  const boxes = [[100, 100, 200, 200], [80, 80, 260, 260], [120, 120, 160, 160]];
+  const requests = [];
+  const page = await openAs('hana', image.id);
+  // This server runs without a model; stub the decoder's answer (3 candidates) in the browser.
+  await page.route('**/api/images/*/predict', async (route) => {
+    const body = route.request().postDataJSON();
+    requests.push(body);
+    const n = requests.length;
+    await route.fulfill({
+      contentType: 'application/json',
+      body: JSON.stringify({
+        token: `stub-${n}`,
+        decode_ms: 1,
+        wait_ms: 0,
+        candidates: (n === 1 ? boxes : [[100, 100, 180, 200]]).map((b, i) => ({
+          rle: rectRle(w, h, b), iou: 0.9 - i * 0.1, area: (b[2] - b[0]) * (b[3] - b[1]), bbox: [b[0], b[1], b[2] - b[0], b[3] - b[1]],
+        })),
+      }),
+    });
+  });
+  const click = async (x, y, opts) => {
+    const p = await page.evaluate(([a, b]) => window.samkit.toClient(a, b), [x, y]);
+    await page.mouse.click(p.x, p.y, opts);
+  };
+  const st = page.getByTestId('mask-status');
+  const cyc = page.getByTestId('candidate-cycle');
+  await click(150, 150);
+  await st.filter({ hasText: 'mask: 10,000 px' }).waitFor();
+  assert.equal(await cyc.textContent(), 'mask 1/3');
+  await page.keyboard.press('c');
+  await st.filter({ hasText: 'mask: 32,400 px' }).waitFor();
+  assert.equal(await cyc.textContent(), 'mask 2/3');
+  await page.keyboard.press('Tab');
+  await st.filter({ hasText: 'mask: 1,600 px' }).waitFor();
+  await page.keyboard.press('Shift+C');
+  await st.filter({ hasText: 'mask: 32,400 px' }).waitFor();
+  await screenshot(page, '15-candidates');
+  // A refinement click sends the token and the candidate shown, as a single-mask request.
+  await click(190, 150, { button: 'right' });
+  await st.filter({ hasText: 'mask: 8,000 px' }).waitFor();
+  assert.equal(requests[0].points.length, 1);
+  assert.equal(requests[0].points[0].label, 'positive');
+  assert.ok(Math.abs(requests[0].points[0].x - 150) < 1 && Math.abs(requests[0].points[0].y - 150) < 1, JSON.stringify(requests[0].points));
+  assert.equal(requests[0].prev, undefined);
+  assert.deepEqual(requests[1].prev, { token: 'stub-1', candidate: 1 });
+  assert.equal(requests[1].points[1].label, 'negative');
+  assert.equal(requests[1].multimask, false);
+  // Undo the refinement: candidate 2/3 is back; accept it.
+  await page.keyboard.press('Control+z');
+  await st.filter({ hasText: 'mask: 32,400 px' }).waitFor();
+  await page.keyboard.press('Enter');
+  await page.getByTestId('instance-item').first().waitFor();
+  const stored = (await api(server.url, 'GET', `/api/images/${image.id}/instances`)).instances;
+  assert.equal(stored.length, 1);
+  assert.equal(stored[0].area, 32400, 'the candidate on screen is the one saved');
+  assert.equal(stored[0].author, 'hana');
+  assert.deepEqual(page.errors, []);
+  await page.context().close();
+});
+
 test('skipped files and an image deleted from disk are shown clearly', async () => {
   const page = await openAs('carol', '');
   await page.getByTestId('skipped-files').filter({ hasText: 'notes.txt' }).waitFor({ state: 'attached' });
@@ -146,6 +210,35 @@ test('guidelines: edited in the side panel, rendered as safe Markdown', async ()
   await page.reload();
   await page.getByTestId('guidelines').locator('strong', { hasText: 'every' }).waitFor();
   await screenshot(page, '13-guidelines');
+  await page.context().close();
+});
+
+test('import a COCO file through the import control', async () => {
+  const { images } = await api(server.url, 'GET', '/api/images');
+  const image = images.find((i) => i.name === 'coffee.png');
+  const coco = {
+    images: [{ id: 7, file_name: 'coffee.png', width: image.width, height: image.height }],
+    categories: [{ id: 3, name: 'imported-spoon' }],
+    annotations: [{
+      id: 1, image_id: 7, category_id: 3, iscrowd: 0,
+      segmentation: rectRle(image.width, image.height, [330, 230, 410, 330]),
+      area: 80 * 100, bbox: [330, 230, 80, 100],
+    }],
+  };
+  const file = path.join(project.base, 'import-coco.json');
+  fs.writeFileSync(file, JSON.stringify(coco));
+  const page = await openAs('gina', image.id);
+  await page.getByTestId('import-format').selectOption('coco');
+  await page.getByTestId('import-file').setInputFiles(file);
+  const info = page.getByTestId('banner-info');
+  await info.filter({ hasText: /Imported 1 instance into 1 image, 1 new category/ }).waitFor();
+  await page.locator('[data-testid="instance-item"][data-category="imported-spoon"]').waitFor();
+  await page.getByTestId('category-select').locator('option', { hasText: 'imported-spoon' }).waitFor({ state: 'attached' });
+  await screenshot(page, '14-imported');
+  const stored = (await api(server.url, 'GET', `/api/images/${image.id}/instances`)).instances;
+  assert.equal(stored.length, 1);
+  assert.equal(stored[0].area, 8000);
+  assert.equal(stored[0].author, 'gina');
   await page.context().close();
 });
 

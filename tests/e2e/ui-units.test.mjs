@@ -71,3 +71,22 @@ test('UndoStack: undo/redo order, redo cleared by a new action', async () => {
   await s.undo();
   assert.deepEqual(log, ['-2', '-1', '+1', '-3']);
 });
+
+test('paint: brush dab and instance compositing', async () => {
+  globalThis.ImageData ??= class { constructor(w, h) { this.width = w; this.height = h; this.data = new Uint8ClampedArray(w * h * 4); } };
+  const { dab, compositeInstances } = await import('../../crates/samkit-server/ui/paint.js');
+  const w = 20, h = 10;
+  const m = new Uint8Array(w * h);
+  dab(m, w, h, 10, 5, 3, 1);
+  const a = maskArea(m);
+  assert.ok(a > 20 && a < 36, `disc of radius 3 has ~28 px, got ${a}`);
+  assert.deepEqual(maskBbox(m, w, h), [7, 2, 6, 6]);
+  dab(m, w, h, 10, 5, 1, 0);
+  assert.ok(maskArea(m) < a);
+  dab(m, w, h, -50, -50, 3, 1); // off-image: no-op, no throw
+  const img = compositeInstances([{ bbox: [7, 2, 6, 6] }], w, h, () => m, () => '#ff0000');
+  const px = new Uint32Array(img.data.buffer);
+  const painted = px.filter((v) => v !== 0).length;
+  assert.equal(painted, maskArea(m), 'every mask pixel and only those are painted');
+  assert.equal(img.data[(5 * w + 7) * 4], 255, 'red channel');
+});

@@ -37,7 +37,11 @@ fn median_ms(mut v: Vec<f64>) -> f64 {
     }
 }
 
-fn time<T>(warmup: usize, runs: usize, mut f: impl FnMut() -> anyhow::Result<T>) -> anyhow::Result<Vec<f64>> {
+fn time<T>(
+    warmup: usize,
+    runs: usize,
+    mut f: impl FnMut() -> anyhow::Result<T>,
+) -> anyhow::Result<Vec<f64>> {
     for _ in 0..warmup {
         f()?;
     }
@@ -52,18 +56,22 @@ fn time<T>(warmup: usize, runs: usize, mut f: impl FnMut() -> anyhow::Result<T>)
 
 pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     anyhow::ensure!(args.runs >= 1, "--runs must be at least 1");
-    let image = args
-        .image
-        .clone()
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../samples/chelsea.png"));
+    let image = args.image.clone().unwrap_or_else(|| {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../samples/chelsea.png")
+    });
     let img = samkit_engine::load_rgb(&image)?;
     let loaded = args.model.load()?;
     let model = &loaded.model;
-    let original = Size { width: img.width(), height: img.height() };
+    let original = Size {
+        width: img.width(),
+        height: img.height(),
+    };
 
     let preprocess = time(args.warmup, args.runs, || Ok(encoder_input(&img)))?;
     let (input, resized) = encoder_input(&img);
-    let encoder = time(args.warmup, args.runs, || Ok(model.encode(input.clone(), original, resized)?))?;
+    let encoder = time(args.warmup, args.runs, || {
+        Ok(model.encode(input.clone(), original, resized)?)
+    })?;
     let embedding = model.encode(input, original, resized)?;
     let prompt = Prompt {
         points: vec![Point {
@@ -73,9 +81,15 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         }],
         ..Default::default()
     };
-    let decoder = time(args.warmup, args.runs.max(10) * 2, || Ok(model.predict(&embedding, &prompt)?))?;
+    let decoder = time(args.warmup, args.runs.max(10) * 2, || {
+        Ok(model.predict(&embedding, &prompt)?)
+    })?;
     let threads = args.model.engine_options().intra_threads;
-    let (p, e, d) = (median_ms(preprocess), median_ms(encoder), median_ms(decoder));
+    let (p, e, d) = (
+        median_ms(preprocess),
+        median_ms(encoder),
+        median_ms(decoder),
+    );
     if args.json {
         let v = serde_json::json!({
             "image": image, "threads": threads, "runs": args.runs, "warmup": args.warmup,
@@ -83,7 +97,14 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         });
         println!("{v}");
     } else {
-        println!("model {} on {} ({}x{}), {threads} thread(s), median of {} runs", model.id(), image.display(), img.width(), img.height(), args.runs);
+        println!(
+            "model {} on {} ({}x{}), {threads} thread(s), median of {} runs",
+            model.id(),
+            image.display(),
+            img.width(),
+            img.height(),
+            args.runs
+        );
         println!("preprocess  {p:8.1} ms");
         println!("encoder     {e:8.1} ms");
         println!("decoder     {d:8.1} ms (one click)");

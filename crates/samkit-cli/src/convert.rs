@@ -75,7 +75,7 @@ pub fn run(args: ConvertArgs) -> anyhow::Result<()> {
     bar.finish_and_clear();
     let report = report.with_context(|| {
         format!(
-            "converting {} to {:?} in {}",
+            "converting {} to {} in {}",
             args.input.display(),
             args.to,
             args.out.display()

@@ -239,7 +239,11 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
                 "none"
             }),
         );
-        extra.insert("threads".into(), json!(model_args.threads));
+        let threads = match model_args.threads {
+            Some(0) | None => std::thread::available_parallelism().map_or(0, |n| n.get()),
+            Some(n) => n,
+        };
+        extra.insert("threads".into(), json!(threads));
         extra.insert(
             "skipped".into(),
             json!(dataset
@@ -283,4 +287,38 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
         println!("wrote {}", path.display());
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn compare_curves_come_from_a_summary() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.json");
+        std::fs::write(
+            &path,
+            r#"{"model": "m1", "variants": {"prev": {"mIoU_curve": [0.5, 0.9]}}}"#,
+        )
+        .unwrap();
+        let curves = curves_from(&path).unwrap();
+        assert_eq!(curves.len(), 1);
+        assert_eq!(curves[0].label, "m1 prev");
+        assert_eq!(curves[0].miou, vec![0.5, 0.9]);
+        std::fs::write(&path, r#"{"model": "m1"}"#).unwrap();
+        assert!(curves_from(&path)
+            .unwrap_err()
+            .to_string()
+            .contains("not a `samkit eval"));
+        assert!(curves_from(&dir.path().join("none.json")).is_err());
+    }
+
+    #[test]
+    fn output_folders_are_checked_first() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(check_folder(&dir.path().join("out.json")).is_ok());
+        assert!(check_folder(&dir.path().join("no/out.json")).is_err());
+        assert!(check_folder(dir.path()).is_err());
+    }
 }

@@ -12,7 +12,8 @@ fn samkit(args: &[&str]) -> Output {
 }
 
 fn grabcut(kind: &str, name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!("../../../shared/data/grabcut/{kind}/{name}.png"))
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join(format!("../../../shared/data/grabcut/{kind}/{name}.png"))
 }
 
 fn stderr(o: &Output) -> String {
@@ -24,12 +25,21 @@ fn assert_clear_error(o: &Output, needle: &str) {
     let err = stderr(o);
     assert_eq!(o.status.code(), Some(1), "stderr: {err}");
     assert!(!err.contains("panicked"), "{err}");
-    let line = err.lines().find(|l| l.starts_with("error:")).unwrap_or_else(|| panic!("no error line in {err}"));
+    let line = err
+        .lines()
+        .find(|l| l.starts_with("error:"))
+        .unwrap_or_else(|| panic!("no error line in {err}"));
     assert!(line.contains(needle), "expected '{needle}' in: {line}");
 }
 
 fn grey(path: &Path) -> Vec<bool> {
-    image::open(path).unwrap().to_luma8().into_raw().into_iter().map(|v| v > 127).collect()
+    image::open(path)
+        .unwrap()
+        .to_luma8()
+        .into_raw()
+        .into_iter()
+        .map(|v| v > 127)
+        .collect()
 }
 
 #[test]
@@ -50,11 +60,17 @@ fn penguin_click_gives_the_documented_iou() {
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
     let text = String::from_utf8_lossy(&o.stdout);
-    assert!(text.contains("predicted IoU") && text.contains("area") && text.contains("decoder"), "{text}");
+    assert!(
+        text.contains("predicted IoU") && text.contains("area") && text.contains("decoder"),
+        "{text}"
+    );
     let mask = image::open(&out).unwrap();
     assert_eq!(mask.color(), image::ColorType::L8);
     assert_eq!((mask.width(), mask.height()), (481, 321));
-    assert!(mask.to_luma8().pixels().all(|p| p.0[0] == 0 || p.0[0] == 255));
+    assert!(mask
+        .to_luma8()
+        .pixels()
+        .all(|p| p.0[0] == 0 || p.0[0] == 255));
     let pred = grey(&out);
     let gt = grey(&grabcut("masks", "106024"));
     let ignore = grey(&grabcut("ignore", "106024"));
@@ -77,7 +93,15 @@ fn npy_output_is_read_by_numpy_as_bool() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("m.npy");
     let image = grabcut("images", "106024");
-    let o = samkit(&["segment", image.to_str().unwrap(), "--box", "180,30,280,310", "--out", out.to_str().unwrap(), "--json"]);
+    let o = samkit(&[
+        "segment",
+        image.to_str().unwrap(),
+        "--box",
+        "180,30,280,310",
+        "--out",
+        out.to_str().unwrap(),
+        "--json",
+    ]);
     assert!(o.status.success(), "{}", stderr(&o));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     let area = v["area"].as_u64().unwrap();
@@ -85,8 +109,15 @@ fn npy_output_is_read_by_numpy_as_bool() {
         .args(["-c", "import sys, numpy as np; a = np.load(sys.argv[1]); print(a.dtype, a.shape, int(a.sum()))", out.to_str().unwrap()])
         .output()
         .expect("python3 with numpy: pip install -r requirements-test.txt");
-    assert!(py.status.success(), "{}", String::from_utf8_lossy(&py.stderr));
-    assert_eq!(String::from_utf8_lossy(&py.stdout).trim(), format!("bool (321, 481) {area}"));
+    assert!(
+        py.status.success(),
+        "{}",
+        String::from_utf8_lossy(&py.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&py.stdout).trim(),
+        format!("bool (321, 481) {area}")
+    );
 }
 
 #[test]
@@ -100,22 +131,74 @@ fn bad_inputs_get_one_clear_line_and_exit_1() {
 
     let corrupt = d.join("corrupt.png");
     std::fs::write(&corrupt, b"\x89PNG\r\n\x1a\n this is not really a png").unwrap();
-    assert_clear_error(&samkit(&["segment", corrupt.to_str().unwrap(), "--point", "1,1", "--out", out_s]), "corrupt.png");
+    assert_clear_error(
+        &samkit(&[
+            "segment",
+            corrupt.to_str().unwrap(),
+            "--point",
+            "1,1",
+            "--out",
+            out_s,
+        ]),
+        "corrupt.png",
+    );
 
     let empty = d.join("empty.jpg");
     std::fs::write(&empty, b"").unwrap();
-    assert_clear_error(&samkit(&["segment", empty.to_str().unwrap(), "--point", "1,1", "--out", out_s]), "empty.jpg");
+    assert_clear_error(
+        &samkit(&[
+            "segment",
+            empty.to_str().unwrap(),
+            "--point",
+            "1,1",
+            "--out",
+            out_s,
+        ]),
+        "empty.jpg",
+    );
 
-    assert_clear_error(&samkit(&["segment", "no/such/image.png", "--point", "1,1", "--out", out_s]), "no/such/image.png");
-    assert_clear_error(&samkit(&["segment", img, "--point", "481,10", "--out", out_s]), "outside");
-    assert_clear_error(&samkit(&["segment", img, "--point", "-1,10", "--out", out_s]), "outside");
-    assert_clear_error(&samkit(&["segment", img, "--box", "300,10,100,200", "--out", out_s]), "x1 < x0");
+    assert_clear_error(
+        &samkit(&[
+            "segment",
+            "no/such/image.png",
+            "--point",
+            "1,1",
+            "--out",
+            out_s,
+        ]),
+        "no/such/image.png",
+    );
+    assert_clear_error(
+        &samkit(&["segment", img, "--point", "481,10", "--out", out_s]),
+        "outside",
+    );
+    assert_clear_error(
+        &samkit(&["segment", img, "--point", "-1,10", "--out", out_s]),
+        "outside",
+    );
+    assert_clear_error(
+        &samkit(&["segment", img, "--box", "300,10,100,200", "--out", out_s]),
+        "x1 < x0",
+    );
     assert_clear_error(&samkit(&["segment", img, "--out", out_s]), "no prompt");
-    assert_clear_error(&samkit(&["segment", img, "--point", "1,1", "--out", "/no/such/dir/m.png"]), "does not exist");
+    assert_clear_error(
+        &samkit(&[
+            "segment",
+            img,
+            "--point",
+            "1,1",
+            "--out",
+            "/no/such/dir/m.png",
+        ]),
+        "does not exist",
+    );
 
     // An existing output is not destroyed by a failed run.
     std::fs::write(&out, b"keep me").unwrap();
-    assert_clear_error(&samkit(&["segment", img, "--point", "9999,1", "--out", out_s]), "outside");
+    assert_clear_error(
+        &samkit(&["segment", img, "--point", "9999,1", "--out", out_s]),
+        "outside",
+    );
     assert_eq!(std::fs::read(&out).unwrap(), b"keep me");
 
     // Wrong and truncated ONNX files are named.
@@ -123,6 +206,17 @@ fn bad_inputs_get_one_clear_line_and_exit_1() {
     std::fs::write(&truncated, b"\x08\x07\x12\x04 not a whole model").unwrap();
     let notonnx = d.join("notes.onnx");
     std::fs::write(&notonnx, "hello").unwrap();
-    let o = samkit(&["segment", img, "--point", "1,1", "--out", out_s, "--encoder", truncated.to_str().unwrap(), "--decoder", notonnx.to_str().unwrap()]);
+    let o = samkit(&[
+        "segment",
+        img,
+        "--point",
+        "1,1",
+        "--out",
+        out_s,
+        "--encoder",
+        truncated.to_str().unwrap(),
+        "--decoder",
+        notonnx.to_str().unwrap(),
+    ]);
     assert_clear_error(&o, "truncated.onnx");
 }

@@ -75,7 +75,12 @@ impl EmbeddingCache {
         let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| cache_err(e.to_string()))?;
         let mut buf = Vec::with_capacity(32 + 4 * e.data.len());
         buf.extend_from_slice(MAGIC);
-        for v in [e.original.width, e.original.height, e.resized.width, e.resized.height] {
+        for v in [
+            e.original.width,
+            e.original.height,
+            e.resized.width,
+            e.resized.height,
+        ] {
             buf.extend_from_slice(&v.to_le_bytes());
         }
         for v in &e.data {
@@ -116,8 +121,14 @@ fn read_embedding(path: &Path, model_id: &str) -> std::io::Result<Embedding> {
         .collect();
     Ok(Embedding {
         model_id: model_id.to_string(),
-        original: Size { width: u(0), height: u(1) },
-        resized: Size { width: u(2), height: u(3) },
+        original: Size {
+            width: u(0),
+            height: u(1),
+        },
+        resized: Size {
+            width: u(2),
+            height: u(3),
+        },
         data,
     })
 }
@@ -132,8 +143,14 @@ mod tests {
         let cache = EmbeddingCache::new(dir.path());
         let e = Embedding {
             model_id: "m1".into(),
-            original: Size { width: 3, height: 2 },
-            resized: Size { width: 1024, height: 683 },
+            original: Size {
+                width: 3,
+                height: 2,
+            },
+            resized: Size {
+                width: 1024,
+                height: 683,
+            },
             data: (0..EMBEDDING_LEN).map(|i| i as f32 * 0.5).collect(),
         };
         cache.store("abc", &e).unwrap();

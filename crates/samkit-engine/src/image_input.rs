@@ -72,8 +72,9 @@ mod tests {
 
     #[test]
     fn sixteen_bit_rounds_to_eight() {
-        let img: ImageBuffer<Luma<u16>, Vec<u16>> =
-            ImageBuffer::from_fn(3, 1, |x, _| Luma([[0u16, 257 * 100 + 128, 65535][x as usize]]));
+        let img: ImageBuffer<Luma<u16>, Vec<u16>> = ImageBuffer::from_fn(3, 1, |x, _| {
+            Luma([[0u16, 257 * 100 + 128, 65535][x as usize]])
+        });
         let rgb = to_rgb8(DynamicImage::ImageLuma16(img));
         assert_eq!(rgb.get_pixel(0, 0).0[0], 0);
         assert_eq!(rgb.get_pixel(1, 0).0[0], 100);
@@ -87,7 +88,9 @@ mod tests {
         std::fs::write(&p, b"not an image at all").unwrap();
         let e = load_rgb(&p).unwrap_err().to_string();
         assert!(e.contains("x.png"), "{e}");
-        let e = load_rgb(&dir.path().join("missing.png")).unwrap_err().to_string();
+        let e = load_rgb(&dir.path().join("missing.png"))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("missing.png"), "{e}");
     }
 
@@ -95,7 +98,13 @@ mod tests {
     fn exif_orientation_is_applied() {
         // A 2x1 JPEG with orientation 6 (rotate 90° clockwise) must come out 1x2.
         let mut jpeg = Vec::new();
-        let img = RgbImage::from_fn(16, 8, |x, _| if x < 8 { image::Rgb([255, 0, 0]) } else { image::Rgb([0, 0, 255]) });
+        let img = RgbImage::from_fn(16, 8, |x, _| {
+            if x < 8 {
+                image::Rgb([255, 0, 0])
+            } else {
+                image::Rgb([0, 0, 255])
+            }
+        });
         image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, 95)
             .encode_image(&img)
             .unwrap();

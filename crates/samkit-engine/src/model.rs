@@ -133,7 +133,8 @@ impl SamModel {
             reason,
         };
         let side = INPUT_SIZE as usize;
-        let tensor = Tensor::from_array(([1usize, 3, side, side], input)).map_err(|e| infer(e.to_string()))?;
+        let tensor = Tensor::from_array(([1usize, 3, side, side], input))
+            .map_err(|e| infer(e.to_string()))?;
         let mut session = self.encoder.lock().unwrap_or_else(|e| e.into_inner());
         let outputs = session
             .run(ort::inputs![self.encoder_input.as_str() => tensor])
@@ -142,7 +143,9 @@ impl SamModel {
             .try_extract_tensor::<f32>()
             .map_err(|e| infer(e.to_string()))?;
         if data.len() != EMBEDDING_LEN {
-            return Err(infer(format!("encoder returned shape {shape:?}, expected [1, 256, 64, 64]")));
+            return Err(infer(format!(
+                "encoder returned shape {shape:?}, expected [1, 256, 64, 64]"
+            )));
         }
         Ok(Embedding {
             model_id: self.id.clone(),
@@ -166,9 +169,14 @@ impl SamModel {
     /// multimask outputs for one click). The decoder picks its output token from the
     /// number of points, so one more padding point selects the single-mask token; the
     /// extra padding token barely changes the prompt. Costs a second decoder call.
-    pub fn predict_alternatives(&self, embedding: &Embedding, prompt: &Prompt) -> Result<Prediction> {
+    pub fn predict_alternatives(
+        &self,
+        embedding: &Embedding,
+        prompt: &Prompt,
+    ) -> Result<Prediction> {
         let mut prediction = self.predict(embedding, prompt)?;
-        let lone_click = prompt.points.len() == 1 && prompt.bbox.is_none() && prompt.mask_input.is_none();
+        let lone_click =
+            prompt.points.len() == 1 && prompt.bbox.is_none() && prompt.mask_input.is_none();
         if lone_click && prediction.candidates.len() == 1 {
             let (mut coords, mut labels) = prompt.decoder_points(embedding.original);
             coords.extend([0.0, 0.0]);
@@ -217,7 +225,10 @@ impl SamModel {
             Some(m) => (m.0.clone(), 1.0f32),
             None => (vec![0f32; LOW_RES * LOW_RES], 0.0),
         };
-        let mask_input = t(Tensor::from_array(([1usize, 1, LOW_RES, LOW_RES], mask_input)))?;
+        let mask_input = t(Tensor::from_array((
+            [1usize, 1, LOW_RES, LOW_RES],
+            mask_input,
+        )))?;
         let has_mask = t(Tensor::from_array(([1usize], vec![has_mask])))?;
         let orig = t(Tensor::from_array((
             [2usize],
@@ -258,7 +269,9 @@ impl SamModel {
                     data: masks[i * hw..(i + 1) * hw].to_vec(),
                 },
                 iou: ious[i],
-                low_res: LowResLogits(low[i * LOW_RES * LOW_RES..(i + 1) * LOW_RES * LOW_RES].to_vec()),
+                low_res: LowResLogits(
+                    low[i * LOW_RES * LOW_RES..(i + 1) * LOW_RES * LOW_RES].to_vec(),
+                ),
             })
             .collect();
         Ok(Prediction { candidates })
@@ -304,19 +317,32 @@ fn validate_decoder(session: &Session, path: &Path) -> Result<()> {
         path: path.to_path_buf(),
         problem,
     };
-    let names = |v: &[ort::value::Outlet]| v.iter().map(|o| o.name().to_string()).collect::<Vec<_>>();
+    let names =
+        |v: &[ort::value::Outlet]| v.iter().map(|o| o.name().to_string()).collect::<Vec<_>>();
     let inputs = names(session.inputs());
     let outputs = names(session.outputs());
-    let missing: Vec<_> = DECODER_INPUTS.iter().filter(|n| !inputs.iter().any(|i| i == *n)).collect();
+    let missing: Vec<_> = DECODER_INPUTS
+        .iter()
+        .filter(|n| !inputs.iter().any(|i| i == *n))
+        .collect();
     if !missing.is_empty() {
         return Err(bad(format!(
             "inputs {missing:?} are missing (it has {inputs:?}){}",
-            if inputs.len() == 1 { ": is this the encoder?" } else { "" }
+            if inputs.len() == 1 {
+                ": is this the encoder?"
+            } else {
+                ""
+            }
         )));
     }
-    let missing: Vec<_> = DECODER_OUTPUTS.iter().filter(|n| !outputs.iter().any(|o| o == *n)).collect();
+    let missing: Vec<_> = DECODER_OUTPUTS
+        .iter()
+        .filter(|n| !outputs.iter().any(|o| o == *n))
+        .collect();
     if !missing.is_empty() {
-        return Err(bad(format!("outputs {missing:?} are missing (it has {outputs:?})")));
+        return Err(bad(format!(
+            "outputs {missing:?} are missing (it has {outputs:?})"
+        )));
     }
     for o in session.inputs() {
         let want: &[i64] = match o.name() {
@@ -330,7 +356,10 @@ fn validate_decoder(session: &Session, path: &Path) -> Result<()> {
         };
         let got = shape_of(o.dtype()).unwrap_or_default();
         if !admits(&got, want) && !admits(want, &got) {
-            return Err(bad(format!("input '{}' has shape {got:?}, expected {want:?}", o.name())));
+            return Err(bad(format!(
+                "input '{}' has shape {got:?}, expected {want:?}",
+                o.name()
+            )));
         }
     }
     Ok(())

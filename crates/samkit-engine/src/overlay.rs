@@ -16,7 +16,9 @@ pub fn render(img: &RgbImage, mask: &[bool], prompt: &Prompt) -> RgbImage {
     let (w, h) = img.dimensions();
     assert_eq!(mask.len(), (w * h) as usize, "mask and image sizes differ");
     let mut out = img.clone();
-    let at = |x: i64, y: i64| x >= 0 && y >= 0 && x < w as i64 && y < h as i64 && mask[(y * w as i64 + x) as usize];
+    let at = |x: i64, y: i64| {
+        x >= 0 && y >= 0 && x < w as i64 && y < h as i64 && mask[(y * w as i64 + x) as usize]
+    };
     for y in 0..h as i64 {
         for x in 0..w as i64 {
             if !at(x, y) {
@@ -35,7 +37,8 @@ pub fn render(img: &RgbImage, mask: &[bool], prompt: &Prompt) -> RgbImage {
     }
     let radius = ((w.max(h) as f32) / 120.0).max(3.0) as i32;
     if let Some(b) = prompt.bbox {
-        let r = Rect::at(b.x0 as i32, b.y0 as i32).of_size(((b.x1 - b.x0) as u32).max(1), ((b.y1 - b.y0) as u32).max(1));
+        let r = Rect::at(b.x0 as i32, b.y0 as i32)
+            .of_size(((b.x1 - b.x0) as u32).max(1), ((b.y1 - b.y0) as u32).max(1));
         draw_hollow_rect_mut(&mut out, r, Rgb([255, 215, 0]));
     }
     for p in &prompt.points {
@@ -58,9 +61,15 @@ mod tests {
     #[test]
     fn tints_inside_outlines_edge_and_marks_points() {
         let img = RgbImage::from_pixel(40, 40, Rgb([0, 0, 0]));
-        let mask: Vec<bool> = (0..1600).map(|i| (10..30).contains(&(i % 40)) && (10..30).contains(&(i / 40))).collect();
+        let mask: Vec<bool> = (0..1600)
+            .map(|i| (10..30).contains(&(i % 40)) && (10..30).contains(&(i / 40)))
+            .collect();
         let prompt = Prompt {
-            points: vec![Point { x: 2.0, y: 2.0, label: PointLabel::Negative }],
+            points: vec![Point {
+                x: 2.0,
+                y: 2.0,
+                label: PointLabel::Negative,
+            }],
             ..Default::default()
         };
         let out = render(&img, &mask, &prompt);

@@ -16,7 +16,11 @@ pub struct MaskLogits {
 impl MaskLogits {
     /// The binary mask as an 8-bit image: 255 = object, 0 = background.
     pub fn to_gray(&self) -> GrayImage {
-        let buf = self.data.iter().map(|&v| if v > 0.0 { 255 } else { 0 }).collect();
+        let buf = self
+            .data
+            .iter()
+            .map(|&v| if v > 0.0 { 255 } else { 0 })
+            .collect();
         GrayImage::from_raw(self.size.width, self.size.height, buf).expect("size matches data")
     }
 

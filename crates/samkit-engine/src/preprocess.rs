@@ -67,9 +67,15 @@ mod tests {
     #[test]
     fn resized_size_follows_segment_anything() {
         // 640x427 (W x H): s = 1.6, H -> int(683.2 + 0.5) = 683.
-        let s = resized_size(Size { width: 640, height: 427 });
+        let s = resized_size(Size {
+            width: 640,
+            height: 427,
+        });
         assert_eq!((s.width, s.height), (1024, 683));
-        let s = resized_size(Size { width: 1, height: 5000 });
+        let s = resized_size(Size {
+            width: 1,
+            height: 5000,
+        });
         assert_eq!((s.width, s.height), (1, 1024));
     }
 

@@ -48,7 +48,9 @@ impl Prompt {
             ));
         }
         let (w, h) = (size.width as f32, size.height as f32);
-        let inside = |x: f32, y: f32| x.is_finite() && y.is_finite() && x >= 0.0 && y >= 0.0 && x < w && y < h;
+        let inside = |x: f32, y: f32| {
+            x.is_finite() && y.is_finite() && x >= 0.0 && y >= 0.0 && x < w && y < h
+        };
         for p in &self.points {
             if !inside(p.x, p.y) {
                 return Err(EngineError::Prompt(format!(
@@ -59,7 +61,9 @@ impl Prompt {
         }
         if let Some(b) = self.bbox {
             if !(b.x0.is_finite() && b.y0.is_finite() && b.x1.is_finite() && b.y1.is_finite()) {
-                return Err(EngineError::Prompt("box has a non-finite coordinate".into()));
+                return Err(EngineError::Prompt(
+                    "box has a non-finite coordinate".into(),
+                ));
             }
             if b.x1 < b.x0 || b.y1 < b.y0 {
                 return Err(EngineError::Prompt(format!(
@@ -115,31 +119,69 @@ mod tests {
     use super::*;
 
     fn pt(x: f32, y: f32) -> Point {
-        Point { x, y, label: PointLabel::Positive }
+        Point {
+            x,
+            y,
+            label: PointLabel::Positive,
+        }
     }
 
     #[test]
     fn empty_prompt_and_bad_points_are_refused() {
-        let size = Size { width: 100, height: 50 };
-        assert!(Prompt::default().validate(size).unwrap_err().to_string().contains("no prompt"));
-        let p = Prompt { points: vec![pt(100.0, 10.0)], ..Default::default() };
-        assert!(p.validate(size).unwrap_err().to_string().contains("outside"));
+        let size = Size {
+            width: 100,
+            height: 50,
+        };
+        assert!(Prompt::default()
+            .validate(size)
+            .unwrap_err()
+            .to_string()
+            .contains("no prompt"));
         let p = Prompt {
-            bbox: Some(BoxPrompt { x0: 50.0, y0: 0.0, x1: 10.0, y1: 10.0 }),
+            points: vec![pt(100.0, 10.0)],
             ..Default::default()
         };
-        assert!(p.validate(size).unwrap_err().to_string().contains("x1 < x0"));
+        assert!(p
+            .validate(size)
+            .unwrap_err()
+            .to_string()
+            .contains("outside"));
+        let p = Prompt {
+            bbox: Some(BoxPrompt {
+                x0: 50.0,
+                y0: 0.0,
+                x1: 10.0,
+                y1: 10.0,
+            }),
+            ..Default::default()
+        };
+        assert!(p
+            .validate(size)
+            .unwrap_err()
+            .to_string()
+            .contains("x1 < x0"));
     }
 
     #[test]
     fn coordinates_scale_into_the_1024_frame_with_padding_point() {
-        let size = Size { width: 640, height: 427 };
-        let p = Prompt { points: vec![pt(320.0, 200.0)], ..Default::default() };
+        let size = Size {
+            width: 640,
+            height: 427,
+        };
+        let p = Prompt {
+            points: vec![pt(320.0, 200.0)],
+            ..Default::default()
+        };
         let (c, l) = p.decoder_points(size);
         assert_eq!(c, vec![512.0, (200.0f64 * 683.0 / 427.0) as f32, 0.0, 0.0]);
         assert_eq!(l, vec![1.0, -1.0]);
         let p = Prompt {
-            bbox: Some(BoxPrompt { x0: 0.0, y0: 0.0, x1: 640.0, y1: 427.0 }),
+            bbox: Some(BoxPrompt {
+                x0: 0.0,
+                y0: 0.0,
+                x1: 640.0,
+                y1: 427.0,
+            }),
             ..Default::default()
         };
         let (c, l) = p.decoder_points(size);

@@ -94,10 +94,18 @@ fn replays_reference_clicks_teacher_forced() {
                 .map(|&[y, x, pos]| Point {
                     x: x as f32,
                     y: y as f32,
-                    label: if pos == 1 { PointLabel::Positive } else { PointLabel::Negative },
+                    label: if pos == 1 {
+                        PointLabel::Positive
+                    } else {
+                        PointLabel::Negative
+                    },
                 })
                 .collect();
-            let prompt = Prompt { points, bbox: None, mask_input: prev.take() };
+            let prompt = Prompt {
+                points,
+                bbox: None,
+                mask_input: prev.take(),
+            };
             let pred = model.predict(&embedding, &prompt).unwrap();
             let best = pred.best();
             let got = iou(&best.logits.to_bools(), &gt, ignore.as_deref());

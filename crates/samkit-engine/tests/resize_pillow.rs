@@ -10,7 +10,12 @@ use samkit_engine::{load_rgb, Size};
 fn grabcut_images() -> Vec<PathBuf> {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/grabcut/images");
     let mut v: Vec<_> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("{}: {e} (the shared test data must sit beside the repo)", dir.display()))
+        .unwrap_or_else(|e| {
+            panic!(
+                "{}: {e} (the shared test data must sit beside the repo)",
+                dir.display()
+            )
+        })
         .map(|e| e.unwrap().path())
         .collect();
     v.sort();
@@ -41,12 +46,18 @@ fn matches_pillow_on_grabcut() {
         .args(&images)
         .status()
         .expect("python3 must be installed: pip install -r requirements-test.txt");
-    assert!(status.success(), "Pillow script failed: pip install -r requirements-test.txt");
+    assert!(
+        status.success(),
+        "Pillow script failed: pip install -r requirements-test.txt"
+    );
     let mut differing = 0usize;
     let mut worst = 0u8;
     for p in &images {
         let img = load_rgb(p).unwrap();
-        let to = resized_size(Size { width: img.width(), height: img.height() });
+        let to = resized_size(Size {
+            width: img.width(),
+            height: img.height(),
+        });
         let ours = resize_bilinear(&img, to);
         let name = p.file_stem().unwrap().to_string_lossy().to_string() + ".rgb";
         let theirs = std::fs::read(out.path().join(name)).unwrap();

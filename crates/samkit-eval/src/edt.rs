@@ -5,12 +5,16 @@
 //! (exactly, as floats) in the reference clicker; working on integer squared distances
 //! makes "the farthest pixel" and ties exact, with no float rounding at all.
 //!
-//! Why hand-written: the click protocol needs the *exact* transform (not a 3×3/5×5 chamfer
-//! approximation), on integers, with the image border counting as background (the
-//! protocol's 1-px padding, see [`padded_edt_sq`]). No maintained crate offers exactly that
-//! (`imageproc::distance_transform` is L1/L∞ only; `imageproc::euclidean_squared_distance_transform`
-//! works on `f64` and treats the border as open; the rest are unmaintained or approximate), and
-//! the algorithm is 60 lines. It is checked against a brute-force transform below.
+//! Why hand-written: the click protocol needs the *exact* transform (not a chamfer
+//! approximation), on integers, with the image border counting as background (the protocol's
+//! 1-px padding, see [`padded_edt_sq`]). No maintained crate offers exactly that:
+//! `imageproc::distance_transform` (0.27) returns `u8` distances (L2 rounded up with `ceil`,
+//! saturating at 255 px), so ties and near-ties are lost;
+//! `imageproc::euclidean_squared_distance_transform` is Felzenszwalb–Huttenlocher in `f64`
+//! (float envelope intersections), measures the distance *to* non-zero pixels and has no
+//! border rule, so it would need an inverted, padded copy of every error map and float
+//! comparisons for the argmax. The algorithm below is ~60 lines and is checked against a
+//! brute-force transform on random masks.
 //!
 //! Algorithm: Meijster, Roerdink & Hesselink, "A general algorithm for computing distance
 //! transforms in linear time" (2000). Phase 1 finds, in each column, the distance `g` to the

@@ -58,12 +58,6 @@ pub enum EvalError {
         #[source]
         source: Box<dyn std::error::Error + Send + Sync>,
     },
-    #[error("segmenter returned a {got}-pixel mask for the {want}-pixel image {name}")]
-    BadPrediction {
-        name: String,
-        got: usize,
-        want: usize,
-    },
     #[error("cannot resume from {path}: {reason} (run without --resume to start over)")]
     Resume { path: PathBuf, reason: String },
     #[error("cannot draw plot {path}: {reason}")]

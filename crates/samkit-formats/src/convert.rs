@@ -32,6 +32,18 @@ impl FromStr for Format {
     }
 }
 
+impl std::fmt::Display for Format {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Format::Coco => "coco",
+            Format::Png => "png",
+            Format::Numpy => "numpy",
+            Format::Yolo => "yolo",
+            Format::Voc => "voc",
+        })
+    }
+}
+
 /// Input formats; `Auto` picks COCO for a `.json` file and YOLO for a folder.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum InputFormat {
@@ -87,6 +99,12 @@ pub fn import(
     images_dir: Option<&Path>,
     opts: &ConvertOptions,
 ) -> Result<(AnnotationSet, Vec<FormatError>), FormatError> {
+    if !input.exists() {
+        return Err(FormatError::io(
+            input,
+            std::io::Error::new(std::io::ErrorKind::NotFound, "no such file or folder"),
+        ));
+    }
     let kind = match opts.input_format {
         InputFormat::Auto if input.is_dir() => InputFormat::Yolo,
         InputFormat::Auto

@@ -334,7 +334,7 @@ mod tests {
     #[test]
     fn set_ops_and_iou() {
         let a = Mask::from_fn(4, 4, |x, _| x < 2).unwrap();
-        let b = Mask::from_fn(4, 4, |x, _| x >= 1 && x < 3).unwrap();
+        let b = Mask::from_fn(4, 4, |x, _| (1..3).contains(&x)).unwrap();
         assert_eq!(a.union(&b).unwrap().area(), 12);
         assert_eq!(a.intersection(&b).unwrap().area(), 4);
         assert_eq!(a.difference(&b).unwrap().area(), 4);

@@ -351,6 +351,23 @@ mod tests {
         assert!(polygon_iou_loss(&m, 1.0).unwrap() < 0.01);
     }
 
+    proptest::proptest! {
+        /// Exact polygons rasterise back to the identical mask, whatever its topology
+        /// (holes, islands in holes, diagonal contacts, borders).
+        #[test]
+        fn exact_polygons_round_trip(w in 1u32..24, h in 1u32..24, seed in proptest::prelude::any::<u64>(), density in 1u64..8) {
+            let mut s = seed;
+            let m = Mask::from_fn(w, h, |_, _| {
+                s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                (s >> 61) < density
+            }).unwrap();
+            let p = Polygons::from_mask(&m, 0.0);
+            proptest::prop_assert_eq!(p.rasterize().unwrap(), m.clone());
+            // Simplified polygons never lose a part.
+            proptest::prop_assert_eq!(Polygons::from_mask(&m, 1.0).parts.len(), p.parts.len());
+        }
+    }
+
     #[test]
     fn from_coco_validates() {
         assert!(Polygons::from_coco(5, 5, &[vec![0.0, 0.0, 1.0, 1.0]]).is_err());

@@ -9,9 +9,12 @@
 //! Crate choice: crates.io has `cocotools` (0.0.x, last release Jan 2025, whole-dataset
 //! tooling) and `hotcoco` (1.x, actively released, MIT, a faithful port of
 //! pycocotools' `maskApi.c` including `rleToString`, `merge` and `frPoly`), so the
-//! codec is not hand-written: this module validates input and adapts `hotcoco::mask`
-//! to samkit's row-major [`Mask`]; the pycocotools cross-tests in
-//! `crates/samkit-formats/tests` prove the parity.
+//! codec is not hand-written: the compressed strings, merge, bbox, polygon
+//! rasterisation and the column-major encode/decode are `hotcoco::mask`. Only the
+//! conversion between samkit's row-major [`Mask`] and column-major runs is ours
+//! (`rle_fast.rs`), because it avoids a transpose and is 2–11× pycocotools (see
+//! BENCHMARKS.md). The pycocotools cross-tests in `crates/samkit-formats/tests` prove
+//! the parity of both.
 
 use crate::mask::check_size;
 use crate::rle_fast;
@@ -333,7 +336,7 @@ mod tests {
     #[test]
     fn merge_and_iou() {
         let a = CocoRle::encode(&Mask::from_fn(4, 4, |x, _| x < 2).unwrap());
-        let b = CocoRle::encode(&Mask::from_fn(4, 4, |x, _| x >= 1 && x < 3).unwrap());
+        let b = CocoRle::encode(&Mask::from_fn(4, 4, |x, _| (1..3).contains(&x)).unwrap());
         assert_eq!(a.union(&b).unwrap().area(), 12);
         assert_eq!(a.intersection(&b).unwrap().area(), 4);
         assert!((a.iou(&b).unwrap() - 1.0 / 3.0).abs() < 1e-12);

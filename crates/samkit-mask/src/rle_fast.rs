@@ -6,50 +6,53 @@
 //! differs from the one above it. Comparing rows is a word-wise XOR, so the cost is
 //! one sequential pass plus O(number of runs).
 
-/// Canonical pycocotools runs of a row-major 0/1 mask (`data.len() == w·h`).
-pub(crate) fn encode_row_major(data: &[u8], w: usize, h: usize) -> Vec<u32> {
-    if w == 0 || h == 0 {
-        return vec![0];
-    }
-    // Boundaries (x, y) with y > 0, in row order.
-    let mut events: Vec<(u32, u32)> = Vec::new();
+/// Calls `f(x, y)` for every pixel (y > 0) that differs from the pixel above it,
+/// row by row; rows are compared eight bytes at a time.
+#[inline(always)]
+fn for_each_change(data: &[u8], w: usize, h: usize, mut f: impl FnMut(usize, u32)) {
     for y in 1..h {
         let prev = &data[(y - 1) * w..y * w];
         let row = &data[y * w..(y + 1) * w];
-        let mut x = 0;
         let (pc, rc) = (prev.chunks_exact(8), row.chunks_exact(8));
         let (ptail, rtail) = (pc.remainder(), rc.remainder());
+        let mut x = 0;
         for (a, b) in pc.zip(rc) {
             let mut d = u64::from_le_bytes(a.try_into().unwrap_or([0; 8]))
                 ^ u64::from_le_bytes(b.try_into().unwrap_or([0; 8]));
+            // Bytes are 0/1, so each differing byte contributes exactly one set bit.
             while d != 0 {
-                let i = d.trailing_zeros() as usize / 8;
-                events.push(((x + i) as u32, y as u32));
-                d &= !(0xffu64 << (8 * i));
+                f(x + d.trailing_zeros() as usize / 8, y as u32);
+                d &= d - 1;
             }
             x += 8;
         }
         for (i, (a, b)) in ptail.iter().zip(rtail).enumerate() {
             if a != b {
-                events.push(((x + i) as u32, y as u32));
+                f(x + i, y as u32);
             }
         }
     }
-    // Counting sort by column; stable, so each column's boundaries stay in y order.
-    let mut start = vec![0usize; w + 1];
-    for &(x, _) in &events {
-        start[x as usize + 1] += 1;
+}
+
+/// Canonical pycocotools runs of a row-major 0/1 mask (`data.len() == w·h`).
+pub(crate) fn encode_row_major(data: &[u8], w: usize, h: usize) -> Vec<u32> {
+    if w == 0 || h == 0 {
+        return vec![0];
     }
+    // Two passes over the row changes (count per column, then fill) build each
+    // column's boundary list in y order without sorting.
+    let mut start = vec![0usize; w + 1];
+    for_each_change(data, w, h, |x, _| start[x + 1] += 1);
     for i in 0..w {
         start[i + 1] += start[i];
     }
     let mut fill = start.clone();
-    let mut ys = vec![0u32; events.len()];
-    for &(x, y) in &events {
-        ys[fill[x as usize]] = y;
-        fill[x as usize] += 1;
-    }
-    let mut counts = Vec::with_capacity(events.len() + w / 4 + 2);
+    let mut ys = vec![0u32; start[w]];
+    for_each_change(data, w, h, |x, y| {
+        ys[fill[x]] = y;
+        fill[x] += 1;
+    });
+    let mut counts = Vec::with_capacity(ys.len() + w / 4 + 2);
     let (mut cur, mut run) = (0u8, 0u32);
     for x in 0..w {
         let mut val = data[x];
@@ -74,6 +77,51 @@ pub(crate) fn encode_row_major(data: &[u8], w: usize, h: usize) -> Vec<u32> {
     counts
 }
 
+/// Walks the runs keeping the column-major position as `(x, y)` without dividing
+/// per run: calls `boundary(x, y)` at every run start strictly inside a column
+/// (y > 0; zero-length runs give two boundaries at one pixel, which cancel as
+/// toggles) and `column_start(x)` for every column whose first pixel is foreground.
+#[inline(always)]
+fn walk_runs(
+    counts: &[u32],
+    h: usize,
+    w: usize,
+    mut boundary: impl FnMut(u32, usize),
+    mut column_start: impl FnMut(usize),
+) {
+    let (mut x, mut y, mut val) = (0usize, 0usize, 0u8);
+    for (i, &c) in counts.iter().enumerate() {
+        if x >= w {
+            break;
+        }
+        if i > 0 && y != 0 {
+            boundary(x as u32, y);
+        }
+        let c = c as usize;
+        // Columns whose start lies in this run: x (if the run starts it) and every
+        // column the run crosses into.
+        let y_end = y + c;
+        if val == 1 && c > 0 {
+            if y == 0 {
+                column_start(x);
+            }
+            if y_end > h {
+                let last = (x + (y_end - 1) / h).min(w - 1);
+                for xc in x + 1..=last {
+                    column_start(xc);
+                }
+            }
+        }
+        if y_end >= h {
+            x += y_end / h;
+            y = y_end % h;
+        } else {
+            y = y_end;
+        }
+        val ^= 1;
+    }
+}
+
 /// Row-major 0/1 pixels of runs that sum to `w·h` (checked by the caller).
 pub(crate) fn decode_row_major(counts: &[u32], w: usize, h: usize) -> Vec<u8> {
     let n = w * h;
@@ -81,40 +129,25 @@ pub(crate) fn decode_row_major(counts: &[u32], w: usize, h: usize) -> Vec<u8> {
     if n == 0 {
         return out;
     }
-    // Row 0 (each column's first value) and the toggles below it, bucketed by row.
-    let mut events: Vec<(u32, u32)> = Vec::new();
-    let (mut pos, mut val) = (0usize, 0u8);
-    for (i, &c) in counts.iter().enumerate() {
-        let c = c as usize;
-        if i > 0 && pos < n && pos % h != 0 {
-            events.push(((pos / h) as u32, (pos % h) as u32));
-        }
-        if val == 1 && c > 0 {
-            // Column starts inside [pos, pos + c) are foreground.
-            let first = pos.div_ceil(h);
-            let end = (pos + c).min(n);
-            let mut x = first;
-            while x * h < end {
-                out[x] = 1;
-                x += 1;
-            }
-        }
-        pos += c;
-        val ^= 1;
-    }
+    // Toggles below row 0, bucketed by row in two passes (count, fill); row 0 holds
+    // each column's first value; then each row is the row above with its toggles flipped.
     let mut start = vec![0usize; h + 1];
-    for &(_, y) in &events {
-        start[y as usize + 1] += 1;
-    }
+    walk_runs(counts, h, w, |_, y| start[y + 1] += 1, |x| out[x] = 1);
     for i in 0..h {
         start[i + 1] += start[i];
     }
     let mut fill = start.clone();
-    let mut xs = vec![0u32; events.len()];
-    for &(x, y) in &events {
-        xs[fill[y as usize]] = x;
-        fill[y as usize] += 1;
-    }
+    let mut xs = vec![0u32; start[h]];
+    walk_runs(
+        counts,
+        h,
+        w,
+        |x, y| {
+            xs[fill[y]] = x;
+            fill[y] += 1;
+        },
+        |_| {},
+    );
     for y in 1..h {
         let (above, rest) = out.split_at_mut(y * w);
         let row = &mut rest[..w];

@@ -4,11 +4,20 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 
 use samkit_server::client::Client;
 use serde_json::json;
+
+/// Kills the child server if the test fails half-way.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
 
 const CHILD_ENV: &str = "SAMKIT_DURABILITY_CHILD_ROOT";
 
@@ -24,7 +33,11 @@ fn child_server() {
         cfg.cache_dir = Some(cache);
         let server = samkit_server::Server::open(cfg, None).await.unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        println!("LISTENING {}", listener.local_addr().unwrap());
+        // The address goes through a file: libtest may capture the child's stdout.
+        let addr = listener.local_addr().unwrap().to_string();
+        let tmp = std::path::Path::new(&root).join(".addr.tmp");
+        std::fs::write(&tmp, addr).unwrap();
+        std::fs::rename(&tmp, std::path::Path::new(&root).join(".addr")).unwrap();
         server.serve(listener, std::future::pending()).await.unwrap();
     });
 }
@@ -33,19 +46,24 @@ fn child_server() {
 async fn kill_9_keeps_acknowledged_instances() {
     let dir = tempfile::tempdir().unwrap();
     common::write_png(&dir.path().join("a.png"), 64, 48);
-    let mut child = Command::new(std::env::current_exe().unwrap())
+    let mut child = KillOnDrop(Command::new(std::env::current_exe().unwrap())
         .args(["--ignored", "--exact", "child_server", "--nocapture", "--test-threads=1"])
         .env(CHILD_ENV, dir.path())
-        .stdout(Stdio::piped())
+        .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let addr = loop {
-        let line = lines.next().expect("child exited early").unwrap();
-        if let Some(a) = line.strip_prefix("LISTENING ") {
-            break a.parse().unwrap();
+        .unwrap());
+    let addr_file = dir.path().join(".addr");
+    let t = std::time::Instant::now();
+    let addr: std::net::SocketAddr = loop {
+        if let Ok(a) = std::fs::read_to_string(&addr_file) {
+            break a.trim().parse().unwrap();
         }
+        if t.elapsed().as_secs() > 60 || child.0.try_wait().unwrap().is_some() {
+            let _ = child.0.kill();
+            panic!("the child server did not start");
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     };
     let client = Client::new(addr).as_user("alice");
     let mut acked = Vec::new();
@@ -56,8 +74,8 @@ async fn kill_9_keeps_acknowledged_instances() {
         acked.push((r.json()["id"].as_i64().unwrap(), 7 + k));
     }
     // SIGKILL, no chance to flush anything.
-    child.kill().unwrap();
-    child.wait().unwrap();
+    child.0.kill().unwrap();
+    child.0.wait().unwrap();
     let db = std::fs::canonicalize(dir.path()).unwrap().join(".samkit/project.db");
     let store = samkit_store::Store::open_path(&db).await.unwrap();
     for (id, area) in &acked {

@@ -4,16 +4,15 @@
 
 import { Api, ApiError } from './api.js';
 import { decodeRle, encodeRle, maskArea, maskBbox, maskToImageData, hexToRgb } from './rle.js';
-import { Viewer, isTyping } from './viewer.js';
+import { Viewer } from './viewer.js';
 import { renderMarkdown, escapeHtml } from './markdown.js';
 import { UndoStack } from './undo.js';
+import { $, tid, fmtInt, showBanner, hideBanner, showInfo, overlay, saveResponse } from './dom.js';
+import { compositeInstances, dab } from './paint.js';
+import { shortcutHandler } from './keys.js';
 
 const DEFAULT_EXPORT_FORMATS = ['coco', 'coco-polygons', 'png', 'npy', 'yolo', 'voc'];
 const STATUS_LABEL = { todo: 'todo', in_progress: 'in progress', done: 'done', needs_review: 'needs review' };
-
-const $ = (sel) => document.querySelector(sel);
-const tid = (id) => document.querySelector(`[data-testid="${id}"]`);
-const fmtInt = (n) => Math.round(n).toLocaleString('en-US');
 
 const api = new Api();
 const params = new URLSearchParams(location.search);
@@ -48,27 +47,13 @@ const S = {
 const undo = new UndoStack(() => updateButtons());
 
 // ------------------------------------------------------------------------------------------
-// banners
-function showBanner(kind, html, { timeout = 0 } = {}) {
-  const el = tid(`banner-${kind}`);
-  el.querySelector('.msg').innerHTML = html;
-  el.hidden = false;
-  clearTimeout(el._t);
-  if (timeout) el._t = setTimeout(() => (el.hidden = true), timeout);
-}
-function hideBanner(kind) {
-  tid(`banner-${kind}`).hidden = true;
-}
+// errors
 function showError(err, context = '') {
   console.error(context, err);
   if (err instanceof ApiError && err.isConflict) return showConflict(err);
   const msg = err instanceof Error ? err.message : String(err);
   showBanner('error', `${context ? `<b>${escapeHtml(context)}:</b> ` : ''}${escapeHtml(msg)}`);
 }
-function showInfo(msg, timeout = 6000) {
-  showBanner('info', escapeHtml(msg), { timeout });
-}
-
 /** 409: say who changed what and when, then reload what is shown so it is current again. */
 function showConflict(err) {
   const c = (err.body && err.body.conflict) || {};
@@ -93,17 +78,6 @@ const viewer = new Viewer($('#canvas'), {
   onView: (scale) => (tid('zoom-level').textContent = `${Math.round(scale * 100)}%`),
 });
 viewer.setOpacity(S.opacity);
-
-function overlay(message, spinner = true) {
-  const el = tid('stage-overlay');
-  if (!message) {
-    el.hidden = true;
-    return;
-  }
-  el.hidden = false;
-  el.querySelector('.spinner').hidden = !spinner;
-  tid('stage-message').textContent = message;
-}
 
 // ------------------------------------------------------------------------------------------
 // loading
@@ -302,8 +276,10 @@ async function pollEmbeddings() {
   let delay = 3000;
   try {
     const e = await api.embeddings();
+    const modelChanged = S.embeddings?.model?.state !== e.model?.state;
     S.embeddings = e;
     renderProgress(e);
+    if (modelChanged) updatePromptUi();
     updateEncodingState();
     renderImageList();
     delay = e.encoding || (e.queued && e.queued.length) || e.model?.state === 'loading' ? 700 : 3000;
@@ -569,7 +545,7 @@ function paintCurrentMask() {
   if (!maskLayer || maskLayer.width !== w || maskLayer.height !== h) maskLayer = new OffscreenCanvas(w, h);
   const cat = category(S.categoryId);
   const rgb = hexToRgb(cat?.color || '#1e90ff');
-  maskLayer.getContext('2d').putImageData(maskToImageData(p.mask, w, h, rgb, 150, true), 0, 0);
+  maskLayer.getContext('2d').putImageData(maskToImageData(p.mask, w, h, rgb, 120, true), 0, 0);
   viewer.setMaskLayer(maskLayer);
 }
 
@@ -580,7 +556,10 @@ function updatePromptUi() {
   cyc.textContent = n ? `mask ${p.sel + 1}/${n}` : 'mask –';
   cyc.disabled = n < 2;
   const st = tid('mask-status');
-  if (S.predicting) {
+  if (S.image?.missing) {
+    st.textContent = 'cannot annotate: the image file is missing';
+    st.dataset.area = 0;
+  } else if (S.predicting) {
     const emb = S.embeddings?.states?.[S.image?.id] || S.image?.embedding;
     st.textContent = emb && emb !== 'ready' ? 'encoding image… the mask appears when it is ready' : 'predicting…';
   } else if (p.mask) {
@@ -589,7 +568,10 @@ function updatePromptUi() {
     st.textContent = `mask: ${fmtInt(area)} px${iou ? `, ${iou}` : ''}${n > 1 ? ` (candidate ${p.sel + 1}/${n})` : ''}`;
     st.dataset.area = area;
   } else {
-    st.textContent = p.points.length || p.box ? 'no mask' : 'no mask — click the object';
+    const model = S.embeddings?.model?.state;
+    st.textContent = p.points.length || p.box ? 'no mask'
+      : model === 'disabled' || model === 'failed' ? `no predictions (model ${model}); the brush still works`
+      : 'no mask — click the object';
     st.dataset.area = 0;
   }
   const np = p.points.filter((q) => q.label === 'positive').length;
@@ -621,7 +603,7 @@ function brushStart(x, y) {
   const mask = before.mask ? before.mask.slice() : new Uint8Array(w * h);
   stroke = { before, mask, last: { x, y }, erase: S.tool === 'eraser' };
   S.prompt = { ...before, mask, edited: true };
-  dab(x, y);
+  brushDab(x, y);
   paintCurrentMask();
 }
 function brushMove(x, y) {
@@ -629,10 +611,13 @@ function brushMove(x, y) {
   const { last } = stroke;
   const dist = Math.hypot(x - last.x, y - last.y);
   const step = Math.max(1, S.brush / 3);
-  for (let t = step; t < dist; t += step) dab(last.x + ((x - last.x) * t) / dist, last.y + ((y - last.y) * t) / dist);
-  dab(x, y);
+  for (let t = step; t < dist; t += step) brushDab(last.x + ((x - last.x) * t) / dist, last.y + ((y - last.y) * t) / dist);
+  brushDab(x, y);
   stroke.last = { x, y };
   paintCurrentMask();
+}
+function brushDab(x, y) {
+  dab(stroke.mask, S.image.width, S.image.height, x, y, S.brush, stroke.erase ? 0 : 1);
 }
 function brushEnd() {
   if (!stroke) return;
@@ -641,20 +626,6 @@ function brushEnd() {
   stroke = null;
   setPrompt(next);
 }
-function dab(cx, cy) {
-  const { width: w, height: h } = S.image;
-  const r = S.brush;
-  const v = stroke.erase ? 0 : 1;
-  const m = stroke.mask;
-  const y0 = Math.max(0, Math.floor(cy - r)), y1 = Math.min(h - 1, Math.ceil(cy + r));
-  const x0 = Math.max(0, Math.floor(cx - r)), x1 = Math.min(w - 1, Math.ceil(cx + r));
-  for (let y = y0; y <= y1; y++) {
-    for (let x = x0; x <= x1; x++) {
-      if ((x + 0.5 - cx) ** 2 + (y + 0.5 - cy) ** 2 <= r * r) m[y * w + x] = v;
-    }
-  }
-}
-
 function setTool(tool) {
   S.tool = tool;
   viewer.updateCursor();
@@ -823,28 +794,7 @@ function paintInstances() {
     return;
   }
   if (!instLayer || instLayer.width !== w || instLayer.height !== h) instLayer = new OffscreenCanvas(w, h);
-  const img = new ImageData(w, h);
-  const px = new Uint32Array(img.data.buffer);
-  for (const inst of visible) {
-    const m = instanceMask(inst);
-    if (m.length !== w * h) continue;
-    const [r, g, b] = hexToRgb(category(inst.category_id)?.color || '#888888');
-    const fill = (200 << 24) | (b << 16) | (g << 8) | r;
-    const line = (255 << 24) | (b << 16) | (g << 8) | r;
-    // Only scan the instance's bounding box (COCO [x, y, w, h]) when the server gives one.
-    const bb = Array.isArray(inst.bbox) && inst.bbox.length === 4 ? inst.bbox : [0, 0, w, h];
-    const bx0 = Math.max(0, Math.floor(bb[0])), by0 = Math.max(0, Math.floor(bb[1]));
-    const bx1 = Math.min(w, Math.ceil(bb[0] + bb[2]) + 1), by1 = Math.min(h, Math.ceil(bb[1] + bb[3]) + 1);
-    for (let y = by0; y < by1; y++) {
-      const row = y * w;
-      for (let x = bx0; x < bx1; x++) {
-        const i = row + x;
-        if (!m[i]) continue;
-        const edge = x === 0 || y === 0 || x === w - 1 || y === h - 1 || !m[i - 1] || !m[i + 1] || !m[i - w] || !m[i + w];
-        px[i] = edge ? line : fill;
-      }
-    }
-  }
+  const img = compositeInstances(visible, w, h, instanceMask, (inst) => category(inst.category_id)?.color || '#888888');
   instLayer.getContext('2d').putImageData(img, 0, 0);
   viewer.setInstancesLayer(instLayer);
 }
@@ -903,19 +853,9 @@ async function doExport() {
   btn.textContent = 'Exporting…';
   try {
     const res = await api.request('GET', `/api/export?format=${encodeURIComponent(format)}`, undefined, { raw: true });
-    const blob = await res.blob();
-    const cd = res.headers.get('Content-Disposition') || '';
-    const m = /filename="?([^";]+)"?/.exec(cd);
-    const filename = m ? m[1] : `${S.project?.name || 'samkit'}-${format}${format.startsWith('coco') ? '.json' : '.zip'}`;
-    const url = URL.createObjectURL(blob);
-    const a = document.createElement('a');
-    a.href = url;
-    a.download = filename;
-    document.body.appendChild(a);
-    a.click();
-    a.remove();
-    setTimeout(() => URL.revokeObjectURL(url), 30000);
-    showInfo(`Exported ${filename} (${fmtInt(blob.size)} bytes)`);
+    const fallback = `${S.project?.name || 'samkit'}-${format}${format.startsWith('coco') ? '.json' : '.zip'}`;
+    const { filename, size } = await saveResponse(res, fallback);
+    showInfo(`Exported ${filename} (${fmtInt(size)} bytes)`);
   } catch (e) {
     showError(e, 'export');
   } finally {
@@ -929,7 +869,8 @@ async function doImport(file) {
   try {
     const r = await api.importFile(format, file);
     const skipped = r.skipped?.length ? `, ${r.skipped.length} skipped (${r.skipped.slice(0, 3).map((s) => `${s.item}: ${s.reason}`).join('; ')})` : '';
-    showInfo(`Imported ${r.instances_added} instances into ${r.images_matched} images, ${r.categories_added} new categories${skipped}`, 12000);
+    const n = (k, word) => `${k} ${word}${k === 1 ? '' : 's'}`;
+    showInfo(`Imported ${n(r.instances_added, 'instance')} into ${n(r.images_matched, 'image')}, ${n(r.categories_added, 'new category').replace(/ys$/, 'ies')}${skipped}`, 12000);
     await reloadCurrent();
   } catch (e) {
     showError(e, `import ${file.name}`);
@@ -1060,51 +1001,29 @@ async function runUndo(redo) {
   }
 }
 
-function onKey(e) {
-  if (isTyping(e)) return;
-  if ($('#help').open && e.key !== '?') return;
-  const k = e.key;
-  const ctrl = e.ctrlKey || e.metaKey;
-  if (ctrl && (k === 'z' || k === 'Z')) {
-    e.preventDefault();
-    runUndo(e.shiftKey);
-    return;
-  }
-  if (ctrl && (k === 'y' || k === 'Y')) {
-    e.preventDefault();
-    runUndo(true);
-    return;
-  }
-  if (ctrl || e.altKey) return;
-  let handled = true;
-  switch (k) {
-    case 'Enter': acceptMask(); break;
-    case 'Escape': clearPrompts(); break;
-    case 'c': case 'C': cycleCandidate(e.shiftKey ? -1 : 1); break;
-    case 'Tab':
-      if ((S.prompt.result?.candidates.length || 0) > 1) cycleCandidate(e.shiftKey ? -1 : 1);
-      else handled = false;
-      break;
-    case 'b': case 'B': setTool('brush'); break;
-    case 'e': case 'E': setTool('eraser'); break;
-    case 'v': case 'V': setTool('prompt'); break;
-    case '[': S.brush = Math.max(1, Math.round(S.brush / 1.25)); updatePromptUi(); viewer.draw(); break;
-    case ']': S.brush = Math.min(256, Math.round(S.brush * 1.25) + 1); updatePromptUi(); viewer.draw(); break;
-    case 'n': case 'N': case 'ArrowRight': openImage(S.index + 1); break;
-    case 'p': case 'P': case 'ArrowLeft': openImage(S.index - 1); break;
-    case '+': case '=': viewer.zoomBy(1.25); updatePromptUi(); break;
-    case '-': case '_': viewer.zoomBy(0.8); updatePromptUi(); break;
-    case 'f': case 'F': case '0': viewer.fit(); updatePromptUi(); break;
-    case 'h': case 'H': S.hideAll = !S.hideAll; paintInstances(); break;
-    case '?': toggleHelp(); break;
-    default:
-      if (/^[1-9]$/.test(k)) {
-        const cat = S.categories[Number(k) - 1];
-        if (cat) selectCategory(cat.id);
-      } else handled = false;
-  }
-  if (handled) e.preventDefault();
-}
+const onKey = shortcutHandler({
+  helpOpen: () => $('#help').open,
+  undo: (redo) => runUndo(redo),
+  accept: () => acceptMask(),
+  clear: () => clearPrompts(),
+  cycle: (dir) => cycleCandidate(dir),
+  candidateCount: () => S.prompt.result?.candidates.length || 0,
+  tool: (t) => setTool(t),
+  brushSize: (f) => {
+    S.brush = Math.min(256, Math.max(1, f > 1 ? Math.round(S.brush * f) + 1 : Math.round(S.brush * f)));
+    updatePromptUi();
+    viewer.draw();
+  },
+  image: (d) => openImage(S.index + d),
+  zoom: (f) => viewer.zoomBy(f),
+  fit: () => viewer.fit(),
+  toggleInstances: () => {
+    S.hideAll = !S.hideAll;
+    paintInstances();
+  },
+  help: () => toggleHelp(),
+  category: (i) => S.categories[i] && selectCategory(S.categories[i].id),
+});
 
 // Debug/test hooks: read-only views of the state plus coordinate mapping for clicks.
 window.samkit = {

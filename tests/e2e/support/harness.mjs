@@ -6,6 +6,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import zlib from 'node:zlib';
 import { chromium } from 'playwright-core';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
@@ -19,7 +20,7 @@ export const CHROMIUM_ARGS = [
 
 /** Path of the samkit binary: $SAMKIT_BIN, else target/release/samkit (built if missing). */
 export function samkitBinary() {
-  if (process.env.SAMKIT_BIN) return process.env.SAMKIT_BIN;
+  if (process.env.SAMKIT_BIN) return path.resolve(process.env.SAMKIT_BIN);
   const bin = path.join(ROOT, 'target/release/samkit');
   if (process.env.SAMKIT_E2E_NO_BUILD !== '1') {
     // Cheap when up to date; makes sure the embedded UI files are the current ones.
@@ -30,13 +31,26 @@ export function samkitBinary() {
   return bin;
 }
 
-/** A fresh project folder with copies of samples/* (plus a non-image file that is skipped). */
-export function makeProject(name = 'e2e') {
+/**
+ * A fresh project folder with copies of samples/* (plus a non-image file that is skipped);
+ * `copies` more sets go to subfolders more-1/, more-2/...; `fresh` synthetic images with
+ * random pixels go to fresh/ — never seen before, so the server really has to encode them
+ * (the embedding cache is keyed by pixel hash and survives across runs).
+ */
+export function makeProject(name = 'e2e', { copies = 0, fresh = 0 } = {}) {
   const base = fs.mkdtempSync(path.join(os.tmpdir(), `samkit-${name}-`));
   const dir = path.join(base, name);
   fs.mkdirSync(dir);
-  for (const f of fs.readdirSync(path.join(ROOT, 'samples'))) {
-    if (/\.(png|jpe?g)$/i.test(f)) fs.copyFileSync(path.join(ROOT, 'samples', f), path.join(dir, f));
+  for (let k = 0; k <= copies; k++) {
+    const dest = k ? path.join(dir, `more-${k}`) : dir;
+    fs.mkdirSync(dest, { recursive: true });
+    for (const f of fs.readdirSync(path.join(ROOT, 'samples'))) {
+      if (/\.(png|jpe?g)$/i.test(f)) fs.copyFileSync(path.join(ROOT, 'samples', f), path.join(dest, f));
+    }
+  }
+  for (let k = 1; k <= fresh; k++) {
+    fs.mkdirSync(path.join(dir, 'fresh'), { recursive: true });
+    fs.writeFileSync(path.join(dir, 'fresh', `synthetic-${k}.png`), syntheticPng(480, 360, Math.random()));
   }
   fs.writeFileSync(path.join(dir, 'notes.txt'), 'not an image\n');
   return { base, dir };
@@ -67,6 +81,7 @@ export async function startServer(dir, { waitModel = true, extraArgs = [], env =
     : ['serve', dir, '--port', String(port), ...extraArgs];
   const proc = spawn(bin, args, { cwd: path.dirname(dir), env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
+  proc.on('error', (e) => (out += `\nspawn ${bin} failed: ${e.message}\n`));
   proc.stdout.on('data', (d) => (out += d));
   proc.stderr.on('data', (d) => (out += d));
   const url = `http://127.0.0.1:${port}`;
@@ -80,7 +95,7 @@ export async function startServer(dir, { waitModel = true, extraArgs = [], env =
   const deadline = Date.now() + 120000;
   let health = null;
   for (;;) {
-    if (proc.exitCode !== null) throw new Error(`samkit serve exited with ${proc.exitCode}:\n${out}`);
+    if (proc.exitCode !== null || /spawn .* failed/.test(out)) throw new Error(`samkit serve exited with ${proc.exitCode}:\n${out}`);
     try {
       const r = await fetch(`${url}/api/health`);
       if (r.ok) {
@@ -153,4 +168,60 @@ export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 export function parseArea(text) {
   const m = /mask:\s*([\d,]+)\s*px/.exec(text || '');
   return m ? Number(m[1].replace(/,/g, '')) : 0;
+}
+
+// --- a minimal PNG writer for synthetic test images -----------------------------------------
+const CRC_TABLE = new Int32Array(256).map((_, n) => {
+  let c = n;
+  for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+  return c;
+});
+function crc32(buf) {
+  let c = -1;
+  for (const b of buf) c = CRC_TABLE[(c ^ b) & 255] ^ (c >>> 8);
+  return (c ^ -1) >>> 0;
+}
+function chunk(type, data) {
+  const len = Buffer.alloc(4);
+  len.writeUInt32BE(data.length);
+  const td = Buffer.concat([Buffer.from(type, 'ascii'), data]);
+  const crc = Buffer.alloc(4);
+  crc.writeUInt32BE(crc32(td));
+  return Buffer.concat([len, td, crc]);
+}
+/** RGB PNG: a gradient background with a few coloured discs and boxes placed by `seed`. */
+export function syntheticPng(w, h, seed) {
+  let state = Math.floor(seed * 2 ** 31) || 1;
+  const rnd = () => ((state = (state * 48271) % 2147483647) / 2147483647);
+  const shapes = Array.from({ length: 4 }, () => ({
+    disc: rnd() < 0.5, x: rnd() * w, y: rnd() * h, r: 30 + rnd() * 60,
+    c: [rnd() * 255, rnd() * 255, rnd() * 255].map(Math.floor),
+  }));
+  const raw = Buffer.alloc((w * 3 + 1) * h);
+  for (let y = 0; y < h; y++) {
+    const row = y * (w * 3 + 1);
+    raw[row] = 0;
+    for (let x = 0; x < w; x++) {
+      let c = [40 + (x * 80) / w, 60 + (y * 80) / h, 90];
+      for (const s of shapes) {
+        const inside = s.disc ? (x - s.x) ** 2 + (y - s.y) ** 2 < s.r ** 2 : Math.abs(x - s.x) < s.r && Math.abs(y - s.y) < s.r * 0.6;
+        if (inside) c = s.c;
+      }
+      const i = row + 1 + x * 3;
+      raw[i] = Math.min(255, c[0] + Math.floor(rnd() * 6));
+      raw[i + 1] = Math.min(255, c[1] + Math.floor(rnd() * 6));
+      raw[i + 2] = c[2];
+    }
+  }
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(w, 0);
+  ihdr.writeUInt32BE(h, 4);
+  ihdr[8] = 8; // bit depth
+  ihdr[9] = 2; // RGB
+  return Buffer.concat([
+    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+    chunk('IHDR', ihdr),
+    chunk('IDAT', zlib.deflateSync(raw)),
+    chunk('IEND', Buffer.alloc(0)),
+  ]);
 }
