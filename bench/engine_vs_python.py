@@ -29,7 +29,7 @@ def samkit(bin_path, *args):
     return out.stdout
 
 
-def median_ms(fn, warmup, runs):
+def samples_ms(fn, warmup, runs):
     for _ in range(warmup):
         fn()
     times = []
@@ -37,7 +37,7 @@ def median_ms(fn, warmup, runs):
         t = time.perf_counter()
         fn()
         times.append((time.perf_counter() - t) * 1e3)
-    return statistics.median(times)
+    return times
 
 
 def python_side(encoder, decoder, ort_lib_version, image, threads, warmup, runs):
@@ -56,7 +56,7 @@ def python_side(encoder, decoder, ort_lib_version, image, threads, warmup, runs)
     inp = np.zeros((1, 3, 1024, 1024), np.float32)
     inp[0, :, :nh, :nw] = x.transpose(2, 0, 1)
     in_name = enc.get_inputs()[0].name
-    e_ms = median_ms(lambda: enc.run(None, {in_name: inp}), warmup, runs)
+    e_ms = samples_ms(lambda: enc.run(None, {in_name: inp}), warmup, runs)
     emb = enc.run(None, {in_name: inp})[0]
     feeds = {
         "image_embeddings": emb,
@@ -66,7 +66,7 @@ def python_side(encoder, decoder, ort_lib_version, image, threads, warmup, runs)
         "has_mask_input": np.zeros(1, np.float32),
         "orig_im_size": np.array([h, w], np.float32),
     }
-    d_ms = median_ms(lambda: dec.run(None, feeds), warmup, max(runs, 10) * 2)
+    d_ms = samples_ms(lambda: dec.run(None, feeds), warmup, max(runs, 10) * 2)
     return e_ms, d_ms
 
 
@@ -77,19 +77,31 @@ def main():
     ap.add_argument("--image", default=str(ROOT / "samples/chelsea.png"))
     ap.add_argument("--bin", default=str(ROOT / "target/release/samkit"))
     ap.add_argument("--threads", default="1,2")
+    ap.add_argument("--blocks", type=int, default=3,
+                    help="alternate python and samkit this many times per thread count, so a "
+                         "change in machine load hits both sides alike")
     a = ap.parse_args()
     setup = json.loads(samkit(a.bin, "setup", "--json"))
     encoder, decoder = setup["encoder"], setup["decoder"]
     rows = []
     for t in [int(v) for v in a.threads.split(",")]:
-        py_e, py_d = python_side(encoder, decoder, None, a.image, t, a.warmup, a.runs)
-        r = json.loads(samkit(a.bin, "bench", "--json", "--threads", str(t), "--runs", str(a.runs),
-                              "--warmup", str(a.warmup), "--image", a.image))
-        rows.append((t, "encoder", r["encoder_ms"], py_e))
-        rows.append((t, "decoder", r["decoder_ms"], py_d))
-        rows.append((t, "preprocess (samkit only)", r["preprocess_ms"], float("nan")))
-    print(f"onnxruntime-python {ort.__version__}, image {Path(a.image).name}, median of {a.runs} runs "
-          f"(decoder {max(a.runs, 10) * 2}) after {a.warmup} warm-up, {os.cpu_count()} CPUs")
+        py_e, py_d, sk_e, sk_d, sk_p = [], [], [], [], []
+        for _ in range(a.blocks):
+            e, d = python_side(encoder, decoder, None, a.image, t, a.warmup, a.runs)
+            py_e += e
+            py_d += d
+            r = json.loads(samkit(a.bin, "bench", "--json", "--threads", str(t), "--runs", str(a.runs),
+                                  "--warmup", str(a.warmup), "--image", a.image))
+            sk_e += r["samples_ms"]["encoder"]
+            sk_d += r["samples_ms"]["decoder"]
+            sk_p += r["samples_ms"]["preprocess"]
+        med = statistics.median
+        rows.append((t, "encoder", med(sk_e), med(py_e)))
+        rows.append((t, "decoder", med(sk_d), med(py_d)))
+        rows.append((t, "preprocess (samkit only)", med(sk_p), float("nan")))
+    print(f"onnxruntime-python {ort.__version__}, image {Path(a.image).name}, median of "
+          f"{a.blocks}x{a.runs} runs (decoder {a.blocks}x{max(a.runs, 10) * 2}), each block after "
+          f"{a.warmup} warm-up, sides alternating, {os.cpu_count()} CPUs")
     print()
     print("| threads | stage | samkit (ms) | onnxruntime-python (ms) | ratio samkit/python |")
     print("|---|---|---|---|---|")

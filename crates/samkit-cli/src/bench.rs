@@ -86,14 +86,15 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     })?;
     let threads = args.model.engine_options().intra_threads;
     let (p, e, d) = (
-        median_ms(preprocess),
-        median_ms(encoder),
-        median_ms(decoder),
+        median_ms(preprocess.clone()),
+        median_ms(encoder.clone()),
+        median_ms(decoder.clone()),
     );
     if args.json {
         let v = serde_json::json!({
             "image": image, "threads": threads, "runs": args.runs, "warmup": args.warmup,
             "preprocess_ms": p, "encoder_ms": e, "decoder_ms": d, "model": model.id(),
+            "samples_ms": {"preprocess": preprocess, "encoder": encoder, "decoder": decoder},
         });
         println!("{v}");
     } else {

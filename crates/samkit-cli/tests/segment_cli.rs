@@ -220,3 +220,35 @@ fn bad_inputs_get_one_clear_line_and_exit_1() {
     ]);
     assert_clear_error(&o, "truncated.onnx");
 }
+
+#[test]
+fn reopening_an_image_uses_the_cached_embedding() {
+    let dir = tempfile::tempdir().unwrap();
+    // Unique pixels, so the first run cannot find an embedding from an earlier run.
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as u32;
+    let img = image::RgbImage::from_fn(64, 48, |x, y| {
+        image::Rgb([(x * 4) as u8, (y * 5) as u8, (nanos >> (x % 24)) as u8])
+    });
+    let path = dir.path().join("unique.png");
+    img.save(&path).unwrap();
+    let out = dir.path().join("m.png");
+    let run = || {
+        let o = samkit(&[
+            "segment",
+            path.to_str().unwrap(),
+            "--point",
+            "30,20",
+            "--out",
+            out.to_str().unwrap(),
+            "--json",
+        ]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        v["embedding_cached"].as_bool().unwrap()
+    };
+    assert!(!run(), "first run encodes");
+    assert!(run(), "second run reuses the cached embedding");
+}
