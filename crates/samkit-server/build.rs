@@ -33,5 +33,9 @@ fn table(dir: &Path, static_name: &str, out_file: &str) {
 fn main() {
     let here = Path::new(env!("CARGO_MANIFEST_DIR"));
     table(&here.join("ui"), "UI_FILES", "ui_files.rs");
-    table(&here.join("../../samples"), "SAMPLE_FILES", "sample_files.rs");
+    table(
+        &here.join("../../samples"),
+        "SAMPLE_FILES",
+        "sample_files.rs",
+    );
 }

@@ -70,6 +70,13 @@ test('annotate an object: click, refine, accept, undo/redo, reload, export COCO'
   } else {
     t.diagnostic('note: the image was already encoded when the page opened (fast machine)');
   }
+  // Clicking before the embedding is ready is fine: the page says it waits, then the mask comes.
+  await clickImage(page, fresh.width / 2, fresh.height / 2);
+  const waiting = await status(page).textContent();
+  t.diagnostic(`click while encoding -> "${waiting}"`);
+  await waitArea(page, (a) => a > 0, 'the mask of a click made while the image was encoding', 120000);
+  await page.keyboard.press('Escape');
+  await waitArea(page, (a) => a === 0, 'Esc to clear the prompts');
   await page.getByTestId('encoding-state').filter({ hasText: 'image encoded' }).waitFor({ timeout: 120000 });
   assert.equal(await page.getByTestId('stage-badge').isVisible(), false);
   await page.getByTestId('encode-progress-text').filter({ hasText: /encoded \d+\/7/ }).waitFor();
@@ -199,6 +206,7 @@ print(json.dumps({'n': len(anns), 'cat': cats[anns[0]['category_id']], 'area': i
   assert.deepEqual(res.shape, [image.height, image.width]);
 
   assert.deepEqual(page.errors, [], 'no uncaught page errors');
+  assert.deepEqual(page.external, [], 'no request leaves the server (no CDN, no web fonts)');
   assert.equal(await page.getByTestId('banner-error').isVisible(), false, 'no error banner');
 });
 

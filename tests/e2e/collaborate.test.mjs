@@ -125,13 +125,14 @@ test('several candidate masks: cycle with C / Tab, accept the one shown (predict
     const body = route.request().postDataJSON();
     requests.push(body);
     const n = requests.length;
+    if (n === 3) await new Promise((r) => setTimeout(r, 1000)); // a slow answer, undone before it arrives
     await route.fulfill({
       contentType: 'application/json',
       body: JSON.stringify({
         token: `stub-${n}`,
         decode_ms: 1,
         wait_ms: 0,
-        candidates: (n === 1 ? boxes : [[100, 100, 180, 200]]).map((b, i) => ({
+        candidates: (n === 1 ? boxes : n === 3 ? [[100, 100, 150, 200]] : [[100, 100, 180, 200]]).map((b, i) => ({
           rle: rectRle(w, h, b), iou: 0.9 - i * 0.1, area: (b[2] - b[0]) * (b[3] - b[1]), bbox: [b[0], b[1], b[2] - b[0], b[3] - b[1]],
         })),
       }),
@@ -164,6 +165,15 @@ test('several candidate masks: cycle with C / Tab, accept the one shown (predict
   assert.deepEqual(requests[1].prev, { token: 'stub-1', candidate: 1 });
   assert.equal(requests[1].points[1].label, 'negative');
   assert.equal(requests[1].multimask, false);
+  // Undo while a prediction is in flight: the late answer is dropped, nothing stays "predicting".
+  await click(120, 190, { button: 'right' });
+  await st.filter({ hasText: /predicting|encoding image/ }).waitFor();
+  await page.keyboard.press('Control+z');
+  await st.filter({ hasText: 'mask: 8,000 px' }).waitFor();
+  await page.waitForTimeout(1300);
+  assert.equal(requests.length, 3);
+  assert.match(await st.textContent(), /^mask: 8,000 px/, 'the late answer did not replace the mask');
+  assert.equal(await page.getByTestId('prompt-status').textContent().then((t) => /1 \+, 1 −/.test(t)), true);
   // Undo the refinement: candidate 2/3 is back; accept it.
   await page.keyboard.press('Control+z');
   await st.filter({ hasText: 'mask: 32,400 px' }).waitFor();
@@ -173,6 +183,25 @@ test('several candidate masks: cycle with C / Tab, accept the one shown (predict
   assert.equal(stored.length, 1);
   assert.equal(stored[0].area, 32400, 'the candidate on screen is the one saved');
   assert.equal(stored[0].author, 'hana');
+
+  // Instance list: hide/show, opacity, delete + undo (restore) + redo (delete again).
+  const row = page.getByTestId('instance-item').first();
+  await row.getByTestId('instance-visibility').click();
+  await page.locator('[data-testid="instance-item"].hidden').waitFor();
+  await row.getByTestId('instance-visibility').click();
+  await page.locator('[data-testid="instance-item"]:not(.hidden)').waitFor();
+  await page.getByTestId('opacity').fill('0.9');
+  assert.equal(await page.evaluate(() => window.samkit.viewer.opacity), 0.9);
+  await row.getByTestId('instance-delete').click();
+  await page.getByTestId('instance-item').waitFor({ state: 'detached' });
+  const live = async () => (await api(server.url, 'GET', `/api/images/${image.id}/instances`)).instances.length;
+  assert.equal(await live(), 0);
+  await page.keyboard.press('Control+z');
+  await page.getByTestId('instance-item').waitFor();
+  assert.equal(await live(), 1, 'undo of delete restores the instance');
+  await page.keyboard.press('Control+Shift+z');
+  await page.getByTestId('instance-item').waitFor({ state: 'detached' });
+  assert.equal(await live(), 0, 'redo deletes it again');
   assert.deepEqual(page.errors, []);
   await page.context().close();
 });

@@ -54,6 +54,11 @@ pub fn run_export(args: ExportArgs) -> anyhow::Result<()> {
         let (store, pid) = samkit_server::open_project_store(&args.project, args.db.as_deref())
             .await
             .with_context(|| format!("cannot open the project {}", args.project.display()))?;
+        let root = std::fs::canonicalize(&args.project)?;
+        samkit_server::sync_folder(&store, pid, &root)
+            .await
+            .map_err(|e| anyhow::anyhow!(e.message))
+            .context("cannot scan the project folder")?;
         let filter = ExportFilter {
             status: args.status.clone(),
             include_missing: true,
@@ -61,7 +66,6 @@ pub fn run_export(args: ExportArgs) -> anyhow::Result<()> {
         let set = export::annotation_set(&store, pid, &filter)
             .await
             .context("cannot read the annotations")?;
-        let root = std::fs::canonicalize(&args.project)?;
         let notes = export::write_export(&set, format, &args.out, Some(&root))
             .with_context(|| format!("cannot export to {}", args.out.display()))?;
         for n in notes {
@@ -108,7 +112,11 @@ pub fn run_import(args: ImportArgs) -> anyhow::Result<()> {
             report.instances_added,
             report.images_matched,
             report.categories_added,
-            if report.categories_added == 1 { "y" } else { "ies" },
+            if report.categories_added == 1 {
+                "y"
+            } else {
+                "ies"
+            },
             report.skipped.len()
         );
         store.close().await;

@@ -1,12 +1,12 @@
 //! `samkit`: the command-line entry point. Each subcommand lives in its own module and
 //! only parses arguments, calls the libraries and reports; no domain logic lives here.
 
+mod bench;
 mod convert;
 mod eval;
 mod export;
 mod model_args;
 mod models;
-mod bench;
 mod segment;
 mod serve;
 mod setup;

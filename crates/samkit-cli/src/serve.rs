@@ -37,6 +37,10 @@ pub struct NetArgs {
     /// How many images after the one being viewed are encoded ahead
     #[arg(long, default_value_t = 8, value_name = "N")]
     pub prefetch: usize,
+    /// Decoder sessions for concurrent prompts (each loads the model once more)
+    /// [default: 2, or 1 on a single core]
+    #[arg(long, value_name = "N")]
+    pub decoders: Option<usize>,
     #[command(flatten)]
     pub model: ModelArgs,
 }
@@ -66,18 +70,26 @@ pub fn run_demo(args: DemoArgs) -> anyhow::Result<()> {
     serve(dir, None, args.net, Some("demo"))
 }
 
-fn serve(dir: PathBuf, db: Option<String>, net: NetArgs, label: Option<&str>) -> anyhow::Result<()> {
+fn serve(
+    dir: PathBuf,
+    db: Option<String>,
+    net: NetArgs,
+    label: Option<&str>,
+) -> anyhow::Result<()> {
     init_logging();
     let home = Home::from_env()?;
     let mut cfg = samkit_server::Config::new(&dir);
     cfg.db = db;
     cfg.cache_dir = Some(home.path().join("embeddings"));
     cfg.prefetch = net.prefetch;
+    if let Some(k) = net.decoders {
+        cfg.decoders = k.clamp(1, 16);
+    }
     let loader: Option<samkit_server::ModelLoader> = if net.no_model {
         None
     } else {
         let margs = net.model.clone();
-        Some(Box::new(move || {
+        Some(Arc::new(move || {
             margs
                 .load()
                 .map(|m| Arc::new(m.model))
@@ -116,12 +128,26 @@ fn serve(dir: PathBuf, db: Option<String>, net: NetArgs, label: Option<&str>) ->
         );
         println!("open http://{host}:{}/ in your browser (Ctrl-C to stop)", local.port());
         server
-            .serve(listener, async {
-                let _ = tokio::signal::ctrl_c().await;
-            })
+            .serve(listener, shutdown_signal())
             .await
             .context("the server stopped with an error")
     })
+}
+
+/// Ctrl-C, or SIGTERM on Unix (what service managers and test harnesses send).
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
 }
 
 fn init_logging() {

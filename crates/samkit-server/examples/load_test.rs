@@ -7,20 +7,27 @@
 //! cargo run --release -p samkit-server --example load_test -- --seconds 60 --clients 20
 //! ```
 //! Options: `--seconds S` (default 60, at most 600), `--clients N` (default 20, at most
-//! 200), `--images DIR` (default: the bundled samples). The model is the default one
+//! 200), `--decoders K` (decoder sessions, default 2), `--images DIR` (default: the
+//! bundled samples). The model is the default one
 //! (installed like `samkit setup`), or `--encoder E --decoder D --ort-lib L`.
 
 use std::path::PathBuf;
 use std::time::Instant;
 
 fn arg(args: &[String], name: &str) -> Option<String> {
-    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1).cloned())
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1).cloned())
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().collect();
-    let seconds: f64 = arg(&args, "--seconds").map_or(Ok(60.0), |s| s.parse())?.clamp(1.0, 600.0);
-    let clients: usize = arg(&args, "--clients").map_or(Ok(20), |s| s.parse())?.clamp(1, 200);
+    let seconds: f64 = arg(&args, "--seconds")
+        .map_or(Ok(60.0), |s| s.parse::<f64>())?
+        .clamp(1.0, 600.0);
+    let clients: usize = arg(&args, "--clients")
+        .map_or(Ok(20), |s| s.parse::<usize>())?
+        .clamp(1, 200);
     let dir = tempfile::tempdir()?;
     match arg(&args, "--images") {
         Some(src) => {
@@ -34,16 +41,28 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             samkit_server::demo::write_samples(dir.path())?;
         }
     }
-    let loader = match (arg(&args, "--encoder"), arg(&args, "--decoder"), arg(&args, "--ort-lib")) {
+    let loader = match (
+        arg(&args, "--encoder"),
+        arg(&args, "--decoder"),
+        arg(&args, "--ort-lib"),
+    ) {
         (Some(e), Some(d), Some(l)) => samkit_server::engine_loader(
             PathBuf::from(l),
-            samkit_engine::ModelSpec { id: "load-test".into(), encoder: e.into(), decoder: d.into() },
+            samkit_engine::ModelSpec {
+                id: "load-test".into(),
+                encoder: e.into(),
+                decoder: d.into(),
+            },
             samkit_engine::EngineOptions::default(),
         ),
         _ => {
             let home = samkit_assets::Home::from_env()?;
             let a = samkit_assets::ensure_default(&home, &samkit_assets::Progress::stderr())?;
-            let spec = samkit_engine::ModelSpec { id: a.model.id, encoder: a.model.encoder, decoder: a.model.decoder };
+            let spec = samkit_engine::ModelSpec {
+                id: a.model.id,
+                encoder: a.model.encoder,
+                decoder: a.model.decoder,
+            };
             samkit_server::engine_loader(a.ort_lib, spec, samkit_engine::EngineOptions::default())
         }
     };
@@ -52,6 +71,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let mut cfg = samkit_server::Config::new(dir.path());
         cfg.cache_dir = Some(dir.path().join(".cache"));
         cfg.prefetch = 1000;
+        if let Some(k) = arg(&args, "--decoders") {
+            cfg.decoders = k.parse::<usize>()?.clamp(1, 8);
+        }
+        let decoders = cfg.decoders;
         let server = samkit_server::Server::open(cfg, Some(loader)).await?;
         let db = server.state().root.join(".samkit/project.db");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
@@ -72,7 +95,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             tokio::time::sleep(std::time::Duration::from_millis(200)).await;
         }
         eprintln!("model loaded and {} image(s) encoded in {:.1} s", c.get("/api/images").await?.json()["images"].as_array().map_or(0, |a| a.len()), t.elapsed().as_secs_f64());
-        eprintln!("running {clients} annotators for {seconds} s against {addr} ...");
+        eprintln!("running {clients} annotators for {seconds} s against {addr} ({decoders} decoder session(s)) ...");
         let report = samkit_server::loadtest::run(addr, clients, seconds).await?;
         let store = samkit_store::Store::open_path(&db).await?;
         let mut missing = 0;
@@ -83,7 +106,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             }
         }
         println!("{}", serde_json::to_string_pretty(&serde_json::json!({
-            "clients": report.clients, "seconds": report.seconds, "predicts": report.predicts,
+            "clients": report.clients, "decoders": decoders, "seconds": report.seconds, "predicts": report.predicts,
             "predicts_per_s": report.predicts as f64 / report.seconds,
             "p50_ms": report.p50_ms, "p95_ms": report.p95_ms, "max_ms": report.max_ms,
             "decode_p50_ms": report.decode_p50_ms,

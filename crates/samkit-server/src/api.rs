@@ -13,7 +13,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use samkit_engine::{BoxPrompt, Point, PointLabel, Prompt};
-use samkit_mask::{CocoRle, Mask};
+use samkit_mask::CocoRle;
 use samkit_store::{HistoryQuery, ImageStatus, InstancePatch, NewInstance, Store, StoreError};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
@@ -50,7 +50,8 @@ pub struct ApiPath<T>(pub T);
 impl<T: DeserializeOwned + Send, St: Send + Sync> FromRequestParts<St> for ApiPath<T> {
     type Rejection = ApiError;
     async fn from_request_parts(parts: &mut Parts, state: &St) -> Result<Self, ApiError> {
-        let axum::extract::Path(v) = axum::extract::Path::<T>::from_request_parts(parts, state).await?;
+        let axum::extract::Path(v) =
+            axum::extract::Path::<T>::from_request_parts(parts, state).await?;
         Ok(ApiPath(v))
     }
 }
@@ -60,7 +61,8 @@ pub struct ApiQuery<T>(pub T);
 impl<T: DeserializeOwned, St: Send + Sync> FromRequestParts<St> for ApiQuery<T> {
     type Rejection = ApiError;
     async fn from_request_parts(parts: &mut Parts, state: &St) -> Result<Self, ApiError> {
-        let axum::extract::Query(v) = axum::extract::Query::<T>::from_request_parts(parts, state).await?;
+        let axum::extract::Query(v) =
+            axum::extract::Query::<T>::from_request_parts(parts, state).await?;
         Ok(ApiQuery(v))
     }
 }
@@ -90,12 +92,17 @@ fn percent_decode(s: &str) -> String {
 impl<St: Send + Sync> FromRequestParts<St> for Author {
     type Rejection = Infallible;
     async fn from_request_parts(parts: &mut Parts, _: &St) -> Result<Self, Infallible> {
-        let raw = parts
-            .headers
-            .get("x-samkit-user")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("");
-        Ok(Author(samkit_store::normalize_author(&percent_decode(raw))))
+        // Browsers send header bytes as ISO-8859-1; UTF-8 names arrive percent-encoded.
+        let raw: String = match parts.headers.get("x-samkit-user") {
+            Some(v) => match std::str::from_utf8(v.as_bytes()) {
+                Ok(s) => s.to_string(),
+                Err(_) => v.as_bytes().iter().map(|&b| char::from(b)).collect(),
+            },
+            None => String::new(),
+        };
+        Ok(Author(samkit_store::normalize_author(&percent_decode(
+            &raw,
+        ))))
     }
 }
 
@@ -179,10 +186,15 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/images/{id}/embed", post(embed))
         .route("/embeddings", get(embeddings))
         .route("/images/{id}/predict", post(predict))
-        .route("/images/{id}/instances", get(list_instances).post(create_instance))
+        .route(
+            "/images/{id}/instances",
+            get(list_instances).post(create_instance),
+        )
         .route(
             "/instances/{id}",
-            get(get_instance).patch(patch_instance).delete(delete_instance),
+            get(get_instance)
+                .patch(patch_instance)
+                .delete(delete_instance),
         )
         .route("/instances/{id}/restore", post(restore_instance))
         .route("/categories", get(categories).post(create_category))
@@ -262,15 +274,17 @@ async fn ui_index() -> Response {
 }
 
 async fn ui_file(axum::extract::Path(file): axum::extract::Path<String>) -> Response {
-    ui_response(&file).unwrap_or_else(|| ApiError::not_found(format!("nothing at /{file}")).into_response())
+    ui_response(&file)
+        .unwrap_or_else(|| ApiError::not_found(format!("nothing at /{file}")).into_response())
 }
 
 // ------------------------------------------------------------------ project
 
 async fn health(State(st): S) -> Json<Value> {
-    Json(json!({"ok": true, "version": env!("CARGO_PKG_VERSION"), "model": st.engine.model().to_json()}))
+    Json(
+        json!({"ok": true, "version": env!("CARGO_PKG_VERSION"), "model": st.engine.model().to_json()}),
+    )
 }
-
 
 async fn project_value(st: &AppState) -> ApiResult<Value> {
     let p = st.store.project(st.project_id).await.api()?;
@@ -300,7 +314,11 @@ struct GuidelinesReq {
     version: i64,
 }
 
-async fn put_guidelines(State(st): S, Author(a): Author, ApiJson(r): ApiJson<GuidelinesReq>) -> ApiResult<Json<Value>> {
+async fn put_guidelines(
+    State(st): S,
+    Author(a): Author,
+    ApiJson(r): ApiJson<GuidelinesReq>,
+) -> ApiResult<Json<Value>> {
     if r.guidelines.len() > 1 << 20 {
         return Err(ApiError::bad_request("guidelines are limited to 1 MiB"));
     }
@@ -324,8 +342,10 @@ pub(crate) async fn rescan(st: &AppState) -> ApiResult<Value> {
         }
     }
     st.engine.refresh(&images);
-    Ok(json!({"added": report.added, "updated": report.updated, "missing": report.missing,
-              "returned": report.returned, "skipped": skipped}))
+    Ok(
+        json!({"added": report.added, "updated": report.updated, "missing": report.missing,
+              "returned": report.returned, "skipped": skipped}),
+    )
 }
 
 /// Scans `root` and records its images in the project database.
@@ -338,7 +358,12 @@ pub async fn sync_folder(
     let scanned = tokio::task::spawn_blocking(move || scan::scan(&r))
         .await
         .map_err(|e| ApiError::internal(format!("scan crashed: {e}")))?
-        .map_err(|e| ApiError::internal(format!("cannot read the project folder {}: {e}", root.display())))?;
+        .map_err(|e| {
+            ApiError::internal(format!(
+                "cannot read the project folder {}: {e}",
+                root.display()
+            ))
+        })?;
     let report = store
         .sync_images(project_id, &scanned.images, "scan")
         .await
@@ -354,7 +379,9 @@ async fn rescan_route(State(st): S) -> ApiResult<Json<Value>> {
 
 async fn images(State(st): S) -> ApiResult<Json<Value>> {
     let imgs = st.store.list_images(st.project_id).await.api()?;
-    Ok(Json(json!({"images": imgs.iter().map(|i| image_json(&st, i)).collect::<Vec<_>>()})))
+    Ok(Json(
+        json!({"images": imgs.iter().map(|i| image_json(&st, i)).collect::<Vec<_>>()}),
+    ))
 }
 
 /// The image `id` of this project.
@@ -382,7 +409,11 @@ async fn image_one(State(st): S, ApiPath(id): ApiPath<i64>) -> ApiResult<Json<Va
     Ok(Json(image_json(&st, &i)))
 }
 
-async fn image_file(State(st): S, ApiPath(id): ApiPath<i64>, headers: HeaderMap) -> ApiResult<Response> {
+async fn image_file(
+    State(st): S,
+    ApiPath(id): ApiPath<i64>,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
     let i = own_image(&st, id).await?;
     let path = st.root.join(&i.path);
     if i.missing || !path.is_file() {
@@ -396,25 +427,31 @@ async fn image_file(State(st): S, ApiPath(id): ApiPath<i64>, headers: HeaderMap)
     {
         return Ok(StatusCode::NOT_MODIFIED.into_response());
     }
-    let (ct, bytes) = tokio::task::spawn_blocking(move || -> Result<(&'static str, Vec<u8>), String> {
-        let (_, _, orientation) = scan::oriented_size(&path)?;
-        let ct = scan::content_type(&path);
-        let browser_ok = matches!(ct, "image/png" | "image/jpeg" | "image/webp" | "image/bmp");
-        if orientation == image::metadata::Orientation::NoTransforms && browser_ok {
-            return std::fs::read(&path).map(|b| (ct, b)).map_err(|e| e.to_string());
-        }
-        // Rotated (EXIF) or not browser-displayable: send the engine's pixels as PNG.
-        let rgb = samkit_engine::load_rgb(&path).map_err(|e| e.to_string())?;
-        let mut out = std::io::Cursor::new(Vec::new());
-        rgb.write_to(&mut out, image::ImageFormat::Png)
-            .map_err(|e| e.to_string())?;
-        Ok(("image/png", out.into_inner()))
-    })
-    .await
-    .map_err(|e| ApiError::internal(e.to_string()))?
-    .map_err(|e| ApiError::internal(format!("cannot read {}: {e}", i.path)))?;
+    let (ct, bytes) =
+        tokio::task::spawn_blocking(move || -> Result<(&'static str, Vec<u8>), String> {
+            let (_, _, orientation) = scan::oriented_size(&path)?;
+            let ct = scan::content_type(&path);
+            let browser_ok = matches!(ct, "image/png" | "image/jpeg" | "image/webp" | "image/bmp");
+            if orientation == image::metadata::Orientation::NoTransforms && browser_ok {
+                return std::fs::read(&path)
+                    .map(|b| (ct, b))
+                    .map_err(|e| e.to_string());
+            }
+            // Rotated (EXIF) or not browser-displayable: send the engine's pixels as PNG.
+            let rgb = samkit_engine::load_rgb(&path).map_err(|e| e.to_string())?;
+            let mut out = std::io::Cursor::new(Vec::new());
+            rgb.write_to(&mut out, image::ImageFormat::Png)
+                .map_err(|e| e.to_string())?;
+            Ok(("image/png", out.into_inner()))
+        })
+        .await
+        .map_err(|e| ApiError::internal(e.to_string()))?
+        .map_err(|e| ApiError::internal(format!("cannot read {}: {e}", i.path)))?;
     let mut resp = (
-        [(header::CONTENT_TYPE, ct), (header::CACHE_CONTROL, "no-cache")],
+        [
+            (header::CONTENT_TYPE, ct),
+            (header::CACHE_CONTROL, "no-cache"),
+        ],
         bytes,
     )
         .into_response();
@@ -443,7 +480,11 @@ async fn image_status(
             r.status
         ))
     })?;
-    let i = st.store.set_image_status(id, status, r.version, &a).await.api()?;
+    let i = st
+        .store
+        .set_image_status(id, status, r.version, &a)
+        .await
+        .api()?;
     Ok(Json(image_json(&st, &i)))
 }
 
@@ -458,7 +499,8 @@ async fn embed(State(st): S, ApiPath(id): ApiPath<i64>, body: Bytes) -> ApiResul
     let r: EmbedReq = if body.iter().all(|b| b.is_ascii_whitespace()) {
         EmbedReq::default()
     } else {
-        serde_json::from_slice(&body).map_err(|e| ApiError::bad_request(format!("invalid JSON body: {e}")))?
+        serde_json::from_slice(&body)
+            .map_err(|e| ApiError::bad_request(format!("invalid JSON body: {e}")))?
     };
     let i = own_image(&st, id).await?;
     if i.missing {
@@ -467,10 +509,18 @@ async fn embed(State(st): S, ApiPath(id): ApiPath<i64>, body: Bytes) -> ApiResul
     let now = match r.priority.as_deref() {
         None | Some("now") => true,
         Some("background") => false,
-        Some(p) => return Err(ApiError::bad_request(format!("unknown priority {p:?}; use now or background"))),
+        Some(p) => {
+            return Err(ApiError::bad_request(format!(
+                "unknown priority {p:?}; use now or background"
+            )))
+        }
     };
     let s = st.engine.request(id, now);
-    Ok((StatusCode::ACCEPTED, axum::Json(json!({"image_id": id, "state": s.as_str()}))).into_response())
+    Ok((
+        StatusCode::ACCEPTED,
+        axum::Json(json!({"image_id": id, "state": s.as_str()})),
+    )
+        .into_response())
 }
 
 async fn embeddings(State(st): S) -> ApiResult<Json<Value>> {
@@ -560,9 +610,17 @@ async fn predict(
             LabelReq::Name(s) if s == "negative" => PointLabel::Negative,
             LabelReq::Num(1) => PointLabel::Positive,
             LabelReq::Num(0) => PointLabel::Negative,
-            _ => return Err(ApiError::bad_request("a point label is \"positive\" or \"negative\"")),
+            _ => {
+                return Err(ApiError::bad_request(
+                    "a point label is \"positive\" or \"negative\"",
+                ))
+            }
         };
-        points.push(Point { x: p.x, y: p.y, label });
+        points.push(Point {
+            x: p.x,
+            y: p.y,
+            label,
+        });
     }
     let mask_input = match &r.prev {
         None => None,
@@ -572,7 +630,9 @@ async fn predict(
                 PrevReq::Full { token, candidate } => (token.as_str(), *candidate),
             };
             let entry = st.engine.token(token).ok_or_else(|| {
-                ApiError::bad_request(format!("token {token:?} expired or unknown; predict again without prev"))
+                ApiError::bad_request(format!(
+                    "token {token:?} expired or unknown; predict again without prev"
+                ))
             })?;
             if entry.image_id != id {
                 return Err(ApiError::bad_request(format!(
@@ -581,7 +641,10 @@ async fn predict(
                 )));
             }
             let low = entry.low_res.get(cand).cloned().ok_or_else(|| {
-                ApiError::bad_request(format!("token {token:?} has {} candidate(s); candidate {cand} does not exist", entry.low_res.len()))
+                ApiError::bad_request(format!(
+                    "token {token:?} has {} candidate(s); candidate {cand} does not exist",
+                    entry.low_res.len()
+                ))
             })?;
             Some(low)
         }
@@ -607,7 +670,11 @@ async fn predict(
             let mut e = ApiError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "encoding",
-                format!("{} is still being encoded ({}); try again in a moment", img.path, s.as_str()),
+                format!(
+                    "{} is still being encoded ({}); try again in a moment",
+                    img.path,
+                    s.as_str()
+                ),
             )
             .with("embedding", json!(s.as_str()));
             e.retry_after = Some(1);
@@ -615,13 +682,16 @@ async fn predict(
         }
     };
     let wait_ms = t_wait.elapsed().as_secs_f64() * 1e3;
-    let ModelState::Ready(model) = st.engine.model() else {
-        return Err(model_err(st.engine.model()));
-    };
     let multimask = r.multimask.unwrap_or(true);
-    let out = tokio::task::spawn_blocking(move || -> Result<(Vec<(Value, f32, LowRes)>, f64), String> {
+    let job = move |model: &samkit_engine::SamModel| -> Result<Decoded, String> {
         let t = Instant::now();
-        let pred = model.predict(&emb, &prompt).map_err(|e| e.to_string())?;
+        // A lone first click also gets SAM's single-mask output as an alternative.
+        let pred = if multimask {
+            model.predict_alternatives(&emb, &prompt)
+        } else {
+            model.predict(&emb, &prompt)
+        }
+        .map_err(|e| e.to_string())?;
         let decode_ms = t.elapsed().as_secs_f64() * 1e3;
         let mut cands: Vec<_> = pred.candidates.into_iter().collect();
         cands.sort_by(|a, b| b.iou.total_cmp(&a.iou));
@@ -631,8 +701,7 @@ async fn predict(
         let mut out = Vec::with_capacity(cands.len());
         for c in cands {
             let size = c.logits.size;
-            let mask = Mask::from_bools(size.width, size.height, &c.logits.to_bools()).map_err(|e| e.to_string())?;
-            let rle = CocoRle::encode(&mask);
+            let rle = logits_to_rle(&c.logits.data, size.width, size.height)?;
             let v = json!({
                 "rle": {"size": [rle.height(), rle.width()], "counts": rle.counts()},
                 "iou": c.iou, "area": rle.area(), "bbox": rle.bbox(),
@@ -640,10 +709,13 @@ async fn predict(
             out.push((v, c.iou, c.low_res));
         }
         Ok((out, decode_ms))
-    })
-    .await
-    .map_err(|e| ApiError::internal(format!("prediction crashed: {e}")))?
-    .map_err(|e| ApiError::bad_request(format!("cannot predict: {e}")))?;
+    };
+    let out = st
+        .engine
+        .decode(job)
+        .await
+        .ok_or_else(|| model_err(st.engine.model()))?
+        .map_err(|e| ApiError::bad_request(format!("cannot predict: {e}")))?;
     let (cands, decode_ms) = out;
     let low: Vec<_> = cands.iter().map(|(_, _, l)| l.clone()).collect();
     let token = st.engine.put_token(TokenEntry {
@@ -660,6 +732,24 @@ async fn predict(
 
 type LowRes = samkit_engine::LowResLogits;
 
+/// COCO RLE of `logit > 0` for row-major logits, read straight into column-major order.
+fn logits_to_rle(data: &[f32], w: u32, h: u32) -> Result<CocoRle, String> {
+    let (wu, hu) = (w as usize, h as usize);
+    if data.len() != wu * hu {
+        return Err(format!(
+            "decoder returned {} values for a {w}×{h} mask",
+            data.len()
+        ));
+    }
+    let mut col = Vec::with_capacity(data.len());
+    for x in 0..wu {
+        col.extend((0..hu).map(|y| u8::from(data[y * wu + x] > 0.0)));
+    }
+    CocoRle::encode_column_major(h, w, &col).map_err(|e| e.to_string())
+}
+/// Candidates (API JSON, IoU, low-res logits) and the decode time in ms.
+type Decoded = (Vec<(Value, f32, LowRes)>, f64);
+
 // ------------------------------------------------------------------ instances
 
 #[derive(Deserialize)]
@@ -675,7 +765,9 @@ async fn list_instances(
 ) -> ApiResult<Json<Value>> {
     own_image(&st, id).await?;
     let list = st.store.list_instances(id, q.include_deleted).await.api()?;
-    Ok(Json(json!({"instances": list.iter().map(instance_json).collect::<Vec<_>>()})))
+    Ok(Json(
+        json!({"instances": list.iter().map(instance_json).collect::<Vec<_>>()}),
+    ))
 }
 
 /// Validates an RLE sent by a client against the image size; returns the stored form.
@@ -730,10 +822,14 @@ async fn create_instance(
             .api()?
             .first()
             .map(|c| c.id)
-            .ok_or_else(|| ApiError::bad_request("the project has no category; create one first"))?,
+            .ok_or_else(|| {
+                ApiError::bad_request("the project has no category; create one first")
+            })?,
     };
     if r.client_id.as_ref().is_some_and(|c| c.len() > 100) {
-        return Err(ApiError::bad_request("client_id is limited to 100 characters"));
+        return Err(ApiError::bad_request(
+            "client_id is limited to 100 characters",
+        ));
     }
     let new = NewInstance {
         image_id: id,
@@ -751,7 +847,11 @@ async fn create_instance(
         .await
         .map_err(|e| ApiError::internal(e.to_string()))?
         .api()?;
-    let code = if created { StatusCode::CREATED } else { StatusCode::OK };
+    let code = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
     Ok((code, axum::Json(instance_json(&inst))).into_response())
 }
 
@@ -796,7 +896,11 @@ async fn patch_instance(
         score: r.score.map(Some),
         prompts: r.prompts,
     };
-    let out = st.store.update_instance(id, r.version, patch, &a).await.api()?;
+    let out = st
+        .store
+        .update_instance(id, r.version, patch, &a)
+        .await
+        .api()?;
     Ok(Json(instance_json(&out)))
 }
 
@@ -812,9 +916,9 @@ async fn delete_instance(
     ApiQuery(q): ApiQuery<VersionQuery>,
 ) -> ApiResult<Json<Value>> {
     own_instance(&st, id).await?;
-    let v = q
-        .version
-        .ok_or_else(|| ApiError::bad_request("give the version you read: DELETE /api/instances/{id}?version=N"))?;
+    let v = q.version.ok_or_else(|| {
+        ApiError::bad_request("give the version you read: DELETE /api/instances/{id}?version=N")
+    })?;
     let out = st.store.delete_instance(id, v, &a).await.api()?;
     Ok(Json(instance_json(&out)))
 }
@@ -831,9 +935,9 @@ async fn restore_instance(
     ApiJson(r): ApiJson<VersionBody>,
 ) -> ApiResult<Json<Value>> {
     own_instance(&st, id).await?;
-    let v = r
-        .version
-        .ok_or_else(|| ApiError::bad_request("give the deleted instance's version: {\"version\": N}"))?;
+    let v = r.version.ok_or_else(|| {
+        ApiError::bad_request("give the deleted instance's version: {\"version\": N}")
+    })?;
     let out = st.store.restore_instance(id, v, &a).await.api()?;
     Ok(Json(instance_json(&out)))
 }
@@ -842,7 +946,9 @@ async fn restore_instance(
 
 async fn categories(State(st): S) -> ApiResult<Json<Value>> {
     let cats = st.store.list_categories(st.project_id).await.api()?;
-    Ok(Json(json!({"categories": cats.iter().map(category_json).collect::<Vec<_>>()})))
+    Ok(Json(
+        json!({"categories": cats.iter().map(category_json).collect::<Vec<_>>()}),
+    ))
 }
 
 #[derive(Deserialize)]
@@ -851,7 +957,11 @@ struct CategoryReq {
     color: Option<String>,
 }
 
-async fn create_category(State(st): S, Author(a): Author, ApiJson(r): ApiJson<CategoryReq>) -> ApiResult<Response> {
+async fn create_category(
+    State(st): S,
+    Author(a): Author,
+    ApiJson(r): ApiJson<CategoryReq>,
+) -> ApiResult<Response> {
     let c = st
         .store
         .create_category(st.project_id, &r.name, r.color.as_deref(), &a)
@@ -921,7 +1031,9 @@ async fn history(State(st): S, ApiQuery(q): ApiQuery<HistoryReq>) -> ApiResult<J
     };
     let entries = st.store.history(st.project_id, &hq).await.api()?;
     let last = st.store.last_history_id(st.project_id).await.api()?;
-    Ok(Json(json!({"entries": entries.iter().map(entry_json).collect::<Vec<_>>(), "last_id": last})))
+    Ok(Json(
+        json!({"entries": entries.iter().map(entry_json).collect::<Vec<_>>(), "last_id": last}),
+    ))
 }
 
 async fn history_restore(
@@ -933,18 +1045,33 @@ async fn history_restore(
     let r: VersionBody = if body.iter().all(|b| b.is_ascii_whitespace()) {
         VersionBody { version: None }
     } else {
-        serde_json::from_slice(&body).map_err(|e| ApiError::bad_request(format!("invalid JSON body: {e}")))?
+        serde_json::from_slice(&body)
+            .map_err(|e| ApiError::bad_request(format!("invalid JSON body: {e}")))?
     };
     let entry = st.store.history_entry(id).await.api()?;
     if entry.project_id != st.project_id {
-        return Err(ApiError::not_found(format!("history entry {id} does not exist")));
+        return Err(ApiError::not_found(format!(
+            "history entry {id} does not exist"
+        )));
     }
-    let restored = st.store.restore_from_history(id, r.version, &a).await.api()?;
+    let restored = st
+        .store
+        .restore_from_history(id, r.version, &a)
+        .await
+        .api()?;
     let out = match restored {
-        samkit_store::Restored::Instance(i) => json!({"entity": "instance", "current": instance_json(&i)}),
-        samkit_store::Restored::Image(i) => json!({"entity": "image", "current": image_json(&st, &i)}),
-        samkit_store::Restored::Category(c) => json!({"entity": "category", "current": category_json(&c)}),
-        samkit_store::Restored::Project(_) => json!({"entity": "project", "current": project_value(&st).await?}),
+        samkit_store::Restored::Instance(i) => {
+            json!({"entity": "instance", "current": instance_json(&i)})
+        }
+        samkit_store::Restored::Image(i) => {
+            json!({"entity": "image", "current": image_json(&st, &i)})
+        }
+        samkit_store::Restored::Category(c) => {
+            json!({"entity": "category", "current": category_json(&c)})
+        }
+        samkit_store::Restored::Project(_) => {
+            json!({"entity": "project", "current": project_value(&st).await?})
+        }
     };
     Ok(Json(out))
 }
@@ -995,27 +1122,39 @@ async fn export_route(State(st): S, ApiQuery(q): ApiQuery<ExportReq>) -> ApiResu
         .api()?
         .name
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect();
     let root = st.root.clone();
-    let (ct, file, bytes) = tokio::task::spawn_blocking(move || -> Result<_, export::ExportError> {
-        if fmt.is_single_json() {
-            let doc = export::coco_doc(&set, fmt)?;
-            let bytes = serde_json::to_vec(&doc).map_err(|e| export::ExportError::Invalid(e.to_string()))?;
-            return Ok(("application/json", format!("{name}-{}.json", fmt.name()), bytes));
-        }
-        let tmp = tempfile::tempdir().map_err(|source| export::ExportError::Io {
-            what: "temporary folder".into(),
-            source,
-        })?;
-        let out = tmp.path().join("export");
-        export::write_export(&set, fmt, &out, Some(&root))?;
-        let zip = export::zip_dir(&out)?;
-        Ok(("application/zip", format!("{name}-{}.zip", fmt.name()), zip))
-    })
-    .await
-    .map_err(|e| ApiError::internal(e.to_string()))?
-    .map_err(export_err)?;
+    let (ct, file, bytes) =
+        tokio::task::spawn_blocking(move || -> Result<_, export::ExportError> {
+            if fmt.is_single_json() {
+                let doc = export::coco_doc(&set, fmt)?;
+                let bytes = serde_json::to_vec(&doc)
+                    .map_err(|e| export::ExportError::Invalid(e.to_string()))?;
+                return Ok((
+                    "application/json",
+                    format!("{name}-{}.json", fmt.name()),
+                    bytes,
+                ));
+            }
+            let tmp = tempfile::tempdir().map_err(|source| export::ExportError::Io {
+                what: "temporary folder".into(),
+                source,
+            })?;
+            let out = tmp.path().join("export");
+            export::write_export(&set, fmt, &out, Some(&root))?;
+            let zip = export::zip_dir(&out)?;
+            Ok(("application/zip", format!("{name}-{}.zip", fmt.name()), zip))
+        })
+        .await
+        .map_err(|e| ApiError::internal(e.to_string()))?
+        .map_err(export_err)?;
     let disp = format!("attachment; filename=\"{file}\"");
     Ok((
         [
@@ -1072,3 +1211,38 @@ async fn import_route(
     Ok(Json(serde_json::to_value(report).unwrap_or(Value::Null)))
 }
 
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn author_names_are_percent_decoded() {
+        assert_eq!(percent_decode("Jos%C3%A9"), "José");
+        assert_eq!(percent_decode("100%"), "100%");
+        assert_eq!(percent_decode("a%zzb"), "a%zzb");
+        assert_eq!(percent_decode("%"), "%");
+    }
+
+    #[test]
+    fn logits_become_the_same_rle_as_the_mask() {
+        let (w, h) = (5u32, 3u32);
+        let data: Vec<f32> = (0..15)
+            .map(|i| if i % 3 == 0 || i == 7 { 1.0 } else { -1.0 })
+            .collect();
+        let bools: Vec<bool> = data.iter().map(|&v| v > 0.0).collect();
+        let mask = samkit_mask::Mask::from_bools(w, h, &bools).unwrap();
+        assert_eq!(logits_to_rle(&data, w, h).unwrap(), CocoRle::encode(&mask));
+        assert!(logits_to_rle(&data[1..], w, h).is_err());
+    }
+
+    #[test]
+    fn stored_rle_is_sent_uncompressed() {
+        let stored =
+            serde_json::to_value(CocoRle::from_counts(2, 3, vec![1, 2, 3]).unwrap()).unwrap();
+        assert!(stored["counts"].is_string());
+        assert_eq!(
+            rle_out(&stored),
+            json!({"size": [2, 3], "counts": [1, 2, 3]})
+        );
+    }
+}

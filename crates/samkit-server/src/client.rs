@@ -61,13 +61,31 @@ impl Client {
         self.send("DELETE", path, None, "application/json").await
     }
     pub async fn post(&self, path: &str, body: &Value) -> std::io::Result<Reply> {
-        self.send("POST", path, Some(body.to_string().into_bytes()), "application/json").await
+        self.send(
+            "POST",
+            path,
+            Some(body.to_string().into_bytes()),
+            "application/json",
+        )
+        .await
     }
     pub async fn put(&self, path: &str, body: &Value) -> std::io::Result<Reply> {
-        self.send("PUT", path, Some(body.to_string().into_bytes()), "application/json").await
+        self.send(
+            "PUT",
+            path,
+            Some(body.to_string().into_bytes()),
+            "application/json",
+        )
+        .await
     }
     pub async fn patch(&self, path: &str, body: &Value) -> std::io::Result<Reply> {
-        self.send("PATCH", path, Some(body.to_string().into_bytes()), "application/json").await
+        self.send(
+            "PATCH",
+            path,
+            Some(body.to_string().into_bytes()),
+            "application/json",
+        )
+        .await
     }
 
     /// Sends one request and reads the whole answer (`Connection: close`).
@@ -78,9 +96,12 @@ impl Client {
         body: Option<Vec<u8>>,
         content_type: &str,
     ) -> std::io::Result<Reply> {
-        tokio::time::timeout(self.timeout, self.send_inner(method, path, body, content_type))
-            .await
-            .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "request timed out"))?
+        tokio::time::timeout(
+            self.timeout,
+            self.send_inner(method, path, body, content_type),
+        )
+        .await
+        .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "request timed out"))?
     }
 
     async fn send_inner(
@@ -141,7 +162,11 @@ fn parse_reply(raw: &[u8]) -> std::io::Result<Reply> {
     let chunked = headers
         .iter()
         .any(|(k, v)| k.eq_ignore_ascii_case("transfer-encoding") && v.contains("chunked"));
-    let body = if chunked { dechunk(rest)? } else { rest.to_vec() };
+    let body = if chunked {
+        dechunk(rest)?
+    } else {
+        rest.to_vec()
+    };
     Ok(Reply {
         status,
         headers,

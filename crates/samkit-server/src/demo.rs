@@ -19,7 +19,11 @@ pub fn write_samples(dir: &Path) -> std::io::Result<usize> {
     Ok(n)
 }
 
-/// Names of the bundled samples.
+/// Names of the bundled sample images (the licence note excluded).
 pub fn sample_names() -> Vec<&'static str> {
-    SAMPLE_FILES.iter().map(|(n, _)| *n).collect()
+    SAMPLE_FILES
+        .iter()
+        .map(|(n, _)| *n)
+        .filter(|n| crate::scan::is_image_name(std::path::Path::new(n)))
+        .collect()
 }

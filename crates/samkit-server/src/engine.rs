@@ -15,8 +15,9 @@ use serde::Serialize;
 use serde_json::{json, Value};
 use tokio::sync::{watch, Notify};
 
-/// Loads the model (runs on a blocking thread at startup). The error is shown to users.
-pub type ModelLoader = Box<dyn FnOnce() -> Result<Arc<SamModel>, String> + Send + 'static>;
+/// Loads the model (runs on a blocking thread at startup; called once more for each
+/// extra decoder session). The error is shown to users.
+pub type ModelLoader = Arc<dyn Fn() -> Result<Arc<SamModel>, String> + Send + Sync + 'static>;
 
 /// Where the model is.
 #[derive(Clone)]
@@ -122,7 +123,12 @@ impl Queue {
             .viewing
             .and_then(|v| self.order.iter().position(|&x| x == v))
             .map_or(0, |p| p + 1);
-        self.order.iter().skip(start).take(prefetch).copied().collect()
+        self.order
+            .iter()
+            .skip(start)
+            .take(prefetch)
+            .copied()
+            .collect()
     }
 
     fn pick(&mut self, prefetch: usize) -> Option<i64> {
@@ -131,7 +137,9 @@ impl Queue {
                 return Some(id);
             }
         }
-        self.window(prefetch).into_iter().find(|&id| self.wanted(id))
+        self.window(prefetch)
+            .into_iter()
+            .find(|&id| self.wanted(id))
     }
 
     fn state(&self, id: i64, prefetch: usize) -> EmbedState {
@@ -178,6 +186,11 @@ pub struct Engine {
     mem: Mutex<Lru<i64, Arc<Embedding>>>,
     tokens: Mutex<Lru<String, TokenEntry>>,
     next_token: Mutex<u64>,
+    /// Decoder pool: each `SamModel` has one decoder session behind a lock, so
+    /// concurrent prompts use several loaded copies (free list + permits).
+    pool: Mutex<Vec<Arc<SamModel>>>,
+    pool_permits: Arc<tokio::sync::Semaphore>,
+    decoders: usize,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -185,7 +198,15 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 impl Engine {
-    pub fn new(store: Store, project_id: i64, root: PathBuf, cache_dir: PathBuf, prefetch: usize, with_model: bool) -> Arc<Self> {
+    pub fn new(
+        store: Store,
+        project_id: i64,
+        root: PathBuf,
+        cache_dir: PathBuf,
+        prefetch: usize,
+        decoders: usize,
+        with_model: bool,
+    ) -> Arc<Self> {
         Arc::new(Engine {
             model: RwLock::new(if with_model {
                 ModelState::Loading
@@ -204,6 +225,9 @@ impl Engine {
             mem: Mutex::new(Lru::new(8)),
             tokens: Mutex::new(Lru::new(64)),
             next_token: Mutex::new(0),
+            pool: Mutex::new(Vec::new()),
+            pool_permits: Arc::new(tokio::sync::Semaphore::new(0)),
+            decoders: decoders.max(1),
         })
     }
 
@@ -221,9 +245,14 @@ impl Engine {
         tokio::spawn(async move {
             if let Some(loader) = loader {
                 let t = Instant::now();
-                let state = match tokio::task::spawn_blocking(loader).await {
+                let first = loader.clone();
+                let state = match tokio::task::spawn_blocking(move || first()).await {
                     Ok(Ok(m)) => {
-                        tracing::info!("model {} ready in {:.1} s", m.id(), t.elapsed().as_secs_f32());
+                        tracing::info!(
+                            "model {} ready in {:.1} s",
+                            m.id(),
+                            t.elapsed().as_secs_f32()
+                        );
                         ModelState::Ready(m)
                     }
                     Ok(Err(e)) => ModelState::Failed(e),
@@ -231,6 +260,22 @@ impl Engine {
                 };
                 if let ModelState::Failed(e) = &state {
                     tracing::error!("model failed to load: {e}");
+                }
+                if let ModelState::Ready(m) = &state {
+                    me.add_decoder(m.clone());
+                    let extra = me.clone();
+                    tokio::spawn(async move {
+                        for _ in 1..extra.decoders {
+                            let l = loader.clone();
+                            match tokio::task::spawn_blocking(move || l()).await {
+                                Ok(Ok(m)) => extra.add_decoder(m),
+                                _ => {
+                                    tracing::warn!("could not load an extra decoder session; continuing with fewer");
+                                    break;
+                                }
+                            }
+                        }
+                    });
                 }
                 *me.model.write().unwrap_or_else(|e| e.into_inner()) = state;
                 if let Ok(images) = me.store.list_images(me.project_id).await {
@@ -301,7 +346,12 @@ impl Engine {
         let q = lock(&self.q);
         let states: serde_json::Map<String, Value> = images
             .iter()
-            .map(|i| (i.id.to_string(), json!(q.state(i.id, self.prefetch).as_str())))
+            .map(|i| {
+                (
+                    i.id.to_string(),
+                    json!(q.state(i.id, self.prefetch).as_str()),
+                )
+            })
             .collect();
         let ready = images.iter().filter(|i| q.ready.contains(&i.id)).count();
         let mut queued: Vec<i64> = q.urgent.iter().copied().filter(|&i| q.wanted(i)).collect();
@@ -332,6 +382,17 @@ impl Engine {
         loop {
             let model = match self.model() {
                 ModelState::Ready(m) => m,
+                ModelState::Loading => {
+                    // Wait for the model within the same deadline.
+                    rx.borrow_and_update();
+                    if !matches!(self.model(), ModelState::Loading) {
+                        continue;
+                    }
+                    match tokio::time::timeout_at(deadline, rx.changed()).await {
+                        Ok(Ok(())) => continue,
+                        _ => return Err(EmbedWait::Model(self.model())),
+                    }
+                }
                 other => return Err(EmbedWait::Model(other)),
             };
             if let Some(e) = lock(&self.mem).get(&id) {
@@ -419,7 +480,11 @@ impl Engine {
                         "image {} ({}) {} in {:.2} s",
                         id,
                         image.path,
-                        if cached { "loaded from the cache" } else { "encoded" },
+                        if cached {
+                            "loaded from the cache"
+                        } else {
+                            "encoded"
+                        },
                         t.elapsed().as_secs_f32()
                     );
                     lock(&self.mem).insert(id, Arc::new(e));
@@ -441,6 +506,38 @@ impl Engine {
             }
             self.bump();
         }
+    }
+
+    fn add_decoder(&self, m: Arc<SamModel>) {
+        lock(&self.pool).push(m);
+        self.pool_permits.add_permits(1);
+    }
+
+    /// Runs `f` on a free decoder session of the pool (waits for one) on a blocking
+    /// thread. `None` when the model is not loaded.
+    pub async fn decode<R: Send + 'static>(
+        self: &Arc<Self>,
+        f: impl FnOnce(&SamModel) -> R + Send + 'static,
+    ) -> Option<R> {
+        if !matches!(self.model(), ModelState::Ready(_)) {
+            return None;
+        }
+        let permit = self.pool_permits.clone().acquire_owned().await.ok()?;
+        let model = lock(&self.pool).pop()?;
+        // The lease lives in the blocking task, so a request cancelled mid-decode (client
+        // gone) still returns the session to the pool when the decode ends.
+        let lease = Lease {
+            engine: self.clone(),
+            model: Some(model),
+            _permit: permit,
+        };
+        tokio::task::spawn_blocking(move || {
+            let m = lease.model.clone()?;
+            Some(f(&m))
+        })
+        .await
+        .ok()
+        .flatten()
     }
 
     /// Stores a prediction's low-resolution logits and returns their token.
@@ -467,7 +564,26 @@ impl Engine {
     }
 }
 
-fn encode(model: &SamModel, cache: &EmbeddingCache, path: &Path) -> Result<(Embedding, String, bool), String> {
+/// A decoder session taken from the pool; given back on drop (before its permit).
+struct Lease {
+    engine: Arc<Engine>,
+    model: Option<Arc<SamModel>>,
+    _permit: tokio::sync::OwnedSemaphorePermit,
+}
+
+impl Drop for Lease {
+    fn drop(&mut self) {
+        if let Some(m) = self.model.take() {
+            lock(&self.engine.pool).push(m);
+        }
+    }
+}
+
+fn encode(
+    model: &SamModel,
+    cache: &EmbeddingCache,
+    path: &Path,
+) -> Result<(Embedding, String, bool), String> {
     let img = load_rgb(path).map_err(|e| e.to_string())?;
     let hash = image_hash(&img);
     if let Some(e) = cache.load(model.id(), &hash) {
@@ -478,4 +594,50 @@ fn encode(model: &SamModel, cache: &EmbeddingCache, path: &Path) -> Result<(Embe
     let e = model.embed(&img).map_err(|e| e.to_string())?;
     cache.store(&hash, &e).map_err(|e| e.to_string())?;
     Ok((e, hash, false))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lru_evicts_least_recently_used() {
+        let mut l = Lru::new(2);
+        l.insert(1, "a");
+        l.insert(2, "b");
+        assert_eq!(l.get(&1), Some("a"));
+        l.insert(3, "c");
+        assert_eq!(
+            (l.get(&1), l.get(&2), l.get(&3)),
+            (Some("a"), None, Some("c"))
+        );
+    }
+
+    #[test]
+    fn encoding_order_is_urgent_then_images_after_the_viewed_one() {
+        let mut q = Queue {
+            order: vec![10, 11, 12, 13, 14],
+            ..Default::default()
+        };
+        // Nothing viewed yet: prefetch from the start of the list.
+        assert_eq!(q.pick(2), Some(10));
+        q.ready.insert(10);
+        q.viewing = Some(12);
+        q.urgent.push_back(12);
+        assert_eq!(q.pick(2), Some(12));
+        q.ready.insert(12);
+        assert_eq!(q.state(13, 2), EmbedState::Queued);
+        assert_eq!(q.state(11, 2), EmbedState::None);
+        assert_eq!(q.pick(2), Some(13));
+        q.ready.insert(13);
+        q.failed.insert(14, "bad".into());
+        assert_eq!(
+            q.pick(2),
+            None,
+            "failed images are not retried on their own"
+        );
+        // An image no longer in the list (deleted from disk) is never picked.
+        q.urgent.push_back(99);
+        assert_eq!(q.pick(2), None);
+    }
 }

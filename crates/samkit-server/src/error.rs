@@ -91,14 +91,20 @@ impl From<JsonRejection> for ApiError {
         ApiError::new(
             status,
             "bad_request",
-            format!("invalid JSON body: {} (see docs/API.md for the expected shape)", r.body_text()),
+            format!(
+                "invalid JSON body: {} (see docs/API.md for the expected shape)",
+                r.body_text()
+            ),
         )
     }
 }
 
 impl From<PathRejection> for ApiError {
     fn from(r: PathRejection) -> Self {
-        ApiError::bad_request(format!("invalid path: {} (ids are integers)", r.body_text()))
+        ApiError::bad_request(format!(
+            "invalid path: {} (ids are integers)",
+            r.body_text()
+        ))
     }
 }
 

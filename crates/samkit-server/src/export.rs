@@ -127,7 +127,9 @@ fn to_prompts(v: &Value) -> Prompts {
                 .collect()
         })
         .unwrap_or_default();
-    let bbox = v.get("box").and_then(|b| serde_json::from_value::<[f32; 4]>(b.clone()).ok());
+    let bbox = v
+        .get("box")
+        .and_then(|b| serde_json::from_value::<[f32; 4]>(b.clone()).ok());
     Prompts { points, bbox }
 }
 
@@ -142,7 +144,9 @@ pub async fn annotation_set(
     let insts = store.project_instances(project_id).await?;
     let mut set = AnnotationSet::default();
     for i in &images {
-        if filter.status.as_deref().is_some_and(|s| s != i.status) || (i.missing && !filter.include_missing) {
+        if filter.status.as_deref().is_some_and(|s| s != i.status)
+            || (i.missing && !filter.include_missing)
+        {
             continue;
         }
         set.images.push(ImageInfo {
@@ -166,7 +170,10 @@ pub async fn annotation_set(
             continue;
         }
         let mask: CocoRle = serde_json::from_value(inst.rle.0.clone()).map_err(|e| {
-            ExportError::Invalid(format!("instance {} has a damaged mask in the database: {e}", inst.id))
+            ExportError::Invalid(format!(
+                "instance {} has a damaged mask in the database: {e}",
+                inst.id
+            ))
         })?;
         set.instances.push(Instance {
             id: inst.id as u64,
@@ -196,7 +203,8 @@ pub fn write_export(
             if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
                 std::fs::create_dir_all(dir).map_err(io(dir.display().to_string()))?;
             }
-            let bytes = serde_json::to_vec(&doc).map_err(|e| ExportError::Invalid(e.to_string()))?;
+            let bytes =
+                serde_json::to_vec(&doc).map_err(|e| ExportError::Invalid(e.to_string()))?;
             std::fs::write(out, bytes).map_err(io(out.display().to_string()))?;
             Ok(vec![])
         }
@@ -226,7 +234,12 @@ pub fn coco_doc(set: &AnnotationSet, format: ExportFormat) -> Result<Value, Expo
         },
         tolerance: DEFAULT_TOLERANCE,
     };
-    Ok(to_coco_json(set, &opts, Path::new("export.json"), &mut |_, _| {})?)
+    Ok(to_coco_json(
+        set,
+        &opts,
+        Path::new("export.json"),
+        &mut |_, _| {},
+    )?)
 }
 
 /// Zips the files under `dir` (paths relative to it).
@@ -234,7 +247,10 @@ pub fn zip_dir(dir: &Path) -> Result<Vec<u8>, ExportError> {
     let mut files = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).map_err(io(d.display().to_string()))?.flatten() {
+        for e in std::fs::read_dir(&d)
+            .map_err(io(d.display().to_string()))?
+            .flatten()
+        {
             let p = e.path();
             if p.is_dir() {
                 stack.push(p);
@@ -245,7 +261,8 @@ pub fn zip_dir(dir: &Path) -> Result<Vec<u8>, ExportError> {
     }
     files.sort();
     let mut zw = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
-    let opts = zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Deflated);
+    let opts = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated);
     for f in files {
         let name = f
             .strip_prefix(dir)
@@ -254,11 +271,14 @@ pub fn zip_dir(dir: &Path) -> Result<Vec<u8>, ExportError> {
             .map(|c| c.as_os_str().to_string_lossy())
             .collect::<Vec<_>>()
             .join("/");
-        zw.start_file(name, opts).map_err(|e| ExportError::Invalid(format!("zip: {e}")))?;
+        zw.start_file(name, opts)
+            .map_err(|e| ExportError::Invalid(format!("zip: {e}")))?;
         let bytes = std::fs::read(&f).map_err(io(f.display().to_string()))?;
         zw.write_all(&bytes).map_err(io("zip"))?;
     }
-    let cur = zw.finish().map_err(|e| ExportError::Invalid(format!("zip: {e}")))?;
+    let cur = zw
+        .finish()
+        .map_err(|e| ExportError::Invalid(format!("zip: {e}")))?;
     Ok(cur.into_inner())
 }
 
@@ -330,7 +350,9 @@ pub fn yolo_root(dir: &Path) -> PathBuf {
         if d.join("labels").is_dir() {
             return d;
         }
-        let Ok(rd) = std::fs::read_dir(&d) else { continue };
+        let Ok(rd) = std::fs::read_dir(&d) else {
+            continue;
+        };
         let mut has_txt = false;
         for e in rd.flatten() {
             let p = e.path();
@@ -357,16 +379,23 @@ pub async fn import_set(
     author: &str,
 ) -> Result<ImportReport, ExportError> {
     let images = store.list_images(project_id).await?;
-    let by_path: HashMap<&str, &samkit_store::Image> = images.iter().map(|i| (i.path.as_str(), i)).collect();
+    let by_path: HashMap<&str, &samkit_store::Image> =
+        images.iter().map(|i| (i.path.as_str(), i)).collect();
     let mut by_name: HashMap<String, Vec<&samkit_store::Image>> = HashMap::new();
     let mut by_stem: HashMap<String, Vec<&samkit_store::Image>> = HashMap::new();
     for i in &images {
         let p = Path::new(&i.path);
         if let Some(n) = p.file_name() {
-            by_name.entry(n.to_string_lossy().into_owned()).or_default().push(i);
+            by_name
+                .entry(n.to_string_lossy().into_owned())
+                .or_default()
+                .push(i);
         }
         if let Some(s) = p.file_stem() {
-            by_stem.entry(s.to_string_lossy().into_owned()).or_default().push(i);
+            by_stem
+                .entry(s.to_string_lossy().into_owned())
+                .or_default()
+                .push(i);
         }
     }
     let mut report = ImportReport::default();
@@ -374,8 +403,14 @@ pub async fn import_set(
     for im in &set.images {
         let fname = im.file_name.replace('\\', "/");
         let p = Path::new(&fname);
-        let name = p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        let stem = p.file_stem().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let name = p
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let stem = p
+            .file_stem()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
         let found = by_path
             .get(fname.as_str())
             .copied()
@@ -402,7 +437,9 @@ pub async fn import_set(
     }
     let mut news = Vec::new();
     for inst in &set.instances {
-        let Some(img) = image_map.get(&inst.image_id) else { continue };
+        let Some(img) = image_map.get(&inst.image_id) else {
+            continue;
+        };
         let Some(&cat) = cat_map.get(&inst.category_id) else {
             skipped.push(ImportSkip {
                 item: format!("annotation {}", inst.id),
@@ -410,7 +447,8 @@ pub async fn import_set(
             });
             continue;
         };
-        if (i64::from(inst.mask.height()), i64::from(inst.mask.width())) != (img.height, img.width) {
+        if (i64::from(inst.mask.height()), i64::from(inst.mask.width())) != (img.height, img.width)
+        {
             skipped.push(ImportSkip {
                 item: format!("annotation {}", inst.id),
                 reason: format!(
@@ -439,7 +477,8 @@ pub async fn import_set(
         news.push(NewInstance {
             image_id: img.id,
             category_id: cat,
-            rle: serde_json::to_value(&inst.mask).map_err(|e| ExportError::Invalid(e.to_string()))?,
+            rle: serde_json::to_value(&inst.mask)
+                .map_err(|e| ExportError::Invalid(e.to_string()))?,
             area: inst.mask.area() as i64,
             bbox: inst.mask.bbox(),
             score: inst.score.map(f64::from),

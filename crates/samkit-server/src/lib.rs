@@ -54,6 +54,8 @@ pub struct Config {
     pub cache_dir: Option<PathBuf>,
     /// How many images after the one being viewed are encoded ahead.
     pub prefetch: usize,
+    /// Decoder sessions serving prompts concurrently (each a loaded model copy).
+    pub decoders: usize,
 }
 
 impl Config {
@@ -63,6 +65,7 @@ impl Config {
             db: None,
             cache_dir: None,
             prefetch: 8,
+            decoders: std::thread::available_parallelism().map_or(1, |n| n.get().min(2)),
         }
     }
 }
@@ -151,6 +154,7 @@ impl Server {
             root.clone(),
             cache_dir,
             cfg.prefetch,
+            cfg.decoders,
             model.is_some(),
         );
         let state = Arc::new(AppState {
@@ -160,12 +164,10 @@ impl Server {
             engine,
             skipped: RwLock::new(Vec::new()),
         });
-        api::rescan(&state)
-            .await
-            .map_err(|e| ServerError::Root {
-                path: cfg.root.clone(),
-                source: std::io::Error::other(e.message),
-            })?;
+        api::rescan(&state).await.map_err(|e| ServerError::Root {
+            path: cfg.root.clone(),
+            source: std::io::Error::other(e.message),
+        })?;
         state.engine.start(model);
         Ok(Server { state })
     }
@@ -197,7 +199,7 @@ pub fn engine_loader(
     spec: samkit_engine::ModelSpec,
     opts: samkit_engine::EngineOptions,
 ) -> ModelLoader {
-    Box::new(move || {
+    Arc::new(move || {
         samkit_engine::init_runtime(&ort_lib).map_err(|e| e.to_string())?;
         samkit_engine::SamModel::load(&spec, opts)
             .map(Arc::new)
@@ -207,7 +209,10 @@ pub fn engine_loader(
 
 /// Opens the database of the project at `root` (default location unless `db`) without
 /// serving: for `samkit export` / `samkit import`.
-pub async fn open_project_store(root: &Path, db: Option<&str>) -> Result<(Store, i64), ServerError> {
+pub async fn open_project_store(
+    root: &Path,
+    db: Option<&str>,
+) -> Result<(Store, i64), ServerError> {
     let root = std::fs::canonicalize(root).map_err(|source| ServerError::Root {
         path: root.to_path_buf(),
         source,

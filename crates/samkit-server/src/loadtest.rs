@@ -37,16 +37,28 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 /// address (the generator refuses anything else).
 pub async fn run(addr: SocketAddr, clients: usize, seconds: f64) -> Result<LoadReport, String> {
     if !addr.ip().is_loopback() {
-        return Err(format!("refusing to load-test {addr}: only loopback addresses are allowed"));
+        return Err(format!(
+            "refusing to load-test {addr}: only loopback addresses are allowed"
+        ));
     }
     let base = Client::new(addr);
-    let images = base.get("/api/images").await.map_err(|e| e.to_string())?.json();
+    let images = base
+        .get("/api/images")
+        .await
+        .map_err(|e| e.to_string())?
+        .json();
     let images: Vec<(i64, f64, f64)> = images["images"]
         .as_array()
         .ok_or("no image list")?
         .iter()
         .filter(|i| i["missing"] == false)
-        .filter_map(|i| Some((i["id"].as_i64()?, i["width"].as_f64()?, i["height"].as_f64()?)))
+        .filter_map(|i| {
+            Some((
+                i["id"].as_i64()?,
+                i["width"].as_f64()?,
+                i["height"].as_f64()?,
+            ))
+        })
         .collect();
     if images.is_empty() {
         return Err("the project has no images".into());
@@ -57,7 +69,9 @@ pub async fn run(addr: SocketAddr, clients: usize, seconds: f64) -> Result<LoadR
     for c in 0..clients {
         let client = base.as_user(&format!("load-{c}"));
         let images = images.clone();
-        tasks.push(tokio::spawn(async move { annotator(client, c, images, deadline).await }));
+        tasks.push(tokio::spawn(async move {
+            annotator(client, c, images, deadline).await
+        }));
     }
     let mut lat = Vec::new();
     let mut dec = Vec::new();
@@ -89,8 +103,14 @@ pub async fn run(addr: SocketAddr, clients: usize, seconds: f64) -> Result<LoadR
 
 type ClientResult = (Vec<f64>, Vec<f64>, Vec<i64>, Vec<String>);
 
-async fn annotator(client: Client, c: usize, images: Vec<(i64, f64, f64)>, deadline: Instant) -> ClientResult {
-    let (mut lat, mut dec, mut acked, mut errors) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+async fn annotator(
+    client: Client,
+    c: usize,
+    images: Vec<(i64, f64, f64)>,
+    deadline: Instant,
+) -> ClientResult {
+    let (mut lat, mut dec, mut acked, mut errors) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     // Deterministic per-client pseudo-random clicks.
     let mut seed = 0x9e37_79b9_7f4a_7c15u64 ^ (c as u64).wrapping_mul(0x2545_f491_4f6c_dd1d);
     let mut rnd = move || {
@@ -125,7 +145,11 @@ async fn annotator(client: Client, c: usize, images: Vec<(i64, f64, f64)>, deadl
                     last = Some(v);
                 }
                 Ok(r) => {
-                    errors.push(format!("predict {}: {}", r.status, String::from_utf8_lossy(&r.body)));
+                    errors.push(format!(
+                        "predict {}: {}",
+                        r.status,
+                        String::from_utf8_lossy(&r.body)
+                    ));
                     break;
                 }
                 Err(e) => {
@@ -142,13 +166,20 @@ async fn annotator(client: Client, c: usize, images: Vec<(i64, f64, f64)>, deadl
         let inst = json!({"rle": cand["rle"], "score": cand["iou"],
                           "prompts": {"points": [{"x": x, "y": y, "label": "positive"}]},
                           "client_id": format!("load-{c}-{n}")});
-        match client.post(&format!("/api/images/{id}/instances"), &inst).await {
+        match client
+            .post(&format!("/api/images/{id}/instances"), &inst)
+            .await
+        {
             Ok(r) if r.status == 201 || r.status == 200 => {
                 if let Some(i) = r.json()["id"].as_i64() {
                     acked.push(i);
                 }
             }
-            Ok(r) => errors.push(format!("accept {}: {}", r.status, String::from_utf8_lossy(&r.body))),
+            Ok(r) => errors.push(format!(
+                "accept {}: {}",
+                r.status,
+                String::from_utf8_lossy(&r.body)
+            )),
             Err(e) => errors.push(format!("accept: {e}")),
         }
     }

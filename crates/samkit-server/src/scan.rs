@@ -36,7 +36,7 @@ fn rel_name(root: &Path, path: &Path) -> String {
         .join("/")
 }
 
-fn is_image_name(path: &Path) -> bool {
+pub(crate) fn is_image_name(path: &Path) -> bool {
     path.extension()
         .and_then(|e| e.to_str())
         .is_some_and(|e| IMAGE_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
@@ -122,7 +122,10 @@ pub fn scan(root: &Path) -> std::io::Result<ScanResult> {
                 .unwrap_or_else(|| "no file extension".into());
             out.skipped.push(Skipped {
                 path: name,
-                reason: format!("not an image ({ext}; supported: {})", IMAGE_EXTENSIONS.join(", ")),
+                reason: format!(
+                    "not an image ({ext}; supported: {})",
+                    IMAGE_EXTENSIONS.join(", ")
+                ),
             });
             continue;
         }

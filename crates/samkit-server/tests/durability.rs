@@ -25,7 +25,9 @@ const CHILD_ENV: &str = "SAMKIT_DURABILITY_CHILD_ROOT";
 #[test]
 #[ignore = "child process of kill_9_keeps_acknowledged_instances"]
 fn child_server() {
-    let Some(root) = std::env::var_os(CHILD_ENV) else { return };
+    let Some(root) = std::env::var_os(CHILD_ENV) else {
+        return;
+    };
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async move {
         let cache = std::path::Path::new(&root).join(".cache");
@@ -38,7 +40,10 @@ fn child_server() {
         let tmp = std::path::Path::new(&root).join(".addr.tmp");
         std::fs::write(&tmp, addr).unwrap();
         std::fs::rename(&tmp, std::path::Path::new(&root).join(".addr")).unwrap();
-        server.serve(listener, std::future::pending()).await.unwrap();
+        server
+            .serve(listener, std::future::pending())
+            .await
+            .unwrap();
     });
 }
 
@@ -46,13 +51,21 @@ fn child_server() {
 async fn kill_9_keeps_acknowledged_instances() {
     let dir = tempfile::tempdir().unwrap();
     common::write_png(&dir.path().join("a.png"), 64, 48);
-    let mut child = KillOnDrop(Command::new(std::env::current_exe().unwrap())
-        .args(["--ignored", "--exact", "child_server", "--nocapture", "--test-threads=1"])
-        .env(CHILD_ENV, dir.path())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap());
+    let mut child = KillOnDrop(
+        Command::new(std::env::current_exe().unwrap())
+            .args([
+                "--ignored",
+                "--exact",
+                "child_server",
+                "--nocapture",
+                "--test-threads=1",
+            ])
+            .env(CHILD_ENV, dir.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
     let addr_file = dir.path().join(".addr");
     let t = std::time::Instant::now();
     let addr: std::net::SocketAddr = loop {
@@ -76,16 +89,69 @@ async fn kill_9_keeps_acknowledged_instances() {
     // SIGKILL, no chance to flush anything.
     child.0.kill().unwrap();
     child.0.wait().unwrap();
-    let db = std::fs::canonicalize(dir.path()).unwrap().join(".samkit/project.db");
+    let db = std::fs::canonicalize(dir.path())
+        .unwrap()
+        .join(".samkit/project.db");
     let store = samkit_store::Store::open_path(&db).await.unwrap();
     for (id, area) in &acked {
-        let i = store.instance(*id).await.expect("acknowledged instance survived kill -9");
+        let i = store
+            .instance(*id)
+            .await
+            .expect("acknowledged instance survived kill -9");
         assert_eq!(i.area, i64::from(*area));
     }
     store.close().await;
     // And a restarted server shows them all.
     let cache = tempfile::tempdir().unwrap();
     let s = common::start(dir.path(), None, cache.path()).await;
-    let list = s.client.get("/api/images/1/instances").await.unwrap().json();
+    let list = s
+        .client
+        .get("/api/images/1/instances")
+        .await
+        .unwrap()
+        .json();
     assert_eq!(list["instances"].as_array().unwrap().len(), acked.len());
+}
+
+/// A request cut off mid-body stores nothing and leaves the server healthy; a retry
+/// with the same `client_id` after a lost answer creates no duplicate.
+#[tokio::test]
+async fn dropped_connections_neither_lose_nor_duplicate() {
+    use tokio::io::AsyncWriteExt;
+    let dir = tempfile::tempdir().unwrap();
+    common::write_png(&dir.path().join("a.png"), 64, 48);
+    let cache = tempfile::tempdir().unwrap();
+    let s = common::start(dir.path(), None, cache.path()).await;
+    let body = json!({"rle": common::rle(48, 64, 5, 9), "client_id": "tab-1/42"}).to_string();
+    let mut tcp = tokio::net::TcpStream::connect(s.addr).await.unwrap();
+    let head = format!(
+        "POST /api/images/1/instances HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    tcp.write_all(head.as_bytes()).await.unwrap();
+    tcp.write_all(&body.as_bytes()[..body.len() / 2])
+        .await
+        .unwrap();
+    drop(tcp);
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let list = s
+        .client
+        .get("/api/images/1/instances")
+        .await
+        .unwrap()
+        .json();
+    assert!(list["instances"].as_array().unwrap().is_empty());
+    // The full request, sent twice as a client does after losing the first answer.
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let a = s.client.post("/api/images/1/instances", &v).await.unwrap();
+    let b = s.client.post("/api/images/1/instances", &v).await.unwrap();
+    assert_eq!((a.status, b.status), (201, 200));
+    assert_eq!(a.json()["id"], b.json()["id"]);
+    let list = s
+        .client
+        .get("/api/images/1/instances")
+        .await
+        .unwrap()
+        .json();
+    assert_eq!(list["instances"].as_array().unwrap().len(), 1);
 }

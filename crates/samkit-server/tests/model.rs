@@ -23,7 +23,12 @@ async fn predict_refine_accept_and_reopen_without_reencoding() {
     assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
     let v = r.json();
     let cand = &v["candidates"][0];
-    let counts: u64 = cand["rle"]["counts"].as_array().unwrap().iter().map(|x| x.as_u64().unwrap()).sum();
+    let counts: u64 = cand["rle"]["counts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_u64().unwrap())
+        .sum();
     assert_eq!(counts, 300 * 451);
     assert_eq!(cand["rle"]["size"], json!([300, 451]));
     assert!(cand["area"].as_u64().unwrap() > 0 && cand["iou"].as_f64().unwrap() > 0.0);
@@ -33,21 +38,55 @@ async fn predict_refine_accept_and_reopen_without_reencoding() {
     let r2 = c.post("/api/images/1/predict", &refine).await.unwrap();
     assert_eq!(r2.status, 200, "{}", String::from_utf8_lossy(&r2.body));
     assert!(r2.json()["decode_ms"].as_f64().unwrap() > 0.0);
-    let bad = c.post("/api/images/1/predict", &json!({"points": p["points"], "prev": "p-999999"})).await.unwrap();
+    let bad = c
+        .post(
+            "/api/images/1/predict",
+            &json!({"points": p["points"], "prev": "p-999999"}),
+        )
+        .await
+        .unwrap();
     assert_eq!(bad.status, 400);
-    let out = c.post("/api/images/1/predict", &json!({"points": [{"x": 9999, "y": 1, "label": "positive"}]})).await.unwrap();
+    let out = c
+        .post(
+            "/api/images/1/predict",
+            &json!({"points": [{"x": 9999, "y": 1, "label": "positive"}]}),
+        )
+        .await
+        .unwrap();
     assert_eq!(out.status, 400, "{}", String::from_utf8_lossy(&out.body));
-    let acc = c.post("/api/images/1/instances", &json!({"rle": cand["rle"], "score": cand["iou"], "prompts": p})).await.unwrap();
+    let acc = c
+        .post(
+            "/api/images/1/instances",
+            &json!({"rle": cand["rle"], "score": cand["iou"], "prompts": p}),
+        )
+        .await
+        .unwrap();
     assert_eq!(acc.status, 201);
     let e = c.get("/api/embeddings").await.unwrap().json();
-    assert_eq!((e["ready"].as_i64(), e["total"].as_i64()), (Some(1), Some(1)), "{e}");
+    assert_eq!(
+        (e["ready"].as_i64(), e["total"].as_i64()),
+        (Some(1), Some(1)),
+        "{e}"
+    );
     s.task.abort();
     // Reopened: the embedding comes from the cache, no re-encode needed.
     let s2 = start(dir.path(), Some(common::model_loader()), cache.path()).await;
     wait_all_encoded(&s2.client, 60).await;
-    let r = s2.client.post("/api/images/1/predict", &json!({"points": p["points"], "wait_ms": 0})).await.unwrap();
+    let r = s2
+        .client
+        .post(
+            "/api/images/1/predict",
+            &json!({"points": p["points"], "wait_ms": 0}),
+        )
+        .await
+        .unwrap();
     assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
-    let insts = s2.client.get("/api/images/1/instances").await.unwrap().json();
+    let insts = s2
+        .client
+        .get("/api/images/1/instances")
+        .await
+        .unwrap()
+        .json();
     assert_eq!(insts["instances"].as_array().unwrap().len(), 1);
 }
 
@@ -62,14 +101,23 @@ async fn short_load_test_keeps_every_acknowledged_instance() {
     wait_all_encoded(&s.client, 120).await;
     let report = samkit_server::loadtest::run(s.addr, 5, 5.0).await.unwrap();
     assert!(report.errors.is_empty(), "{:?}", report.errors);
-    assert!(report.predicts > 0 && !report.instances_acked.is_empty(), "{report:?}");
+    assert!(
+        report.predicts > 0 && !report.instances_acked.is_empty(),
+        "{report:?}"
+    );
     let store = samkit_store::Store::open_path(&s.db).await.unwrap();
     for id in &report.instances_acked {
-        let i = store.instance(*id).await.expect("acknowledged instance is stored");
+        let i = store
+            .instance(*id)
+            .await
+            .expect("acknowledged instance is stored");
         assert!(!i.deleted);
     }
     eprintln!(
         "load 5×5s: {} predicts, p50 {:.0} ms, p95 {:.0} ms, {} instances",
-        report.predicts, report.p50_ms, report.p95_ms, report.instances_acked.len()
+        report.predicts,
+        report.p50_ms,
+        report.p95_ms,
+        report.instances_acked.len()
     );
 }

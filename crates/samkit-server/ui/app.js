@@ -36,12 +36,14 @@ const S = {
   categoryId: null,
   opacity: 0.55,
   predictSeq: 0,
-  predicting: false,
+  predicting: 0, // predictSeq of the request in flight (0: none)
   embeddings: null,
   lastTiming: null,
   openSeq: 0,
   deletedVersions: new Map(), // instance id -> version of the deleted row (for restore)
   lastHistoryId: null,
+  scrolledTo: null, // image index last scrolled into view in the list
+  statesKey: '', // last embedding states rendered in the image list
 };
 
 const undo = new UndoStack(() => updateButtons());
@@ -269,7 +271,12 @@ function renderImageList() {
   const c = S.project?.counts;
   tid('image-counts').textContent = S.images.length ? `(${S.images.filter((i) => i.status === 'done').length}/${S.images.length} done)` : '';
   if (c && c.missing) tid('image-counts').textContent += ` · ${c.missing} missing`;
-  ul.querySelector('li.current')?.scrollIntoView({ block: 'nearest' });
+  // Bring the current image into view when it changes only, not on every refresh (the
+  // list is re-rendered by the progress poll while the user may be scrolling it).
+  if (S.scrolledTo !== S.index) {
+    S.scrolledTo = S.index;
+    ul.querySelector('li.current')?.scrollIntoView({ block: 'nearest' });
+  }
 }
 
 async function pollEmbeddings() {
@@ -281,7 +288,11 @@ async function pollEmbeddings() {
     renderProgress(e);
     if (modelChanged) updatePromptUi();
     updateEncodingState();
-    renderImageList();
+    const key = JSON.stringify(e.states || {});
+    if (key !== S.statesKey) {
+      S.statesKey = key;
+      renderImageList();
+    }
     delay = e.encoding || (e.queued && e.queued.length) || e.model?.state === 'loading' ? 700 : 3000;
   } catch (err) {
     tid('encode-progress-text').textContent = `progress unavailable: ${err.message}`;
@@ -296,7 +307,9 @@ async function pollHistory() {
   const interval = Number(params.get('poll') ?? 4000);
   if (!interval) return;
   try {
-    if (S.lastHistoryId == null) {
+    if (S.lastHistoryId == null && S.project?.last_history_id != null) {
+      S.lastHistoryId = S.project.last_history_id;
+    } else if (S.lastHistoryId == null) {
       const r = await api.history('?limit=1');
       S.lastHistoryId = r.last_id ?? r.entries[0]?.id ?? 0;
     } else {
@@ -414,24 +427,36 @@ function pushPromptAction(label, before, after) {
     label,
     before,
     after,
-    undo: async () => { S.predictSeq++; setPrompt(action.before); },
-    redo: async () => { S.predictSeq++; setPrompt(action.after); },
+    undo: async () => restorePrompt(action, 'before'),
+    redo: async () => restorePrompt(action, 'after'),
   };
   undo.push(action);
   return action;
 }
 
+/** Show a remembered prompt state; one whose prediction never arrived is predicted again. */
+function restorePrompt(action, key) {
+  S.predictSeq++;
+  const st = action[key];
+  setPrompt(st);
+  if (st.pending && (st.points.length || st.box)) {
+    runPredict(st).then((done) => {
+      if (done && action[key] === st) action[key] = done;
+    });
+  }
+}
+
 function addPoint(x, y, positive) {
   if (!S.imageReady || S.image.missing) return;
   const before = S.prompt;
-  const next = { ...before, points: [...before.points, { x, y, label: positive ? 'positive' : 'negative' }] };
+  const next = { ...before, points: [...before.points, { x, y, label: positive ? 'positive' : 'negative' }], pending: true };
   applyPrompt('point', before, next);
 }
 
 function setBox(box) {
   if (!S.imageReady || S.image.missing) return;
   const before = S.prompt;
-  applyPrompt('box', before, { ...before, box });
+  applyPrompt('box', before, { ...before, box, pending: true });
 }
 
 function applyPrompt(label, before, next) {
@@ -452,16 +477,24 @@ async function runPredict(p, t0 = performance.now()) {
   if (p.box) req.box = p.box;
   // Refine the mask the user is looking at, unless they have hand-edited it.
   if (p.result && !p.edited) req.prev = { token: p.result.token, candidate: p.sel };
-  S.predicting = true;
+  S.predicting = seq; // "predicting" while this is the latest request (see isPredicting)
   updatePromptUi();
   let res;
   const started = Date.now();
+  const superseded = () => {
+    if (seq !== S.predictSeq) {
+      overlay(null); // a newer prompt, an undo or another image took over
+      updatePromptUi();
+      return true;
+    }
+    return false;
+  };
   for (;;) {
     try {
       res = await api.predict(imageId, req);
       break;
     } catch (e) {
-      if (seq !== S.predictSeq) return null;
+      if (superseded()) return null;
       if (e instanceof ApiError && e.status === 400 && req.prev && /token/i.test(e.message)) {
         delete req.prev; // token expired on the server: predict from the prompts alone
         continue;
@@ -471,10 +504,10 @@ async function runPredict(p, t0 = performance.now()) {
         overlay(e.code === 'encoding' ? 'encoding image…' : 'loading model…');
         updateEncodingState(e.body.embedding);
         await new Promise((r) => setTimeout(r, Math.max(300, (e.retryAfter || 1) * 500)));
-        if (seq !== S.predictSeq) return null;
+        if (superseded()) return null;
         continue;
       }
-      S.predicting = false;
+      S.predicting = 0;
       overlay(null);
       handlePredictError(e);
       updatePromptUi();
@@ -482,7 +515,7 @@ async function runPredict(p, t0 = performance.now()) {
     }
   }
   overlay(null);
-  if (seq !== S.predictSeq || !S.image || S.image.id !== imageId) return null;
+  if (superseded() || !S.image || S.image.id !== imageId) return null;
   markEmbedded(imageId);
   const t1 = performance.now();
   const candidates = res.candidates.map((c) => ({ mask: decodeRle(c.rle), iou: c.iou, area: c.area, bbox: c.bbox }));
@@ -493,8 +526,9 @@ async function runPredict(p, t0 = performance.now()) {
     mask: candidates[0]?.mask || null,
     iou: candidates[0]?.iou ?? null,
     edited: false,
+    pending: false,
   };
-  S.predicting = false;
+  S.predicting = 0;
   setPrompt(done);
   // Time to paint: wait for the frame that draws the mask.
   requestAnimationFrame(() => {
@@ -559,9 +593,9 @@ function updatePromptUi() {
   if (S.image?.missing) {
     st.textContent = 'cannot annotate: the image file is missing';
     st.dataset.area = 0;
-  } else if (S.predicting) {
+  } else if (isPredicting()) {
     const emb = S.embeddings?.states?.[S.image?.id] || S.image?.embedding;
-    st.textContent = emb && emb !== 'ready' ? 'encoding image… the mask appears when it is ready' : 'predicting…';
+    st.textContent = emb === 'queued' || emb === 'encoding' ? 'encoding image… the mask appears when it is ready' : 'predicting…';
   } else if (p.mask) {
     const area = maskArea(p.mask);
     const iou = p.edited ? 'edited by hand' : p.iou != null ? `IoU ${p.iou.toFixed(2)}` : '';
@@ -578,12 +612,16 @@ function updatePromptUi() {
   const nn = p.points.length - np;
   tid('prompt-status').textContent =
     p.points.length || p.box ? `prompts: ${np} +, ${nn} −${p.box ? ', box' : ''}` : '';
-  if (S.lastTiming && p.result && !S.predicting) {
+  if (S.lastTiming && p.result && !isPredicting()) {
     tid('prompt-status').textContent += ` · ${Math.round(S.lastTiming.total_ms)} ms (decoder ${Math.round(S.lastTiming.server_decode_ms ?? 0)} ms)`;
   }
   tid('brush-size').textContent = `⌀ ${S.brush * 2}`;
   tid('zoom-level').textContent = viewer.scale ? `${Math.round(viewer.scale * 100)}%` : '';
   updateButtons();
+}
+
+function isPredicting() {
+  return S.predicting !== 0 && S.predicting === S.predictSeq;
 }
 
 function updateButtons() {
@@ -602,7 +640,7 @@ function brushStart(x, y) {
   const before = S.prompt;
   const mask = before.mask ? before.mask.slice() : new Uint8Array(w * h);
   stroke = { before, mask, last: { x, y }, erase: S.tool === 'eraser' };
-  S.prompt = { ...before, mask, edited: true };
+  S.prompt = { ...before, mask, edited: true, pending: false };
   brushDab(x, y);
   paintCurrentMask();
 }

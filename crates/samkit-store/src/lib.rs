@@ -38,12 +38,12 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{QueryBuilder, Sqlite, SqlitePool, Transaction};
 
 pub use error::{ConflictInfo, Result, StoreError};
-/// JSON column wrapper used by the row types.
-pub use sqlx::types::Json;
 pub use model::{
     Category, Counts, HistoryEntry, HistoryQuery, Image, ImageStatus, Instance, InstancePatch,
     NewImage, NewInstance, Project, Restored,
 };
+/// JSON column wrapper used by the row types.
+pub use sqlx::types::Json;
 
 /// Colour of the default category and first entries of the palette new categories use.
 pub const PALETTE: [&str; 12] = [
@@ -1135,7 +1135,7 @@ async fn write_instance(
     .bind(next.category_id)
     .bind(&next.rle)
     .bind(next.area)
-    .bind(&next.bbox)
+    .bind(next.bbox)
     .bind(next.score)
     .bind(&next.prompts)
     .bind(next.deleted)

@@ -132,6 +132,11 @@ export async function newPage(browser, { user, viewport = { width: 1400, height:
   page.errors = [];
   page.consoleLog = [];
   page.on('pageerror', (e) => page.errors.push(e.message));
+  // The app must work offline: record any request that leaves 127.0.0.1 (CDNs, fonts...).
+  page.external = [];
+  page.on('request', (r) => {
+    if (!/^(https?:\/\/127\.0\.0\.1[:/]|blob:|data:)/.test(r.url())) page.external.push(r.url());
+  });
   page.on('console', (m) => page.consoleLog.push(`${m.type()}: ${m.text()}`));
   return page;
 }

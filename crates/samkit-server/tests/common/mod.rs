@@ -26,7 +26,11 @@ pub fn model_loader() -> ModelLoader {
         encoder: assets.model.encoder.clone(),
         decoder: assets.model.decoder.clone(),
     };
-    samkit_server::engine_loader(assets.ort_lib, spec, samkit_engine::EngineOptions::default())
+    samkit_server::engine_loader(
+        assets.ort_lib,
+        spec,
+        samkit_engine::EngineOptions::default(),
+    )
 }
 
 /// Writes a `w × h` RGB PNG with a bright square in the middle.
@@ -54,7 +58,9 @@ pub async fn start(root: &Path, model: Option<ModelLoader>, cache: &Path) -> Tes
     TestServer {
         addr,
         client: Client::new(addr),
-        db: std::fs::canonicalize(root).unwrap().join(".samkit/project.db"),
+        db: std::fs::canonicalize(root)
+            .unwrap()
+            .join(".samkit/project.db"),
         root: root.to_path_buf(),
         task,
     }
@@ -71,7 +77,10 @@ pub async fn wait_all_encoded(c: &Client, secs: u64) {
         if e["model"]["state"] == "ready" && e["ready"] == e["total"] {
             return;
         }
-        assert!(t.elapsed().as_secs() < secs, "images not encoded in {secs} s: {e}");
+        assert!(
+            t.elapsed().as_secs() < secs,
+            "images not encoded in {secs} s: {e}"
+        );
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }
 }
