@@ -187,8 +187,9 @@ pub fn run(args: SegmentArgs) -> anyhow::Result<()> {
         })?;
     }
 
-    let area = mask.iter().filter(|&&m| m).count();
-    let bbox = bbox_of(&mask, w as usize);
+    let binary = samkit_mask::Mask::from_bools(w, h, &mask)?;
+    let area = binary.area();
+    let bbox = binary.bbox().map(|b| [b.x, b.y, b.width, b.height]);
     if args.json {
         let v = serde_json::json!({
             "image": args.image, "width": w, "height": h,
@@ -220,19 +221,6 @@ pub fn run(args: SegmentArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `[x, y, w, h]` of the object pixels, or `None` for an empty mask.
-fn bbox_of(mask: &[bool], w: usize) -> Option<[usize; 4]> {
-    let (mut x0, mut y0, mut x1, mut y1) = (usize::MAX, usize::MAX, 0, 0);
-    for (i, _) in mask.iter().enumerate().filter(|(_, &m)| m) {
-        let (x, y) = (i % w, i / w);
-        x0 = x0.min(x);
-        y0 = y0.min(y);
-        x1 = x1.max(x);
-        y1 = y1.max(y);
-    }
-    (x0 != usize::MAX).then(|| [x0, y0, x1 - x0 + 1, y1 - y0 + 1])
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -244,12 +232,5 @@ mod tests {
         assert!(parse_xy("a,b").unwrap_err().contains("not a number"));
         assert!(parse_box("1,2,3").is_err());
         assert!(parse_xy("nan,1").is_err());
-    }
-
-    #[test]
-    fn bbox_of_mask() {
-        let m = [false, false, false, false, true, true, false, true, false];
-        assert_eq!(bbox_of(&m, 3), Some([1, 1, 2, 2]));
-        assert_eq!(bbox_of(&[false; 4], 2), None);
     }
 }
