@@ -164,32 +164,46 @@ impl SamModel {
     }
 
     /// Like [`predict`](Self::predict), but for a lone click on a decoder that returns a
-    /// single mask it also returns SAM's single-mask output as a second candidate, so a
-    /// user can pick between them (the default decoder returns the best of its three
-    /// multimask outputs for one click). The decoder picks its output token from the
-    /// number of points, so one more padding point selects the single-mask token; the
-    /// extra padding token barely changes the prompt. Costs a second decoder call.
+    /// single mask it also returns [`single_mask_alternative`](Self::single_mask_alternative)
+    /// as a second candidate (when it differs), so a user can pick between them.
+    /// Costs a second decoder call; callers with several decoder sessions can run the
+    /// two calls concurrently instead.
     pub fn predict_alternatives(
         &self,
         embedding: &Embedding,
         prompt: &Prompt,
     ) -> Result<Prediction> {
         let mut prediction = self.predict(embedding, prompt)?;
-        let lone_click =
-            prompt.points.len() == 1 && prompt.bbox.is_none() && prompt.mask_input.is_none();
-        if lone_click && prediction.candidates.len() == 1 {
-            let (mut coords, mut labels) = prompt.decoder_points(embedding.original);
-            coords.extend([0.0, 0.0]);
-            labels.push(-1.0);
-            let extra = self.decode(embedding, coords, labels, None)?;
-            let first = prediction.candidates[0].logits.to_bools();
-            for c in extra.candidates {
-                if c.logits.to_bools() != first {
-                    prediction.candidates.push(c);
-                }
+        if prediction.candidates.len() == 1 {
+            if let Some(alt) = self.single_mask_alternative(embedding, prompt)? {
+                prediction.push_distinct(alt);
             }
         }
         Ok(prediction)
+    }
+
+    /// For a lone click (one point, no box, no mask input), SAM's single-mask output,
+    /// which the default decoder does not return: for one click it picks the best of its
+    /// three multimask outputs. The decoder chooses its output token from the number of
+    /// points, so one more padding point selects the single-mask token; the extra
+    /// padding token barely changes the prompt. `None` for any other prompt.
+    pub fn single_mask_alternative(
+        &self,
+        embedding: &Embedding,
+        prompt: &Prompt,
+    ) -> Result<Option<Candidate>> {
+        let lone_click =
+            prompt.points.len() == 1 && prompt.bbox.is_none() && prompt.mask_input.is_none();
+        if !lone_click {
+            return Ok(None);
+        }
+        self.check_embedding(embedding)?;
+        prompt.validate(embedding.original)?;
+        let (mut coords, mut labels) = prompt.decoder_points(embedding.original);
+        coords.extend([0.0, 0.0]);
+        labels.push(-1.0);
+        let prediction = self.decode(embedding, coords, labels, None)?;
+        Ok(prediction.candidates.into_iter().next())
     }
 
     fn check_embedding(&self, embedding: &Embedding) -> Result<()> {

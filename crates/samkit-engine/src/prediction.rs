@@ -53,6 +53,14 @@ pub struct Prediction {
 }
 
 impl Prediction {
+    /// Appends `candidate` unless an existing candidate has the same mask.
+    pub fn push_distinct(&mut self, candidate: Candidate) {
+        let mask = candidate.logits.to_bools();
+        if self.candidates.iter().all(|c| c.logits.to_bools() != mask) {
+            self.candidates.push(candidate);
+        }
+    }
+
     /// The candidate with the highest predicted IoU.
     pub fn best(&self) -> &Candidate {
         self.candidates

@@ -12,7 +12,7 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
-use samkit_engine::{BoxPrompt, Point, PointLabel, Prompt};
+use samkit_engine::{BoxPrompt, Point, PointLabel, Prediction, Prompt};
 use samkit_mask::CocoRle;
 use samkit_store::{HistoryQuery, ImageStatus, InstancePatch, NewInstance, Store, StoreError};
 use serde::de::DeserializeOwned;
@@ -683,40 +683,40 @@ async fn predict(
     };
     let wait_ms = t_wait.elapsed().as_secs_f64() * 1e3;
     let multimask = r.multimask.unwrap_or(true);
-    let job = move |model: &samkit_engine::SamModel| -> Result<Decoded, String> {
+    let (emb2, prompt2) = (emb.clone(), prompt.clone());
+    let main = st.engine.decode(move |m| {
         let t = Instant::now();
-        // A lone first click also gets SAM's single-mask output as an alternative.
-        let pred = if multimask {
-            model.predict_alternatives(&emb, &prompt)
-        } else {
-            model.predict(&emb, &prompt)
-        }
-        .map_err(|e| e.to_string())?;
-        let decode_ms = t.elapsed().as_secs_f64() * 1e3;
-        let mut cands: Vec<_> = pred.candidates.into_iter().collect();
-        cands.sort_by(|a, b| b.iou.total_cmp(&a.iou));
+        let pred = m.predict(&emb, &prompt).map_err(|e| e.to_string());
+        (pred, t.elapsed().as_secs_f64() * 1e3)
+    });
+    // A lone click also gets SAM's single-mask output as a second candidate, decoded at
+    // the same time on another session of the pool so the answer is not twice as slow.
+    let alt = async {
         if !multimask {
-            cands.truncate(1);
+            return None;
         }
-        let mut out = Vec::with_capacity(cands.len());
-        for c in cands {
-            let size = c.logits.size;
-            let rle = logits_to_rle(&c.logits.data, size.width, size.height)?;
-            let v = json!({
-                "rle": {"size": [rle.height(), rle.width()], "counts": rle.counts()},
-                "iou": c.iou, "area": rle.area(), "bbox": rle.bbox(),
-            });
-            out.push((v, c.iou, c.low_res));
-        }
-        Ok((out, decode_ms))
+        st.engine
+            .decode(move |m| {
+                let t = Instant::now();
+                let alt = m.single_mask_alternative(&emb2, &prompt2).ok().flatten();
+                (alt, t.elapsed().as_secs_f64() * 1e3)
+            })
+            .await
     };
-    let out = st
-        .engine
-        .decode(job)
+    let (main, alt) = tokio::join!(main, alt);
+    let (pred, mut decode_ms) = main.ok_or_else(|| model_err(st.engine.model()))?;
+    let mut pred = pred.map_err(|e| ApiError::bad_request(format!("cannot predict: {e}")))?;
+    if let Some((alt, alt_ms)) = alt {
+        if let (Some(c), 1) = (alt, pred.candidates.len()) {
+            pred.push_distinct(c);
+            decode_ms = decode_ms.max(alt_ms);
+        }
+    }
+    let out = tokio::task::spawn_blocking(move || candidates_json(pred, multimask))
         .await
-        .ok_or_else(|| model_err(st.engine.model()))?
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?
         .map_err(|e| ApiError::bad_request(format!("cannot predict: {e}")))?;
-    let (cands, decode_ms) = out;
+    let cands = out;
     let low: Vec<_> = cands.iter().map(|(_, _, l)| l.clone()).collect();
     let token = st.engine.put_token(TokenEntry {
         image_id: id,
@@ -747,8 +747,27 @@ fn logits_to_rle(data: &[f32], w: u32, h: u32) -> Result<CocoRle, String> {
     }
     CocoRle::encode_column_major(h, w, &col).map_err(|e| e.to_string())
 }
-/// Candidates (API JSON, IoU, low-res logits) and the decode time in ms.
-type Decoded = (Vec<(Value, f32, LowRes)>, f64);
+/// The API's candidates (JSON, IoU, low-res logits), best predicted IoU first; one
+/// candidate unless `multimask`.
+fn candidates_json(pred: Prediction, multimask: bool) -> Result<Vec<(Value, f32, LowRes)>, String> {
+    let mut cands = pred.candidates;
+    cands.sort_by(|a, b| b.iou.total_cmp(&a.iou));
+    if !multimask {
+        cands.truncate(1);
+    }
+    cands
+        .into_iter()
+        .map(|c| {
+            let size = c.logits.size;
+            let rle = logits_to_rle(&c.logits.data, size.width, size.height)?;
+            let v = json!({
+                "rle": {"size": [rle.height(), rle.width()], "counts": rle.counts()},
+                "iou": c.iou, "area": rle.area(), "bbox": rle.bbox(),
+            });
+            Ok((v, c.iou, c.low_res))
+        })
+        .collect()
+}
 
 // ------------------------------------------------------------------ instances
 
