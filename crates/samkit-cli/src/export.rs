@@ -1,7 +1,7 @@
 //! `samkit export` and `samkit import`: a `samkit serve` project's annotations to and
 //! from the exchange formats, without starting the server.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use samkit_server::export::{self, ExportFilter, ExportFormat};
@@ -48,17 +48,26 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .context("cannot start the async runtime")
 }
 
+/// Opens a project's database and brings its image list up to date with the folder.
+async fn open_synced(
+    project: &Path,
+    db: Option<&str>,
+) -> anyhow::Result<(samkit_store::Store, i64, PathBuf)> {
+    let (store, pid) = samkit_server::open_project_store(project, db)
+        .await
+        .with_context(|| format!("cannot open the project {}", project.display()))?;
+    let root = std::fs::canonicalize(project)?;
+    samkit_server::sync_folder(&store, pid, &root)
+        .await
+        .map_err(|e| anyhow::anyhow!(e.message))
+        .context("cannot scan the project folder")?;
+    Ok((store, pid, root))
+}
+
 pub fn run_export(args: ExportArgs) -> anyhow::Result<()> {
     let format: ExportFormat = args.to.parse().map_err(|e: String| anyhow::anyhow!(e))?;
     runtime()?.block_on(async {
-        let (store, pid) = samkit_server::open_project_store(&args.project, args.db.as_deref())
-            .await
-            .with_context(|| format!("cannot open the project {}", args.project.display()))?;
-        let root = std::fs::canonicalize(&args.project)?;
-        samkit_server::sync_folder(&store, pid, &root)
-            .await
-            .map_err(|e| anyhow::anyhow!(e.message))
-            .context("cannot scan the project folder")?;
+        let (store, pid, root) = open_synced(&args.project, args.db.as_deref()).await?;
         let filter = ExportFilter {
             status: args.status.clone(),
             include_missing: true,
@@ -85,14 +94,7 @@ pub fn run_export(args: ExportArgs) -> anyhow::Result<()> {
 
 pub fn run_import(args: ImportArgs) -> anyhow::Result<()> {
     runtime()?.block_on(async {
-        let (store, pid) = samkit_server::open_project_store(&args.project, args.db.as_deref())
-            .await
-            .with_context(|| format!("cannot open the project {}", args.project.display()))?;
-        let root = std::fs::canonicalize(&args.project)?;
-        samkit_server::sync_folder(&store, pid, &root)
-            .await
-            .map_err(|e| anyhow::anyhow!(e.message))
-            .context("cannot scan the project folder")?;
+        let (store, pid, root) = open_synced(&args.project, args.db.as_deref()).await?;
         let (set, skipped) = if args.input.is_dir() {
             export::read_yolo(&export::yolo_root(&args.input), &root)
         } else {

@@ -44,6 +44,20 @@ pub(crate) fn check_size(width: u32, height: u32) -> Result<usize, MaskError> {
     Ok(n as usize)
 }
 
+/// Checks that `len` bytes hold a `width × height` mask; returns the pixel count.
+pub(crate) fn check_len(width: u32, height: u32, len: usize) -> Result<usize, MaskError> {
+    let n = check_size(width, height)?;
+    if len != n {
+        return Err(MaskError::DataLength {
+            width,
+            height,
+            expected: n as u64,
+            got: len as u64,
+        });
+    }
+    Ok(n)
+}
+
 impl Mask {
     /// An empty (all background) mask.
     pub fn new(width: u32, height: u32) -> Result<Self, MaskError> {
@@ -57,15 +71,7 @@ impl Mask {
 
     /// A mask from row-major bytes; any non-zero byte is foreground.
     pub fn from_raw(width: u32, height: u32, mut data: Vec<u8>) -> Result<Self, MaskError> {
-        let n = check_size(width, height)?;
-        if data.len() != n {
-            return Err(MaskError::DataLength {
-                width,
-                height,
-                expected: n as u64,
-                got: data.len() as u64,
-            });
-        }
+        check_len(width, height, data.len())?;
         for v in &mut data {
             *v = u8::from(*v != 0);
         }
@@ -262,15 +268,7 @@ impl Mask {
 
     /// A mask from column-major (Fortran order) bytes; any non-zero byte is foreground.
     pub fn from_column_major(width: u32, height: u32, col: &[u8]) -> Result<Mask, MaskError> {
-        let n = check_size(width, height)?;
-        if col.len() != n {
-            return Err(MaskError::DataLength {
-                width,
-                height,
-                expected: n as u64,
-                got: col.len() as u64,
-            });
-        }
+        check_len(width, height, col.len())?;
         let data = transpose(col, height as usize, width as usize);
         Mask::from_raw(width, height, data)
     }

@@ -16,7 +16,7 @@
 //! BENCHMARKS.md). The pycocotools cross-tests in `crates/samkit-formats/tests` prove
 //! the parity of both.
 
-use crate::mask::check_size;
+use crate::mask::{check_len, check_size};
 use crate::rle_fast;
 use crate::{Mask, MaskError};
 use hotcoco::mask as hm;
@@ -133,15 +133,7 @@ impl CocoRle {
     /// Encodes column-major (Fortran-order) bytes of a `height × width` mask; any
     /// non-zero byte is foreground (what pycocotools `encode` takes).
     pub fn encode_column_major(height: u32, width: u32, col: &[u8]) -> Result<CocoRle, MaskError> {
-        let n = check_size(width, height)?;
-        if col.len() != n {
-            return Err(MaskError::DataLength {
-                width,
-                height,
-                expected: n as u64,
-                got: col.len() as u64,
-            });
-        }
+        check_len(width, height, col.len())?;
         let r = hm::encode(col, height, width).map_err(map_err)?;
         Ok(CocoRle::from_hotcoco(r))
     }

@@ -732,20 +732,12 @@ async fn predict(
 
 type LowRes = samkit_engine::LowResLogits;
 
-/// COCO RLE of `logit > 0` for row-major logits, read straight into column-major order.
+/// COCO RLE of `logit > 0` for row-major logits (encoded from row-major order by
+/// `samkit-mask`, without a transpose).
 fn logits_to_rle(data: &[f32], w: u32, h: u32) -> Result<CocoRle, String> {
-    let (wu, hu) = (w as usize, h as usize);
-    if data.len() != wu * hu {
-        return Err(format!(
-            "decoder returned {} values for a {w}×{h} mask",
-            data.len()
-        ));
-    }
-    let mut col = Vec::with_capacity(data.len());
-    for x in 0..wu {
-        col.extend((0..hu).map(|y| u8::from(data[y * wu + x] > 0.0)));
-    }
-    CocoRle::encode_column_major(h, w, &col).map_err(|e| e.to_string())
+    let bits = data.iter().map(|&v| u8::from(v > 0.0)).collect();
+    let mask = samkit_mask::Mask::from_raw(w, h, bits).map_err(|e| e.to_string())?;
+    Ok(CocoRle::encode(&mask))
 }
 /// The API's candidates (JSON, IoU, low-res logits), best predicted IoU first; one
 /// candidate unless `multimask`.

@@ -72,7 +72,7 @@ impl Config {
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
-    #[error("the project folder {path} cannot be used: {source}")]
+    #[error("the project folder {path} cannot be used")]
     Root {
         path: PathBuf,
         #[source]
@@ -80,7 +80,7 @@ pub enum ServerError {
     },
     #[error(transparent)]
     Store(#[from] samkit_store::StoreError),
-    #[error("cannot create {path}: {source}")]
+    #[error("cannot create {path}")]
     Io {
         path: PathBuf,
         #[source]
