@@ -13,6 +13,12 @@ pub enum MaskError {
     },
     #[error("mask size {width}×{height} exceeds the 2^32-1 pixels COCO RLE can address")]
     TooLarge { width: u32, height: u32 },
+    #[error("{width}×{height} = {} pixels is over the budget of {max_pixels} pixels per image: raise it with --max-pixels if the file is genuine", u64::from(*width) * u64::from(*height))]
+    OverBudget {
+        width: u32,
+        height: u32,
+        max_pixels: u64,
+    },
     #[error("masks differ in size: {a_width}×{a_height} vs {b_width}×{b_height}")]
     SizeMismatch {
         a_width: u32,

@@ -12,11 +12,14 @@
 //!   first run background; compressed `counts` strings as `rleToString`).
 //! * [`Polygons`] — pixel-exact contours with holes and multiple parts, optional
 //!   Douglas–Peucker simplification, rasterisation with COCO `frPoly` semantics.
+//! * [`PixelBudget`] — the most pixels an image or mask read from a file may declare;
+//!   every reader checks the declared size against it before allocating.
 //! * [`stability_score`] and [`remove_small_regions`] — SAM's post-processing, as in
 //!   segment-anything's `amg.py`.
 //!
 //! Nothing here panics on user input: constructors validate and return [`MaskError`].
 
+mod budget;
 mod error;
 mod mask;
 mod polygon;
@@ -25,6 +28,7 @@ mod rle;
 mod rle_fast;
 mod stability;
 
+pub use budget::PixelBudget;
 pub use error::MaskError;
 pub use mask::{BBox, Mask};
 pub use polygon::{polygon_iou_loss, PolygonPart, Polygons, DEFAULT_TOLERANCE};

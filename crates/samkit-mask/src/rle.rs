@@ -18,7 +18,7 @@
 
 use crate::mask::{check_len, check_size};
 use crate::rle_fast;
-use crate::{Mask, MaskError};
+use crate::{Mask, MaskError, PixelBudget};
 use hotcoco::mask as hm;
 use serde::{Deserialize, Serialize};
 
@@ -143,6 +143,13 @@ impl CocoRle {
         let data =
             rle_fast::decode_row_major(&self.counts, self.width as usize, self.height as usize);
         Mask::from_raw_unchecked(self.width, self.height, data)
+    }
+
+    /// [`decode`](Self::decode) after checking the declared size against `budget`: use
+    /// this on RLEs read from outside, whose `size` may claim gigapixels in a few bytes.
+    pub fn decode_within(&self, budget: PixelBudget) -> Result<Mask, MaskError> {
+        budget.check(self.width, self.height)?;
+        Ok(self.decode())
     }
 
     /// Decodes to column-major bytes (0/1), as pycocotools returns them.
@@ -298,6 +305,11 @@ mod tests {
         assert_eq!(r.area(), 3);
         assert_eq!(r.bbox(), [0.0, 0.0, 2.0, 3.0]);
         assert_eq!(r.decode(), m);
+        assert_eq!(r.decode_within(PixelBudget::new(6)).unwrap(), m);
+        assert!(matches!(
+            r.decode_within(PixelBudget::new(5)),
+            Err(MaskError::OverBudget { .. })
+        ));
         let s = r.to_compressed();
         assert_eq!(CocoRle::from_compressed(3, 2, &s).unwrap(), r);
     }
