@@ -1,5 +1,7 @@
-//! `samkit segment` end to end: the documented GrabCut figure, output formats read by
-//! real consumers, and a clear one-line error with a non-zero exit for each bad input.
+//! `samkit segment` end to end: a drawn object segmented by the real model, output formats
+//! read by real consumers, a clear one-line error with a non-zero exit for each bad input,
+//! and the documented GrabCut figure (when the reference data is present; see
+//! `samkit-testdata`).
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -11,9 +13,20 @@ fn samkit(args: &[&str]) -> Output {
         .expect("run samkit")
 }
 
-fn grabcut(kind: &str, name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join(format!("../../../shared/data/grabcut/{kind}/{name}.png"))
+/// A bundled sample photo (`samples/NAME`).
+fn sample(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!("../../samples/{name}"))
+}
+
+fn iou_ignoring(pred: &[bool], gt: &[bool], ignore: Option<&[bool]>) -> f64 {
+    let (mut i, mut u) = (0u64, 0u64);
+    for k in 0..gt.len() {
+        if !ignore.is_some_and(|ig| ig[k]) {
+            i += (pred[k] && gt[k]) as u64;
+            u += (pred[k] || gt[k]) as u64;
+        }
+    }
+    i as f64 / u as f64
 }
 
 fn stderr(o: &Output) -> String {
@@ -42,12 +55,68 @@ fn grey(path: &Path) -> Vec<bool> {
         .collect()
 }
 
+/// A disk on a textured background: one click in its centre must give the disk. Data the
+/// test draws itself, so it runs on any clone.
+#[test]
+fn drawn_disk_is_segmented_from_one_click() {
+    let dir = tempfile::tempdir().unwrap();
+    let (w, h, cx, cy, r) = (320u32, 240u32, 150.0f32, 110.0f32, 60.0f32);
+    let inside = |x: u32, y: u32| (x as f32 - cx).powi(2) + (y as f32 - cy).powi(2) <= r * r;
+    let img = image::RgbImage::from_fn(w, h, |x, y| {
+        if inside(x, y) {
+            image::Rgb([200, 40, 30])
+        } else {
+            // Diagonal stripes, so the background is not one flat region.
+            let v = if (x + y) / 12 % 2 == 0 { 70 } else { 110 };
+            image::Rgb([v, v + 20, v + 60])
+        }
+    });
+    let path = dir.path().join("disk.png");
+    img.save(&path).unwrap();
+    let out = dir.path().join("m.png");
+    let o = samkit(&[
+        "segment",
+        path.to_str().unwrap(),
+        "--point",
+        "150,110",
+        "--out",
+        out.to_str().unwrap(),
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let pred = grey(&out);
+    let gt: Vec<bool> = (0..h)
+        .flat_map(|y| (0..w).map(move |x| (x, y)))
+        .map(|(x, y)| inside(x, y))
+        .collect();
+    let iou = iou_ignoring(&pred, &gt, None);
+    println!(
+        "drawn disk, one click: IoU {iou:.4}, reported area {}",
+        v["area"]
+    );
+    assert!(iou >= 0.9, "IoU {iou}");
+    assert_eq!(
+        v["area"].as_u64().unwrap(),
+        pred.iter().filter(|&&p| p).count() as u64
+    );
+}
+
+/// The README's example figure on the GrabCut penguin (reference data).
 #[test]
 fn penguin_click_gives_the_documented_iou() {
+    let Some(grabcut) = samkit_testdata::reference_data(
+        "samkit-cli segment_cli (GrabCut penguin)",
+        "grabcut/images/106024.png",
+    ) else {
+        return;
+    };
+    let grabcut = grabcut.parent().unwrap().parent().unwrap().to_path_buf();
+    let file = |kind: &str| grabcut.join(format!("{kind}/106024.png"));
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("m.png");
     let overlay = dir.path().join("overlay.png");
-    let image = grabcut("images", "106024");
+    let image = file("images");
     let o = samkit(&[
         "segment",
         image.to_str().unwrap(),
@@ -72,16 +141,9 @@ fn penguin_click_gives_the_documented_iou() {
         .pixels()
         .all(|p| p.0[0] == 0 || p.0[0] == 255));
     let pred = grey(&out);
-    let gt = grey(&grabcut("masks", "106024"));
-    let ignore = grey(&grabcut("ignore", "106024"));
-    let (mut i, mut u) = (0u64, 0u64);
-    for k in 0..gt.len() {
-        if !ignore[k] {
-            i += (pred[k] && gt[k]) as u64;
-            u += (pred[k] || gt[k]) as u64;
-        }
-    }
-    let iou = i as f64 / u as f64;
+    let gt = grey(&file("masks"));
+    let ignore = grey(&file("ignore"));
+    let iou = iou_ignoring(&pred, &gt, Some(&ignore));
     println!("samkit segment 106024 --point 230,210: IoU {iou:.6}");
     assert!((iou - 0.9183).abs() <= 0.001, "IoU {iou}");
     let pic = image::open(&overlay).unwrap();
@@ -92,12 +154,12 @@ fn penguin_click_gives_the_documented_iou() {
 fn npy_output_is_read_by_numpy_as_bool() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("m.npy");
-    let image = grabcut("images", "106024");
+    let image = sample("chelsea.png");
     let o = samkit(&[
         "segment",
         image.to_str().unwrap(),
         "--box",
-        "180,30,280,310",
+        "120,20,360,290",
         "--out",
         out.to_str().unwrap(),
         "--json",
@@ -116,7 +178,7 @@ fn npy_output_is_read_by_numpy_as_bool() {
     );
     assert_eq!(
         String::from_utf8_lossy(&py.stdout).trim(),
-        format!("bool (321, 481) {area}")
+        format!("bool (300, 451) {area}")
     );
 }
 
@@ -126,7 +188,7 @@ fn bad_inputs_get_one_clear_line_and_exit_1() {
     let d = dir.path();
     let out = d.join("m.png");
     let out_s = out.to_str().unwrap();
-    let image = grabcut("images", "106024");
+    let image = sample("chelsea.png"); // 451 x 300
     let img = image.to_str().unwrap();
 
     let corrupt = d.join("corrupt.png");
@@ -169,7 +231,7 @@ fn bad_inputs_get_one_clear_line_and_exit_1() {
         "no/such/image.png",
     );
     assert_clear_error(
-        &samkit(&["segment", img, "--point", "481,10", "--out", out_s]),
+        &samkit(&["segment", img, "--point", "451,10", "--out", out_s]),
         "outside",
     );
     assert_clear_error(

@@ -8,15 +8,18 @@
 //! `ORT_DYLIB_PATH` names the runtime library.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Instant;
 
 use samkit_engine::{init_runtime, EngineOptions, ModelSpec, SamModel};
 use samkit_eval::{evaluate, per_image_table, Dataset, DatasetPaths, EvalConfig, Summary, Variant};
 use serde::Deserialize;
 
-fn grabcut() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/grabcut")
+/// The GrabCut reference data (`$SAMKIT_TEST_DATA/grabcut`), or `None` when it is absent
+/// (the skip is recorded; see `samkit-testdata`).
+fn grabcut() -> Option<PathBuf> {
+    samkit_testdata::reference_data("samkit-eval grabcut", "grabcut/reference/clicks_prev.json")
+        .map(|_| samkit_testdata::data_root().join("grabcut"))
 }
 
 fn model() -> SamModel {
@@ -45,7 +48,9 @@ struct RefEntry {
 }
 
 fn reference_clicks(variant: Variant) -> HashMap<String, RefEntry> {
-    let path = grabcut().join(format!("reference/clicks_{}.json", variant.name()));
+    let path = grabcut()
+        .expect("checked by the test")
+        .join(format!("reference/clicks_{}.json", variant.name()));
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let entries: Vec<RefEntry> = serde_json::from_str(&text).expect("reference clicks parse");
     entries.into_iter().map(|e| (e.name.clone(), e)).collect()
@@ -53,12 +58,7 @@ fn reference_clicks(variant: Variant) -> HashMap<String, RefEntry> {
 
 #[test]
 fn grabcut_reproduces_the_reference() {
-    let data = grabcut();
-    assert!(
-        data.join("images").is_dir(),
-        "GrabCut test data not found at {} (the shared data folder next to the repository)",
-        data.display()
-    );
+    let Some(data) = grabcut() else { return };
     let dataset = Dataset::scan(&DatasetPaths {
         images: data.join("images"),
         masks: data.join("masks"),

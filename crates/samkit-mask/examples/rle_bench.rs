@@ -40,10 +40,14 @@ fn disc_mask(w: u32, h: u32, discs: &[(f64, f64, f64)]) -> Mask {
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let data = root.join("../../../shared/data/grabcut/masks");
+    // The reference data set, found like the tests find it (SAMKIT_TEST_DATA).
+    let data = std::env::var_os("SAMKIT_TEST_DATA")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| root.join("../../../shared/data"))
+        .join("grabcut/masks");
     let mut cases: Vec<(String, Mask)> = Vec::new();
     let mut files: Vec<_> = std::fs::read_dir(&data)
-        .map_err(|e| format!("{}: {e} (the GrabCut masks are needed)", data.display()))?
+        .map_err(|e| format!("{}: {e} (the GrabCut masks are needed: set SAMKIT_TEST_DATA to the folder holding grabcut/)", data.display()))?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .collect();
     files.sort();

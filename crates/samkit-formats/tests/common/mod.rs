@@ -30,13 +30,8 @@ pub fn run_python(args: &[&Path]) -> String {
     }
 }
 
-/// `shared/data` next to the repository (`../shared/data` from the repo root).
-pub fn shared_data() -> PathBuf {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data");
-    assert!(
-        p.is_dir(),
-        "test data folder {} is missing: the tests need the shared GrabCut data next to the repository",
-        p.display()
-    );
-    p
+/// The GrabCut masks of the reference data (`$SAMKIT_TEST_DATA/grabcut/masks`), or `None`
+/// when they are absent (the skip is recorded; see `samkit-testdata`).
+pub fn grabcut_masks(suite: &str) -> Option<PathBuf> {
+    samkit_testdata::reference_data(suite, "grabcut/masks")
 }

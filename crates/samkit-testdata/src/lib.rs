@@ -1,0 +1,101 @@
+//! For tests only: where the reference test data set lives, and what happens when it
+//! does not.
+//!
+//! Suites that compare with per-click reference figures (teacher-forced parity, the
+//! GrabCut evaluation, Pillow parity on GrabCut, polygon export of the GrabCut masks)
+//! need a data set the repository does not ship. They find it through one setting,
+//! `SAMKIT_TEST_DATA` (default: `../shared/data` beside the repository), by calling
+//! [`reference_data`] with their suite's name:
+//!
+//! - data present: the path;
+//! - data absent, `SAMKIT_REQUIRE_TEST_DATA=1` (CI sets it): the test fails, naming the
+//!   folder and the setting;
+//! - data absent otherwise: the test returns early, after one line on stderr and one line
+//!   appended to the file `SAMKIT_TEST_SKIPS` names (the test command sets it and prints
+//!   the collected lines at the end), so a missing data set never passes silently.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// The setting that names the reference data folder (the one holding `grabcut/`).
+pub const DATA_VAR: &str = "SAMKIT_TEST_DATA";
+/// When `1`, a missing reference data set fails the suite instead of skipping it.
+pub const REQUIRE_VAR: &str = "SAMKIT_REQUIRE_TEST_DATA";
+/// A file to which each skipped suite appends one line (set by `scripts/test`).
+pub const SKIPS_VAR: &str = "SAMKIT_TEST_SKIPS";
+
+/// The reference data folder: `$SAMKIT_TEST_DATA`, else `../shared/data` beside the
+/// repository.
+pub fn data_root() -> PathBuf {
+    match std::env::var_os(DATA_VAR) {
+        Some(p) if !p.is_empty() => PathBuf::from(p),
+        _ => repo_root().join("../shared/data"),
+    }
+}
+
+/// The repository root (this crate sits at `crates/samkit-testdata`).
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// `data_root()/rel` when it exists, for the suite named `suite` (e.g.
+/// `"samkit-engine parity"`). When it is missing: panics if `SAMKIT_REQUIRE_TEST_DATA=1`,
+/// else records the skip (see the crate docs) and returns `None`.
+pub fn reference_data(suite: &str, rel: &str) -> Option<PathBuf> {
+    let root = data_root();
+    let path = root.join(rel);
+    if path.exists() {
+        return Some(path);
+    }
+    let top = rel.split('/').next().unwrap_or(rel);
+    let why = format!(
+        "{suite}: not run, the reference data {} is missing (set {DATA_VAR} to the folder \
+         that holds {top}/; default ../shared/data beside the repository)",
+        path.display()
+    );
+    if std::env::var(REQUIRE_VAR).is_ok_and(|v| v == "1") {
+        panic!("{why}; {REQUIRE_VAR}=1 requires it");
+    }
+    eprintln!("SKIPPED {why}");
+    if let Some(file) = std::env::var_os(SKIPS_VAR) {
+        // One line per call; the test command prints each distinct line once.
+        if let Ok(mut f) = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(file)
+        {
+            let _ = writeln!(f, "{why}");
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // One test, since it changes the process environment.
+    #[test]
+    fn present_absent_and_required() {
+        let dir = std::env::temp_dir().join(format!("samkit-testdata-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("grabcut")).unwrap();
+        let skips = dir.join("skips.txt");
+        std::env::set_var(DATA_VAR, &dir);
+        std::env::set_var(SKIPS_VAR, &skips);
+        std::env::remove_var(REQUIRE_VAR);
+
+        assert_eq!(reference_data("s", "grabcut"), Some(dir.join("grabcut")));
+        assert!(!skips.exists());
+
+        assert_eq!(reference_data("suite x", "nope"), None);
+        let text = std::fs::read_to_string(&skips).unwrap();
+        assert!(text.starts_with("suite x: not run"), "{text}");
+        assert!(text.contains(DATA_VAR), "{text}");
+
+        std::env::set_var(REQUIRE_VAR, "1");
+        let r = std::panic::catch_unwind(|| reference_data("suite y", "nope"));
+        assert!(r.is_err(), "a required data set that is missing fails");
+        std::env::remove_var(REQUIRE_VAR);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
