@@ -32,6 +32,21 @@ pub enum EngineError {
         height: u32,
     },
 
+    #[error("image {path} is {width}×{height} = {} pixels, over the budget of {max_pixels} pixels per image; if the file is genuine and the machine has the memory (about 3 bytes per pixel for 8-bit RGB, up to 11 for 16-bit RGBA), raise it with --max-pixels", u64::from(*width) * u64::from(*height))]
+    ImageTooLarge {
+        path: PathBuf,
+        width: u32,
+        height: u32,
+        max_pixels: u64,
+    },
+
+    #[error("image {path} is {width}×{height}: SAM cannot encode an image whose long side is more than 2048 times its short side (it would be less than one pixel high after resizing to 1024); crop or pad it")]
+    ImageTooThin {
+        path: PathBuf,
+        width: u32,
+        height: u32,
+    },
+
     #[error("invalid prompt: {0}")]
     Prompt(String),
 

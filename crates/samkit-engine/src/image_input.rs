@@ -1,5 +1,11 @@
 //! Reading images into the 8-bit RGB pixels SAM sees.
 //!
+//! Before anything is allocated, the header's size is checked: zero-size images, images
+//! over the [`PixelBudget`] (decompression bombs: a 74-byte PNG header may claim
+//! 50000×50000) and images too thin for SAM ([`check_sam_size`]) are refused with one
+//! typed error. The decoders also get the budget as `image::Limits`. A JPEG whose data
+//! stops before its end marker is an error, not an image padded with grey.
+//!
 //! The conversion rule, applied in this order:
 //! 1. the EXIF orientation tag, when present, is applied (the image is rotated/flipped
 //!    the way viewers show it), so click coordinates mean what the user sees;
@@ -8,43 +14,186 @@
 //! 4. alpha is dropped without compositing (the same as Pillow's `convert("RGB")`), so a
 //!    transparent region keeps the colour it stores.
 
+use std::fs::File;
+use std::io::{BufReader, Read};
 use std::path::Path;
 
-use image::{DynamicImage, ImageDecoder, ImageReader, RgbImage};
+use image::{DynamicImage, ImageDecoder, ImageError, ImageFormat, ImageReader, RgbImage};
+use samkit_mask::PixelBudget;
 
 use crate::error::{EngineError, Result};
+use crate::preprocess::INPUT_SIZE;
+
+/// Decodes `path` within the default [`PixelBudget`]; see [`load_rgb_within`].
+pub fn load_rgb(path: &Path) -> Result<RgbImage> {
+    load_rgb_within(path, PixelBudget::DEFAULT)
+}
 
 /// Decodes `path`, applies its EXIF orientation and converts it to RGB8 (see the module
-/// docs for the rule).
-pub fn load_rgb(path: &Path) -> Result<RgbImage> {
+/// docs for the rule). The declared size is checked against `budget` and SAM's
+/// minimum before any pixel buffer is allocated.
+pub fn load_rgb_within(path: &Path, budget: PixelBudget) -> Result<RgbImage> {
     let err = |reason: String| EngineError::ImageRead {
         path: path.to_path_buf(),
         reason,
     };
-    let reader = ImageReader::open(path)
+    let mut reader = ImageReader::open(path)
         .map_err(|e| err(e.to_string()))?
         .with_guessed_format()
         .map_err(|e| err(e.to_string()))?;
-    if reader.format().is_none() {
+    let Some(format) = reader.format() else {
         return Err(err(
             "not a supported image format (PNG, JPEG, TIFF, BMP, WebP)".into(),
         ));
-    }
-    let mut decoder = reader.into_decoder().map_err(|e| err(e.to_string()))?;
-    let orientation = decoder.orientation().ok();
+    };
+    reader.limits(budget.image_limits());
+    let too_large = |width: u32, height: u32| EngineError::ImageTooLarge {
+        path: path.to_path_buf(),
+        width,
+        height,
+        max_pixels: budget.max_pixels(),
+    };
+    // A header over the limits fails here already; its size is in the error only.
+    let mut decoder = reader.into_decoder().map_err(|e| match e {
+        ImageError::Limits(l) => err(format!(
+            "{l}: the image is larger than the pixel budget of {} (raise it with --max-pixels)",
+            budget.max_pixels()
+        )),
+        e => err(e.to_string()),
+    })?;
     let (w, h) = decoder.dimensions();
-    if w == 0 || h == 0 {
-        return Err(EngineError::EmptyImage {
-            path: path.to_path_buf(),
-            width: w,
-            height: h,
-        });
+    check_dimensions(path, w, h, budget).map_err(|e| match e {
+        EngineError::ImageTooLarge { .. } => too_large(w, h),
+        e => e,
+    })?;
+    if format == ImageFormat::Jpeg && !jpeg_is_complete(path).map_err(|e| err(e.to_string()))? {
+        return Err(err(
+            "the JPEG data ends before the image does (truncated file?)".into(),
+        ));
     }
-    let mut img = DynamicImage::from_decoder(decoder).map_err(|e| err(e.to_string()))?;
+    let orientation = decoder.orientation().ok();
+    let mut img = DynamicImage::from_decoder(decoder).map_err(|e| match e {
+        ImageError::Limits(_) => too_large(w, h),
+        e => err(e.to_string()),
+    })?;
     if let Some(o) = orientation {
         img.apply_orientation(o);
     }
     Ok(to_rgb8(img))
+}
+
+/// Checks an image size read from a header: not empty, within `budget`, and one SAM
+/// can encode ([`check_sam_size`]). Used by every caller that lists images before
+/// decoding them (the server's folder scan), so they refuse the same files.
+pub fn check_dimensions(path: &Path, width: u32, height: u32, budget: PixelBudget) -> Result<()> {
+    if width == 0 || height == 0 {
+        return Err(EngineError::EmptyImage {
+            path: path.to_path_buf(),
+            width,
+            height,
+        });
+    }
+    if !budget.allows(width, height) {
+        return Err(EngineError::ImageTooLarge {
+            path: path.to_path_buf(),
+            width,
+            height,
+            max_pixels: budget.max_pixels(),
+        });
+    }
+    check_sam_size(path, width, height)
+}
+
+/// SAM resizes the long side to 1024 and its decoder computes the short side as
+/// `floor(short · 1024 / long + 0.5)`; when that is 0 (long side more than 2048 times
+/// the short one, e.g. 20000×1) ONNX Runtime fails in a `Resize` node. Refused here
+/// with the reason instead.
+pub fn check_sam_size(path: &Path, width: u32, height: u32) -> Result<()> {
+    let (short, long) = (width.min(height), width.max(height));
+    if u64::from(short) * 2 * u64::from(INPUT_SIZE) < u64::from(long) {
+        return Err(EngineError::ImageTooThin {
+            path: path.to_path_buf(),
+            width,
+            height,
+        });
+    }
+    Ok(())
+}
+
+/// Whether a JPEG stream reaches its end-of-image marker. The `image` crate's JPEG
+/// decoder fills missing data with grey and reports success, so a file cut short
+/// would silently become a grey image. This walks the marker segments (skipping the
+/// entropy-coded data, where a `0xFF` byte is always followed by `0x00` or a restart
+/// marker) and answers whether `EOI` comes before the end of the file. Bytes after
+/// `EOI` are ignored, as every decoder does.
+fn jpeg_is_complete(path: &Path) -> std::io::Result<bool> {
+    let mut bytes = BufReader::new(File::open(path)?).bytes();
+    let mut next = move || bytes.next().transpose();
+    if (next()?, next()?) != (Some(0xFF), Some(0xD8)) {
+        return Ok(false);
+    }
+    let mut pending: Option<u8> = None;
+    loop {
+        let marker = match pending.take() {
+            Some(m) => m,
+            None => {
+                // Markers start with 0xFF (possibly several fill bytes); anything else
+                // between segments is tolerated and skipped, as decoders do.
+                let mut b = match next()? {
+                    Some(b) => b,
+                    None => return Ok(false),
+                };
+                while b != 0xFF {
+                    b = match next()? {
+                        Some(b) => b,
+                        None => return Ok(false),
+                    };
+                }
+                loop {
+                    match next()? {
+                        Some(0xFF) => continue,
+                        Some(m) => break m,
+                        None => return Ok(false),
+                    }
+                }
+            }
+        };
+        match marker {
+            0xD9 => return Ok(true),
+            0x01 | 0xD0..=0xD7 | 0x00 => continue,
+            _ => {
+                let (Some(hi), Some(lo)) = (next()?, next()?) else {
+                    return Ok(false);
+                };
+                let len = u16::from_be_bytes([hi, lo]);
+                for _ in 2..len {
+                    if next()?.is_none() {
+                        return Ok(false);
+                    }
+                }
+                if marker == 0xDA {
+                    // Entropy-coded data up to the next real marker.
+                    pending = loop {
+                        match next()? {
+                            Some(0xFF) => {
+                                let mut m = next()?;
+                                while m == Some(0xFF) {
+                                    m = next()?;
+                                }
+                                match m {
+                                    None => return Ok(false),
+                                    Some(0x00 | 0xD0..=0xD7) => continue,
+                                    Some(m) => break Some(m),
+                                }
+                            }
+                            Some(_) => continue,
+                            None => return Ok(false),
+                        }
+                    };
+                }
+            }
+        }
+    }
 }
 
 /// Converts a decoded image to RGB8 by the module's rule (no orientation step).
@@ -92,6 +241,170 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("missing.png"), "{e}");
+    }
+
+    /// A PNG that declares `w`×`h` RGB8 but holds a few bytes of image data: the
+    /// shape of a decompression bomb's header.
+    fn png_header_claiming(w: u32, h: u32) -> Vec<u8> {
+        fn crc32(bytes: &[u8]) -> u32 {
+            let mut crc = !0u32;
+            for &b in bytes {
+                crc ^= u32::from(b);
+                for _ in 0..8 {
+                    crc = if crc & 1 != 0 {
+                        (crc >> 1) ^ 0xEDB8_8320
+                    } else {
+                        crc >> 1
+                    };
+                }
+            }
+            !crc
+        }
+        fn chunk(out: &mut Vec<u8>, kind: &[u8; 4], data: &[u8]) {
+            out.extend_from_slice(&(data.len() as u32).to_be_bytes());
+            let start = out.len();
+            out.extend_from_slice(kind);
+            out.extend_from_slice(data);
+            let crc = crc32(&out[start..]);
+            out.extend_from_slice(&crc.to_be_bytes());
+        }
+        let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
+        let mut ihdr = Vec::new();
+        ihdr.extend_from_slice(&w.to_be_bytes());
+        ihdr.extend_from_slice(&h.to_be_bytes());
+        ihdr.extend_from_slice(&[8, 2, 0, 0, 0]);
+        chunk(&mut png, b"IHDR", &ihdr);
+        // zlib stream of an empty stored block: valid, and far too short.
+        chunk(
+            &mut png,
+            b"IDAT",
+            &[0x78, 0x01, 0x01, 0x00, 0x00, 0xFF, 0xFF, 0, 0, 0, 1],
+        );
+        chunk(&mut png, b"IEND", &[]);
+        png
+    }
+
+    fn small_jpeg() -> Vec<u8> {
+        let img = RgbImage::from_fn(64, 48, |x, y| {
+            image::Rgb([(x * 4) as u8, (y * 5) as u8, 90])
+        });
+        let mut jpeg = Vec::new();
+        image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, 90)
+            .encode_image(&img)
+            .unwrap();
+        jpeg
+    }
+
+    fn write(dir: &tempfile::TempDir, name: &str, bytes: &[u8]) -> std::path::PathBuf {
+        let p = dir.path().join(name);
+        std::fs::write(&p, bytes).unwrap();
+        p
+    }
+
+    #[test]
+    fn png_bomb_is_refused_before_allocating() {
+        let dir = tempfile::tempdir().unwrap();
+        let png = png_header_claiming(50_000, 50_000);
+        assert!(png.len() < 80, "{}", png.len());
+        let p = write(&dir, "bomb.png", &png);
+        let e = load_rgb(&p).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                EngineError::ImageTooLarge {
+                    width: 50_000,
+                    height: 50_000,
+                    ..
+                }
+            ),
+            "{e}"
+        );
+        let msg = e.to_string();
+        assert!(
+            msg.contains("bomb.png") && msg.contains("--max-pixels"),
+            "{msg}"
+        );
+        // The budget is configurable both ways.
+        let p = write(&dir, "small.png", &png_header_claiming(300, 200));
+        let e = load_rgb_within(&p, PixelBudget::new(59_999)).unwrap_err();
+        assert!(matches!(e, EngineError::ImageTooLarge { .. }), "{e}");
+        let e = load_rgb_within(&p, PixelBudget::new(60_000)).unwrap_err();
+        assert!(!matches!(e, EngineError::ImageTooLarge { .. }), "{e}");
+    }
+
+    #[test]
+    fn jpeg_bomb_is_refused_before_allocating() {
+        let mut jpeg = small_jpeg();
+        // Patch SOF0's height and width to 65000×65000.
+        let sof = jpeg.windows(2).position(|w| w == [0xFF, 0xC0]).unwrap();
+        jpeg[sof + 5..sof + 7].copy_from_slice(&65_000u16.to_be_bytes());
+        jpeg[sof + 7..sof + 9].copy_from_slice(&65_000u16.to_be_bytes());
+        let dir = tempfile::tempdir().unwrap();
+        let p = write(&dir, "bomb.jpg", &jpeg);
+        let e = load_rgb(&p).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                EngineError::ImageTooLarge {
+                    width: 65_000,
+                    height: 65_000,
+                    ..
+                }
+            ),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn truncated_jpeg_is_an_error_not_grey() {
+        let jpeg = small_jpeg();
+        let dir = tempfile::tempdir().unwrap();
+        let whole = write(&dir, "whole.jpg", &jpeg);
+        assert_eq!(load_rgb(&whole).unwrap().dimensions(), (64, 48));
+        // Bytes after the end marker are ignored, as by every decoder.
+        let mut trailing = jpeg.clone();
+        trailing.extend_from_slice(b"appended data");
+        assert!(load_rgb(&write(&dir, "trailing.jpg", &trailing)).is_ok());
+        for cut in [jpeg.len() / 2, jpeg.len() - 2, 700] {
+            let p = write(&dir, "cut.jpg", &jpeg[..cut]);
+            let e = load_rgb(&p).unwrap_err().to_string();
+            assert!(
+                e.contains("cut.jpg") && e.contains("truncated"),
+                "{cut}: {e}"
+            );
+        }
+    }
+
+    #[test]
+    fn truncated_png_is_an_error() {
+        let img = RgbImage::from_fn(64, 64, |x, y| {
+            image::Rgb([(x * 3) as u8, (y * 7) as u8, (x ^ y) as u8])
+        });
+        let mut png = Vec::new();
+        img.write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+            .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let p = write(&dir, "cut.png", &png[..png.len() / 2]);
+        assert!(load_rgb(&p).is_err());
+    }
+
+    #[test]
+    fn images_too_thin_for_sam_are_refused() {
+        let p = Path::new("x.png");
+        // The decoder's short side is floor(short·1024/long + 0.5): 0 past 2048:1.
+        assert!(check_sam_size(p, 2048, 1).is_ok());
+        assert!(check_sam_size(p, 1, 2048).is_ok());
+        assert!(check_sam_size(p, 6144, 3).is_ok());
+        let e = check_sam_size(p, 20_000, 1).unwrap_err();
+        assert!(matches!(e, EngineError::ImageTooThin { .. }), "{e}");
+        assert!(check_sam_size(p, 2049, 1).is_err());
+        assert!(check_sam_size(p, 3, 6145).is_err());
+        let dir = tempfile::tempdir().unwrap();
+        let thin = RgbImage::from_pixel(20_000, 1, image::Rgb([1, 2, 3]));
+        let path = dir.path().join("thin.png");
+        thin.save(&path).unwrap();
+        let e = load_rgb(&path).unwrap_err().to_string();
+        assert!(e.contains("thin.png") && e.contains("2048"), "{e}");
     }
 
     #[test]

@@ -31,12 +31,13 @@ mod runtime;
 
 pub use embedding::{image_hash, Embedding, EmbeddingCache, EMBEDDING_LEN};
 pub use error::{EngineError, Result};
-pub use image_input::{load_rgb, to_rgb8};
+pub use image_input::{check_dimensions, check_sam_size, load_rgb, load_rgb_within, to_rgb8};
 pub use model::{EngineOptions, ModelSpec, SamModel};
 pub use prediction::{Candidate, MaskLogits, Prediction};
 pub use preprocess::Size;
 pub use prompt::{BoxPrompt, Point, PointLabel, Prompt};
 pub use runtime::init_runtime;
+pub use samkit_mask::PixelBudget;
 
 /// Side of the decoder's low-resolution logits.
 pub const LOW_RES: usize = 256;

@@ -16,12 +16,15 @@
 //!   instance whose pixels are all ignored.
 //!
 //! Everything is checked by [`Dataset::scan`], which decodes the masks but reads only the
-//! image headers; the images are decoded during the run.
+//! image headers; the images are decoded during the run. Every declared size (image,
+//! mask and ignore-map headers) is checked against the [`PixelBudget`] before anything
+//! is decoded, so a mask file claiming 50000×50000 is an error, not gigabytes.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use image::{DynamicImage, ImageReader};
+use image::{DynamicImage, ImageDecoder, ImageReader};
+use samkit_engine::PixelBudget;
 
 use crate::error::{EvalError, Result};
 
@@ -67,6 +70,8 @@ pub struct Dataset {
     pub samples: Vec<Sample>,
     pub skipped: Vec<Skipped>,
     pub images_without_mask: usize,
+    /// The pixel budget the files were checked against; the run decodes images within it.
+    pub budget: PixelBudget,
 }
 
 /// A decoded mask: instance ids and ignore flags, row-major.
@@ -112,36 +117,46 @@ fn stem_and_ext(path: &Path) -> Option<(String, String)> {
     Some((stem, ext))
 }
 
-fn decode(path: &Path) -> Result<DynamicImage> {
-    ImageReader::open(path)
-        .map_err(|source| EvalError::Io {
-            path: path.to_path_buf(),
-            source,
-        })?
+fn reader(
+    path: &Path,
+    budget: PixelBudget,
+) -> Result<ImageReader<std::io::BufReader<std::fs::File>>> {
+    let io = |source| EvalError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut reader = ImageReader::open(path)
+        .map_err(io)?
         .with_guessed_format()
-        .map_err(|source| EvalError::Io {
-            path: path.to_path_buf(),
-            source,
-        })?
-        .decode()
-        .map_err(|source| EvalError::Image {
-            path: path.to_path_buf(),
-            source,
-        })
+        .map_err(io)?;
+    reader.limits(budget.image_limits());
+    Ok(reader)
 }
 
-fn dimensions(path: &Path) -> Result<(u32, u32)> {
-    ImageReader::open(path)
-        .map_err(|source| EvalError::Io {
+/// The header's size, checked against `budget`.
+fn dimensions(path: &Path, budget: PixelBudget) -> Result<(u32, u32)> {
+    let image_err = |source| EvalError::Image {
+        path: path.to_path_buf(),
+        source,
+    };
+    let decoder = reader(path, budget)?.into_decoder().map_err(image_err)?;
+    let (width, height) = decoder.dimensions();
+    if !budget.allows(width, height) {
+        return Err(EvalError::TooLarge {
             path: path.to_path_buf(),
-            source,
-        })?
-        .with_guessed_format()
-        .map_err(|source| EvalError::Io {
-            path: path.to_path_buf(),
-            source,
-        })?
-        .into_dimensions()
+            width,
+            height,
+            max_pixels: budget.max_pixels(),
+        });
+    }
+    Ok((width, height))
+}
+
+/// Decodes a mask or ignore map after checking its declared size against `budget`.
+fn decode(path: &Path, budget: PixelBudget) -> Result<DynamicImage> {
+    dimensions(path, budget)?;
+    reader(path, budget)?
+        .decode()
         .map_err(|source| EvalError::Image {
             path: path.to_path_buf(),
             source,
@@ -168,8 +183,14 @@ fn grey_values(img: &DynamicImage) -> Vec<u32> {
 }
 
 impl Dataset {
-    /// Pairs masks with images and checks everything that can be checked without the model.
+    /// [`Dataset::scan_within`] the default [`PixelBudget`].
     pub fn scan(paths: &DatasetPaths) -> Result<Dataset> {
+        Self::scan_within(paths, PixelBudget::DEFAULT)
+    }
+
+    /// Pairs masks with images and checks everything that can be checked without the
+    /// model; no image, mask or ignore map may declare more pixels than `budget`.
+    pub fn scan_within(paths: &DatasetPaths, budget: PixelBudget) -> Result<Dataset> {
         let mut images: BTreeMap<String, PathBuf> = BTreeMap::new();
         for path in list_dir(&paths.images)? {
             let Some((stem, ext)) = stem_and_ext(&path) else {
@@ -204,7 +225,10 @@ impl Dataset {
                 masks_dir: paths.masks.clone(),
             });
         }
-        let mut dataset = Dataset::default();
+        let mut dataset = Dataset {
+            budget,
+            ..Dataset::default()
+        };
         let mut paired = 0usize;
         for (stem, mask) in masks {
             let Some(image) = images.get(&stem).cloned() else {
@@ -229,10 +253,10 @@ impl Dataset {
                 height: 0,
                 instances: Vec::new(),
             };
-            let (width, height) = dimensions(&sample.image)?;
+            let (width, height) = dimensions(&sample.image, budget)?;
             sample.width = width;
             sample.height = height;
-            let labels = load_labels(&sample)?;
+            let labels = load_labels(&sample, budget)?;
             let mut ids: Vec<u32> = labels.ids.iter().copied().filter(|&v| v != 0).collect();
             ids.sort_unstable();
             ids.dedup();
@@ -281,8 +305,9 @@ impl Dataset {
     }
 }
 
-/// Decodes a sample's mask and ignore map, checking their sizes against the image.
-pub fn load_labels(sample: &Sample) -> Result<Labels> {
+/// Decodes a sample's mask and ignore map, checking their sizes against the budget and
+/// the image.
+pub fn load_labels(sample: &Sample, budget: PixelBudget) -> Result<Labels> {
     let check = |what: &'static str, path: &Path, img: &DynamicImage| {
         if (img.width(), img.height()) != (sample.width, sample.height) {
             return Err(EvalError::SizeMismatch {
@@ -297,12 +322,12 @@ pub fn load_labels(sample: &Sample) -> Result<Labels> {
         }
         Ok(())
     };
-    let mask = decode(&sample.mask)?;
+    let mask = decode(&sample.mask, budget)?;
     check("mask", &sample.mask, &mask)?;
     let ids = grey_values(&mask);
     let ignore = match &sample.ignore {
         Some(path) => {
-            let img = decode(path)?;
+            let img = decode(path, budget)?;
             check("ignore map", path, &img)?;
             grey_values(&img).into_iter().map(|v| v != 0).collect()
         }
@@ -386,8 +411,41 @@ mod tests {
             (ds.skipped[1].name.as_str(), ds.skipped[1].instance),
             ("c", Some(255))
         );
-        let labels = load_labels(&ds.samples[0]).unwrap();
+        let labels = load_labels(&ds.samples[0], ds.budget).unwrap();
         assert_eq!(labels.instance(7).iter().filter(|&&b| b).count(), 12);
+    }
+
+    #[test]
+    fn sizes_over_the_budget_are_refused_before_decoding() {
+        let d = dirs();
+        let p = &d.paths;
+        RgbImage::new(40, 30).save(p.images.join("a.png")).unwrap();
+        grey(40, 30, |x, _| u8::from(x < 5))
+            .save(p.masks.join("a.png"))
+            .unwrap();
+        assert!(Dataset::scan_within(p, PixelBudget::new(1200)).is_ok());
+        let err = Dataset::scan_within(p, PixelBudget::new(1199)).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                EvalError::TooLarge {
+                    width: 40,
+                    height: 30,
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        assert!(err.to_string().contains("--max-pixels"), "{err}");
+        // A mask (or ignore map) over the budget is refused even when the image fits.
+        grey(400, 300, |_, _| 1)
+            .save(p.masks.join("a.png"))
+            .unwrap();
+        let err = Dataset::scan_within(p, PixelBudget::new(1200)).unwrap_err();
+        assert!(
+            matches!(err, EvalError::TooLarge { width: 400, .. }),
+            "{err}"
+        );
     }
 
     #[test]

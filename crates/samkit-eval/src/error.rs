@@ -25,6 +25,13 @@ pub enum EvalError {
         #[source]
         source: image::ImageError,
     },
+    #[error("{path} is {width}×{height} = {} pixels, over the budget of {max_pixels} pixels per image: raise it with --max-pixels if the file is genuine", u64::from(*width) * u64::from(*height))]
+    TooLarge {
+        path: PathBuf,
+        width: u32,
+        height: u32,
+        max_pixels: u64,
+    },
     #[error("mask {mask} has no image: expected {stem}.<png|jpg|jpeg|bmp|tif|tiff|webp> in {images_dir}")]
     MaskWithoutImage {
         mask: PathBuf,

@@ -266,8 +266,8 @@ pub fn evaluate<S: Segmenter>(
                 source,
             }
         };
-        let image = load_image(sample)?;
-        let labels = load_labels(sample)?;
+        let image = load_image(sample, dataset.budget)?;
+        let labels = load_labels(sample, dataset.budget)?;
         let start = Instant::now();
         let embedding = segmenter.embed(&image).map_err(seg_err("encoder"))?;
         let encoder_s = start.elapsed().as_secs_f64();
@@ -312,11 +312,13 @@ pub fn evaluate<S: Segmenter>(
     Ok(results)
 }
 
-fn load_image(sample: &Sample) -> Result<RgbImage> {
-    let image = samkit_engine::load_rgb(&sample.image).map_err(|e| EvalError::Segmenter {
-        stage: "image loading",
-        name: sample.name.clone(),
-        source: Box::new(e),
+fn load_image(sample: &Sample, budget: samkit_engine::PixelBudget) -> Result<RgbImage> {
+    let image = samkit_engine::load_rgb_within(&sample.image, budget).map_err(|e| {
+        EvalError::Segmenter {
+            stage: "image loading",
+            name: sample.name.clone(),
+            source: Box::new(e),
+        }
     })?;
     if image.dimensions() != (sample.width, sample.height) {
         return Err(EvalError::SizeMismatch {

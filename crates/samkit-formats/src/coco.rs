@@ -17,7 +17,7 @@
 
 use crate::model::{AnnotationSet, Category, ImageInfo, Instance, Prompts};
 use crate::{FormatError, MaskFormat, Problem};
-use samkit_mask::{CocoRle, Polygons, DEFAULT_TOLERANCE};
+use samkit_mask::{CocoRle, PixelBudget, Polygons, DEFAULT_TOLERANCE};
 use serde_json::{json, Map, Value};
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
@@ -133,26 +133,47 @@ pub fn export_coco(
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(|e| FormatError::io(dir, e))?;
     }
-    let bytes = serde_json::to_vec(&doc).map_err(|e| FormatError::write(path, e))?;
-    std::fs::write(path, bytes).map_err(|e| FormatError::io(path, e))
+    crate::write::write_with(path, |w| {
+        serde_json::to_writer(w, &doc).map_err(std::io::Error::other)
+    })
 }
 
-/// Reads a COCO instances JSON file. With `skip_invalid`, invalid images, categories
-/// and annotations are skipped and returned as the second element; otherwise the
-/// first one is the error.
+/// [`import_coco_within`] the default [`PixelBudget`].
 pub fn import_coco(
     path: &Path,
     skip_invalid: bool,
 ) -> Result<(AnnotationSet, Vec<FormatError>), FormatError> {
-    let bytes = std::fs::read(path).map_err(|e| FormatError::io(path, e))?;
-    import_coco_slice(&bytes, path, skip_invalid)
+    import_coco_within(path, skip_invalid, PixelBudget::DEFAULT)
 }
 
-/// [`import_coco`] on bytes already read; `path` only names the source in errors.
+/// Reads a COCO instances JSON file. With `skip_invalid`, invalid images, categories
+/// and annotations are skipped and returned as the second element; otherwise the
+/// first one is the error. An image entry declaring more pixels than `budget` is
+/// invalid (its masks would have that size).
+pub fn import_coco_within(
+    path: &Path,
+    skip_invalid: bool,
+    budget: PixelBudget,
+) -> Result<(AnnotationSet, Vec<FormatError>), FormatError> {
+    let bytes = std::fs::read(path).map_err(|e| FormatError::io(path, e))?;
+    import_coco_slice_within(&bytes, path, skip_invalid, budget)
+}
+
+/// [`import_coco_slice_within`] the default [`PixelBudget`].
 pub fn import_coco_slice(
     bytes: &[u8],
     path: &Path,
     skip_invalid: bool,
+) -> Result<(AnnotationSet, Vec<FormatError>), FormatError> {
+    import_coco_slice_within(bytes, path, skip_invalid, PixelBudget::DEFAULT)
+}
+
+/// [`import_coco_within`] on bytes already read; `path` only names the source in errors.
+pub fn import_coco_slice_within(
+    bytes: &[u8],
+    path: &Path,
+    skip_invalid: bool,
+    budget: PixelBudget,
 ) -> Result<(AnnotationSet, Vec<FormatError>), FormatError> {
     let doc: Value = serde_json::from_slice(bytes)
         .map_err(|e| FormatError::invalid(path, None, Problem::Json(e.to_string())))?;
@@ -186,7 +207,11 @@ pub fn import_coco_slice(
     let mut set = AnnotationSet::default();
     let mut image_ids = HashSet::new();
     for v in list("images", true)? {
-        match parse_image(&v) {
+        let image = parse_image(&v).and_then(|img| {
+            budget.check(img.width, img.height)?;
+            Ok(img)
+        });
+        match image {
             Ok(img) if image_ids.insert(img.id) => set.images.push(img),
             Ok(img) => fail(
                 FormatError::invalid(
@@ -425,6 +450,42 @@ mod tests {
         assert_eq!(set.instances[0].mask.area(), 3);
         assert!(set.instances[1].iscrowd);
         assert_eq!(set.instances[2].mask.area(), 4);
+    }
+
+    #[test]
+    fn image_entries_over_the_budget_are_refused_before_any_mask() {
+        // `samkit convert` on this allocated 3.6 GB rasterising the polygon.
+        let text = r#"{"images":[{"id":1,"file_name":"huge.jpg","width":60000,"height":60000},
+                                  {"id":2,"file_name":"ok.jpg","width":4,"height":3}],
+               "categories":[{"id":2,"name":"thing"}],
+               "annotations":[{"id":1,"image_id":1,"category_id":2,"segmentation":[[0,0,59999,0,59999,59999]]},
+                              {"id":2,"image_id":2,"category_id":2,"segmentation":[[0,0,2,0,2,2,0,2]]}]}"#;
+        let p = Path::new("bomb.json");
+        let e = import_coco_slice(text.as_bytes(), p, false).unwrap_err();
+        assert!(
+            matches!(
+                &e,
+                FormatError::Invalid {
+                    problem: Problem::Mask(samkit_mask::MaskError::OverBudget { .. }),
+                    ..
+                }
+            ),
+            "{e}"
+        );
+        assert!(e.to_string().contains("--max-pixels"), "{e}");
+        let (set, skipped) = import_coco_slice(text.as_bytes(), p, true).unwrap();
+        assert_eq!(set.images.len(), 1);
+        assert_eq!(set.instances.len(), 1);
+        assert_eq!(skipped.len(), 2, "the image and its annotation");
+        // A larger budget admits it (sizes only; nothing is rasterised here).
+        let small = r#"{"images":[{"id":1,"file_name":"a.jpg","width":400,"height":300}]}"#;
+        assert!(
+            import_coco_slice_within(small.as_bytes(), p, false, PixelBudget::new(119_999))
+                .is_err()
+        );
+        assert!(
+            import_coco_slice_within(small.as_bytes(), p, false, PixelBudget::new(120_000)).is_ok()
+        );
     }
 
     #[test]

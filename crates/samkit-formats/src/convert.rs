@@ -1,8 +1,8 @@
 //! `convert`: import any supported input, export to any supported format.
 
-use crate::coco::{export_coco, import_coco, CocoExportOptions};
+use crate::coco::{export_coco, import_coco_within, CocoExportOptions};
 use crate::{numpy, png_export, voc, yolo, AnnotationSet, FormatError, MaskFormat};
-use samkit_mask::DEFAULT_TOLERANCE;
+use samkit_mask::{PixelBudget, DEFAULT_TOLERANCE};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
@@ -61,6 +61,8 @@ pub struct ConvertOptions {
     /// Polygon simplification tolerance in pixels (COCO polygons, YOLO).
     pub tolerance: f64,
     pub input_format: InputFormat,
+    /// The most pixels an input image may declare (COCO `images`, YOLO image headers).
+    pub budget: PixelBudget,
 }
 
 impl Default for ConvertOptions {
@@ -70,6 +72,7 @@ impl Default for ConvertOptions {
             mask_format: MaskFormat::Rle,
             tolerance: DEFAULT_TOLERANCE,
             input_format: InputFormat::Auto,
+            budget: PixelBudget::DEFAULT,
         }
     }
 }
@@ -129,9 +132,9 @@ pub fn import(
                 message: "YOLO labels need the images folder (--images DIR) for the image sizes"
                     .into(),
             })?;
-            yolo::import_yolo(input, images, opts.skip_invalid)
+            yolo::import_yolo_within(input, images, opts.skip_invalid, opts.budget)
         }
-        _ => import_coco(input, opts.skip_invalid),
+        _ => import_coco_within(input, opts.skip_invalid, opts.budget),
     }
 }
 

@@ -54,6 +54,8 @@ pub enum FormatError {
     },
     #[error("{}: {message}", path.display())]
     Write { path: PathBuf, message: String },
+    #[error(transparent)]
+    Output(#[from] samkit_outfile::WriteError),
     #[error("cannot tell the format of {}: {message}", path.display())]
     UnknownInput { path: PathBuf, message: String },
 }

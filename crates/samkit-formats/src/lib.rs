@@ -12,7 +12,10 @@
 //!
 //! [`convert`] ties them together (what `samkit convert` calls). Bad input never
 //! panics: it yields a [`FormatError`] naming the file, the annotation and the problem,
-//! or, with `skip_invalid`, is skipped and listed in the report.
+//! or, with `skip_invalid`, is skipped and listed in the report. Image sizes declared by
+//! the input (COCO `images`, YOLO's image headers) are checked against a
+//! [`PixelBudget`] before any mask of that size is built, and every file is written
+//! through `samkit-outfile` (atomic, symlinks kept, FIFOs written in place).
 
 pub mod coco;
 mod convert;
@@ -23,13 +26,14 @@ pub mod numpy;
 mod palette;
 pub mod png_export;
 pub mod voc;
+mod write;
 pub mod yolo;
 
 pub use convert::{convert, import, ConvertOptions, ConvertReport, Format, InputFormat, Progress};
 pub use error::{FormatError, Problem};
 pub use model::{AnnotationSet, Category, ImageInfo, Instance, PromptPoint, Prompts};
 pub use palette::voc_colormap;
-pub use samkit_mask::{CocoRle, Mask};
+pub use samkit_mask::{CocoRle, Mask, PixelBudget};
 
 /// How masks are written to formats that offer a choice (COCO).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

@@ -9,9 +9,10 @@
 use crate::maps::instance_map;
 use crate::model::{stem, AnnotationSet};
 use crate::png_export::mkdir;
+use crate::write::{write_npy, write_with};
 use crate::FormatError;
 use ndarray::{Array1, Array2, Array3};
-use ndarray_npy::{write_npy, NpzWriter};
+use ndarray_npy::NpzWriter;
 use std::path::Path;
 
 pub fn export_numpy(
@@ -35,15 +36,15 @@ pub fn export_numpy(
                     .map_err(|e| FormatError::write(out, e))?;
             stack.index_axis_mut(ndarray::Axis(0), k).assign(&arr);
             let path = out.join("masks").join(format!("{s}_{}.npy", inst.id));
-            write_npy(&path, &arr).map_err(|e| FormatError::write(&path, e))?;
+            write_npy(&path, &arr)?;
         }
         let map = Array2::from_shape_vec((h, w), instance_map(img, &insts))
             .map_err(|e| FormatError::write(out, e))?;
         let path = out.join("instances").join(format!("{s}.npy"));
-        write_npy(&path, &map).map_err(|e| FormatError::write(&path, e))?;
+        write_npy(&path, &map)?;
         let path = out.join(format!("{s}.npz"));
-        let file = std::fs::File::create(&path).map_err(|e| FormatError::io(&path, e))?;
-        let mut npz = NpzWriter::new_compressed(std::io::BufWriter::new(file));
+        // A zip needs to seek: build it in memory (it is compressed), then write it.
+        let mut npz = NpzWriter::new_compressed(std::io::Cursor::new(Vec::new()));
         let class_ids: Array1<i64> = insts.iter().map(|i| i.category_id as i64).collect();
         let ids: Array1<i64> = insts.iter().map(|i| i.id as i64).collect();
         npz.add_array("masks", &stack)
@@ -52,7 +53,11 @@ pub fn export_numpy(
             .map_err(|e| FormatError::write(&path, e))?;
         npz.add_array("instance_ids", &ids)
             .map_err(|e| FormatError::write(&path, e))?;
-        npz.finish().map_err(|e| FormatError::write(&path, e))?;
+        let bytes = npz
+            .finish()
+            .map_err(|e| FormatError::write(&path, e))?
+            .into_inner();
+        write_with(&path, |w| w.write_all(&bytes))?;
         progress(done + 1, total);
     }
     Ok(())

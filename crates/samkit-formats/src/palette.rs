@@ -29,17 +29,15 @@ pub(crate) fn write_indexed_png(
     pixels: &[u8],
     palette: &[[u8; 3]; 256],
 ) -> Result<(), FormatError> {
-    let file = std::fs::File::create(path).map_err(|e| FormatError::io(path, e))?;
-    let mut enc = png::Encoder::new(std::io::BufWriter::new(file), width, height);
-    enc.set_color(png::ColorType::Indexed);
-    enc.set_depth(png::BitDepth::Eight);
-    enc.set_palette(palette.iter().flatten().copied().collect::<Vec<u8>>());
-    let mut w = enc
-        .write_header()
-        .map_err(|e| FormatError::write(path, e))?;
-    w.write_image_data(pixels)
-        .map_err(|e| FormatError::write(path, e))?;
-    w.finish().map_err(|e| FormatError::write(path, e))
+    crate::write::write_with(path, |out| {
+        let mut enc = png::Encoder::new(out, width, height);
+        enc.set_color(png::ColorType::Indexed);
+        enc.set_depth(png::BitDepth::Eight);
+        enc.set_palette(palette.iter().flatten().copied().collect::<Vec<u8>>());
+        let mut w = enc.write_header().map_err(std::io::Error::other)?;
+        w.write_image_data(pixels).map_err(std::io::Error::other)?;
+        w.finish().map_err(std::io::Error::other)
+    })
 }
 
 #[cfg(test)]

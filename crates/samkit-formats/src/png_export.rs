@@ -17,7 +17,7 @@ use crate::maps::{instance_map, semantic_map};
 use crate::model::{stem, AnnotationSet};
 use crate::palette::{voc_colormap, write_indexed_png};
 use crate::{FormatError, Problem};
-use image::{ImageBuffer, Luma, RgbaImage};
+use image::RgbaImage;
 use serde_json::json;
 use std::path::Path;
 
@@ -25,20 +25,7 @@ pub(crate) fn mkdir(dir: &Path) -> Result<(), FormatError> {
     std::fs::create_dir_all(dir).map_err(|e| FormatError::io(dir, e))
 }
 
-fn save(
-    path: &Path,
-    buf: &[u8],
-    w: u32,
-    h: u32,
-    color: image::ExtendedColorType,
-) -> Result<(), FormatError> {
-    image::save_buffer_with_format(path, buf, w, h, color, image::ImageFormat::Png).map_err(
-        |source| FormatError::Image {
-            path: path.to_path_buf(),
-            source,
-        },
-    )
-}
+use crate::write::{write_png as save, write_text};
 
 /// Category palette: entry `i + 1` is the colour of the i-th category.
 pub(crate) fn category_palette(set: &AnnotationSet) -> [[u8; 3]; 256] {
@@ -97,13 +84,9 @@ pub fn export_png(
             let bytes: Vec<u8> = map.iter().map(|&v| v as u8).collect();
             save(&path, &bytes, w, h, image::ExtendedColorType::L8)?;
         } else if insts.len() <= 65535 {
-            let buf: ImageBuffer<Luma<u16>, Vec<u16>> = ImageBuffer::from_raw(w, h, map)
-                .ok_or_else(|| FormatError::write(&path, "instance map size"))?;
-            buf.save_with_format(&path, image::ImageFormat::Png)
-                .map_err(|source| FormatError::Image {
-                    path: path.clone(),
-                    source,
-                })?;
+            // `ImageEncoder` takes 16-bit samples in native byte order.
+            let bytes: Vec<u8> = map.iter().flat_map(|v| v.to_ne_bytes()).collect();
+            save(&path, &bytes, w, h, image::ExtendedColorType::L16)?;
         } else {
             return Err(FormatError::write(
                 &path,
@@ -159,10 +142,6 @@ pub fn export_png(
     Ok(notes)
 }
 
-pub(crate) fn write_text(path: &Path, text: &str) -> Result<(), FormatError> {
-    std::fs::write(path, text).map_err(|e| FormatError::io(path, e))
-}
-
 fn write_cutouts(
     dir: &Path,
     out: &Path,
@@ -171,12 +150,23 @@ fn write_cutouts(
     s: &str,
 ) -> Result<(), FormatError> {
     let src_path = dir.join(&img.file_name);
-    let src = image::open(&src_path)
-        .map_err(|source| FormatError::Image {
-            path: src_path.clone(),
-            source,
-        })?
-        .to_rgba8();
+    // The source may not be larger than the size the set declares for it (which the
+    // importers checked against the pixel budget): the decoder refuses more.
+    let image_err = |source| FormatError::Image {
+        path: src_path.clone(),
+        source,
+    };
+    let mut limits = image::Limits::no_limits();
+    limits.max_image_width = Some(img.width);
+    limits.max_image_height = Some(img.height);
+    limits.max_alloc =
+        Some((u64::from(img.width) * u64::from(img.height)).saturating_mul(16) + (1 << 20));
+    let mut reader = image::ImageReader::open(&src_path)
+        .map_err(|e| FormatError::io(&src_path, e))?
+        .with_guessed_format()
+        .map_err(|e| FormatError::io(&src_path, e))?;
+    reader.limits(limits);
+    let src = reader.decode().map_err(image_err)?.to_rgba8();
     if src.dimensions() != (img.width, img.height) {
         return Err(FormatError::invalid(
             &src_path,

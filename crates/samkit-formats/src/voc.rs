@@ -14,7 +14,8 @@
 use crate::maps::{instance_map, semantic_map};
 use crate::model::{stem, AnnotationSet};
 use crate::palette::{voc_colormap, write_indexed_png};
-use crate::png_export::{mkdir, write_text};
+use crate::png_export::mkdir;
+use crate::write::write_text;
 use crate::FormatError;
 use std::path::Path;
 

@@ -13,9 +13,10 @@
 //! category id `k + 1`.
 
 use crate::model::{stem, AnnotationSet, Category, ImageInfo, Instance, Prompts};
-use crate::png_export::{mkdir, write_text};
+use crate::png_export::mkdir;
+use crate::write::write_text;
 use crate::{FormatError, Problem};
-use samkit_mask::{CocoRle, Polygons};
+use samkit_mask::{CocoRle, PixelBudget, Polygons};
 use std::path::{Path, PathBuf};
 
 const IMAGE_EXTS: [&str; 8] = ["png", "jpg", "jpeg", "bmp", "tif", "tiff", "webp", "PNG"];
@@ -126,11 +127,22 @@ fn find_image(images_dir: &Path, stem: &str) -> Option<PathBuf> {
         .find(|p| p.is_file())
 }
 
-/// Reads a YOLO-seg folder; `images_dir` provides the image sizes.
+/// [`import_yolo_within`] the default [`PixelBudget`].
 pub fn import_yolo(
     dir: &Path,
     images_dir: &Path,
     skip_invalid: bool,
+) -> Result<(AnnotationSet, Vec<FormatError>), FormatError> {
+    import_yolo_within(dir, images_dir, skip_invalid, PixelBudget::DEFAULT)
+}
+
+/// Reads a YOLO-seg folder; `images_dir` provides the image sizes (read from the
+/// headers), each checked against `budget`.
+pub fn import_yolo_within(
+    dir: &Path,
+    images_dir: &Path,
+    skip_invalid: bool,
+    budget: PixelBudget,
 ) -> Result<(AnnotationSet, Vec<FormatError>), FormatError> {
     let labels_dir = if dir.join("labels").is_dir() {
         dir.join("labels")
@@ -161,13 +173,20 @@ pub fn import_yolo(
             }
             return Err(e);
         };
-        let (w, h) = match image::image_dimensions(&img_path) {
+        let size = image::image_dimensions(&img_path)
+            .map_err(|source| FormatError::Image {
+                path: img_path.clone(),
+                source,
+            })
+            .and_then(|(w, h)| {
+                budget
+                    .check(w, h)
+                    .map_err(|p| FormatError::invalid(&img_path, None, p))?;
+                Ok((w, h))
+            });
+        let (w, h) = match size {
             Ok(d) => d,
-            Err(source) => {
-                let e = FormatError::Image {
-                    path: img_path,
-                    source,
-                };
+            Err(e) => {
                 if skip_invalid {
                     skipped.push(e);
                     continue;
@@ -288,6 +307,27 @@ mod tests {
             vec!["x", "y"]
         );
         assert_eq!(parse_yaml_names("names:\n  - p\n  - q\n"), vec!["p", "q"]);
+    }
+
+    #[test]
+    fn image_sizes_over_the_budget_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let (labels, images) = (dir.path().join("labels"), dir.path().join("images"));
+        std::fs::create_dir_all(&labels).unwrap();
+        std::fs::create_dir_all(&images).unwrap();
+        image::GrayImage::new(400, 300)
+            .save(images.join("a.png"))
+            .unwrap();
+        std::fs::write(labels.join("a.txt"), "0 0 0 1 0 1 1\n").unwrap();
+        let ok = import_yolo_within(dir.path(), &images, false, PixelBudget::new(120_000));
+        assert_eq!(ok.unwrap().0.instances.len(), 1);
+        let e = import_yolo_within(dir.path(), &images, false, PixelBudget::new(119_999))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("a.png") && e.contains("--max-pixels"), "{e}");
+        let (set, skipped) =
+            import_yolo_within(dir.path(), &images, true, PixelBudget::new(119_999)).unwrap();
+        assert!(set.images.is_empty() && skipped.len() == 1);
     }
 
     #[test]
