@@ -348,6 +348,11 @@ fn parse_annotation(
         .ok_or_else(|| Problem::Segmentation("`segmentation` missing".into()))?;
     let mask = parse_segmentation(seg, w, h)?;
     let score = v.get("score").and_then(Value::as_f64).map(|s| s as f32);
+    // Numbers beyond f32 become infinities, which JSON cannot hold: our own export
+    // would write them as `null` and no longer read back.
+    if score.is_some_and(|s| !s.is_finite()) {
+        return Err(Problem::Json("`score` is out of range".into()));
+    }
     let prompts = v
         .get("samkit")
         .and_then(|s| s.get("prompts"))
@@ -355,6 +360,15 @@ fn parse_annotation(
         .transpose()
         .map_err(|e| Problem::Json(format!("samkit.prompts: {e}")))?
         .unwrap_or_default();
+    let prompt_values = prompts.points.iter().flat_map(|p| [p.x, p.y]);
+    if prompt_values
+        .chain(prompts.bbox.into_iter().flatten())
+        .any(|c| !c.is_finite())
+    {
+        return Err(Problem::Json(
+            "samkit.prompts: a coordinate is out of range".into(),
+        ));
+    }
     Ok(Instance {
         id,
         image_id,
@@ -560,5 +574,31 @@ mod tests {
             let (back, _) = import_coco_slice(&serde_json::to_vec(&v).unwrap(), p, false).unwrap();
             assert_eq!(back.instances[0].mask, set.instances[0].mask);
         }
+    }
+
+    #[test]
+    fn out_of_range_prompts_and_scores_are_refused_so_exports_read_back() {
+        // Found by the coco_json fuzz target (fuzz/regressions/coco_json): a box corner
+        // beyond f32 became infinity, was exported as `null` and the export did not read
+        // back.
+        let p = Path::new("t.json");
+        for extra in [
+            r#""samkit":{"prompts":{"box":[0,0,3,1e39]}}"#,
+            r#""samkit":{"prompts":{"points":[[1e39,0,1]]}}"#,
+            r#""score":-1e300"#,
+        ] {
+            let text = doc(&format!(
+                r#"{{"id":1,"image_id":1,"category_id":2,"segmentation":[[0,0,2,0,2,2]],{extra}}}"#
+            ));
+            let e = import_coco_slice(text.as_bytes(), p, false).unwrap_err();
+            assert!(e.to_string().contains("out of range"), "{extra}: {e}");
+        }
+        let crash =
+            include_bytes!("../../../fuzz/regressions/coco_json/prompt_box_beyond_f32.json");
+        let (set, skipped) = import_coco_slice(crash, p, true).unwrap();
+        assert_eq!(skipped.len(), 1);
+        let doc = to_coco_json(&set, &CocoExportOptions::default(), p, &mut |_, _| {}).unwrap();
+        let (back, _) = import_coco_slice(&serde_json::to_vec(&doc).unwrap(), p, false).unwrap();
+        assert_eq!(back.instances.len(), set.instances.len());
     }
 }
