@@ -80,6 +80,10 @@ pub enum AssetsError {
         source: std::io::Error,
     },
 
+    /// A file could not be written (see `samkit-outfile` for the rule).
+    #[error(transparent)]
+    Write(#[from] samkit_outfile::WriteError),
+
     /// The registry file exists but is not valid.
     #[error("model registry {} is not valid JSON; fix or delete it", path.display())]
     RegistryCorrupt {

@@ -60,16 +60,11 @@ pub fn size_mtime(path: &Path) -> Option<(u64, u128)> {
     Some((meta.len(), mtime))
 }
 
-/// Writes `bytes` to `path` through a temporary file in the same directory and a rename, so
-/// readers see either the old or the new content, never a torn file.
+/// Writes `bytes` to `path` (creating its folder) by `samkit-outfile`'s rule: a temporary
+/// file in the target's real folder, synced and renamed, so readers see either the old or
+/// the new content, never a torn file; a symlinked registry stays a symlink.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir).map_err(|e| AssetsError::io(dir, e))?;
-    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| AssetsError::io(dir, e))?;
-    tmp.write_all(bytes)
-        .and_then(|_| tmp.as_file().sync_all())
-        .map_err(|e| AssetsError::io(tmp.path(), e))?;
-    tmp.persist(path)
-        .map_err(|e| AssetsError::io(path, e.error))?;
-    Ok(())
+    Ok(samkit_outfile::write_bytes(path, bytes)?)
 }

@@ -7,6 +7,7 @@ use std::time::Instant;
 use samkit_engine::preprocess::encoder_input;
 use samkit_engine::{Point, PointLabel, Prompt, Size};
 
+use crate::budget_args::BudgetArgs;
 use crate::model_args::ModelArgs;
 
 #[derive(clap::Args, Debug)]
@@ -25,6 +26,8 @@ pub struct BenchArgs {
     pub json: bool,
     #[command(flatten)]
     pub model: ModelArgs,
+    #[command(flatten)]
+    pub budget: BudgetArgs,
 }
 
 fn median_ms(mut v: Vec<f64>) -> f64 {
@@ -59,7 +62,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     let image = args.image.clone().unwrap_or_else(|| {
         PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../samples/chelsea.png")
     });
-    let img = samkit_engine::load_rgb(&image)?;
+    let img = samkit_engine::load_rgb_within(&image, args.budget.budget())?;
     let loaded = args.model.load()?;
     let model = &loaded.model;
     let original = Size {

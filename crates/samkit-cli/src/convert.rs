@@ -5,6 +5,8 @@ use indicatif::{ProgressBar, ProgressStyle};
 use samkit_formats::{ConvertOptions, Format, MaskFormat};
 use std::path::PathBuf;
 
+use crate::budget_args::BudgetArgs;
+
 /// Convert annotations: COCO JSON or a YOLO-seg folder in; COCO, PNG, NumPy, YOLO or VOC out
 #[derive(clap::Args, Debug)]
 pub struct ConvertArgs {
@@ -28,6 +30,8 @@ pub struct ConvertArgs {
     /// Polygon simplification tolerance in pixels (COCO polygons, YOLO)
     #[arg(long, default_value_t = samkit_mask::DEFAULT_TOLERANCE)]
     pub tolerance: f64,
+    #[command(flatten)]
+    pub budget: BudgetArgs,
 }
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug)]
@@ -52,6 +56,7 @@ pub fn run(args: ConvertArgs) -> anyhow::Result<()> {
             MaskFormatArg::Polygon => MaskFormat::Polygon,
         },
         tolerance: args.tolerance,
+        budget: args.budget.budget(),
         ..ConvertOptions::default()
     };
     let bar = ProgressBar::new(0);

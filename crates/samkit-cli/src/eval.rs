@@ -12,6 +12,7 @@ use samkit_eval::{
 };
 use serde_json::{json, Map, Value};
 
+use crate::budget_args::BudgetArgs;
 use crate::model_args::ModelArgs;
 
 #[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
@@ -62,25 +63,13 @@ pub struct EvalArgs {
     pub brief: bool,
     #[command(flatten)]
     pub model: ModelArgs,
+    #[command(flatten)]
+    pub budget: BudgetArgs,
 }
 
-/// Fails before any model work when `path`'s folder does not exist.
+/// Fails before any model work when `path` cannot be written.
 fn check_folder(path: &Path) -> anyhow::Result<()> {
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
-    if !dir.is_dir() {
-        bail!(
-            "cannot write {}: folder {} does not exist",
-            path.display(),
-            dir.display()
-        );
-    }
-    if path.is_dir() {
-        bail!("cannot write {}: it is a folder", path.display());
-    }
-    Ok(())
+    Ok(samkit_outfile::check_writable(path)?)
 }
 
 fn absolute(p: &Path) -> PathBuf {
@@ -132,7 +121,7 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
     };
 
     // Everything that can fail without the model fails first.
-    let mut dataset = Dataset::scan(&paths)?;
+    let mut dataset = Dataset::scan_within(&paths, args.budget.budget())?;
     for s in &dataset.skipped {
         let what = s
             .instance

@@ -1,7 +1,12 @@
 //! `samkit`: the command-line entry point. Each subcommand lives in its own module and
 //! only parses arguments, calls the libraries and reports; no domain logic lives here.
+//!
+//! Exit codes: 0 success; 2 usage errors (clap's convention: unknown flags, bad or
+//! out-of-range values, missing arguments); 1 every other error, printed as one
+//! `error: …` line.
 
 mod bench;
+mod budget_args;
 mod convert;
 mod eval;
 mod export;

@@ -22,9 +22,23 @@ pub struct ModelArgs {
     /// ONNX Runtime shared library (else $ORT_DYLIB_PATH, else the pinned download)
     #[arg(long, value_name = "PATH")]
     pub ort_lib: Option<PathBuf>,
-    /// ONNX Runtime intra-op threads (0: one per core)
-    #[arg(long, value_name = "N")]
+    /// ONNX Runtime intra-op threads, 0 to 256 (0: one per core)
+    #[arg(long, value_name = "N", value_parser = parse_threads)]
     pub threads: Option<usize>,
+}
+
+/// The most intra-op threads accepted: far past any useful count (ONNX Runtime gains
+/// nothing beyond the physical cores), low enough that a typo such as `--threads 100000`
+/// is a usage error instead of a crash while spawning the threads.
+pub const MAX_THREADS: usize = 256;
+
+fn parse_threads(s: &str) -> Result<usize, String> {
+    match s.trim().parse::<usize>() {
+        Ok(n) if n <= MAX_THREADS => Ok(n),
+        _ => Err(format!(
+            "expected a number of threads from 0 (one per core) to {MAX_THREADS}"
+        )),
+    }
 }
 
 impl ModelArgs {
@@ -76,4 +90,20 @@ impl ModelArgs {
 pub struct LoadedModel {
     pub model: samkit_engine::SamModel,
     pub cache: samkit_engine::EmbeddingCache,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn threads_are_bounded() {
+        assert_eq!(parse_threads("0"), Ok(0));
+        assert_eq!(parse_threads("256"), Ok(256));
+        assert!(parse_threads("257").is_err());
+        assert!(parse_threads("100000")
+            .unwrap_err()
+            .contains("0 (one per core) to 256"));
+        assert!(parse_threads("-1").is_err());
+    }
 }

@@ -4,8 +4,10 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{bail, Context};
+use ndarray_npy::WriteNpyExt;
 use samkit_engine::{BoxPrompt, Point, PointLabel, Prompt};
 
+use crate::budget_args::BudgetArgs;
 use crate::model_args::ModelArgs;
 
 #[derive(clap::Args, Debug)]
@@ -35,6 +37,8 @@ pub struct SegmentArgs {
     pub no_cache: bool,
     #[command(flatten)]
     pub model: ModelArgs,
+    #[command(flatten)]
+    pub budget: BudgetArgs,
 }
 
 fn parse_numbers(s: &str, n: usize, what: &str) -> Result<Vec<f32>, String> {
@@ -70,61 +74,27 @@ fn parse_box(s: &str) -> Result<BoxPrompt, String> {
     })
 }
 
-/// Fails early, before any model work, when `path` cannot be written.
-fn check_writable(path: &Path) -> anyhow::Result<()> {
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
-    if !dir.is_dir() {
-        bail!(
-            "cannot write {}: folder {} does not exist",
-            path.display(),
-            dir.display()
-        );
-    }
-    if path.is_dir() {
-        bail!("cannot write {}: it is a folder", path.display());
-    }
-    tempfile::NamedTempFile::new_in(dir).with_context(|| {
-        format!(
-            "cannot write {}: folder {} is not writable",
-            path.display(),
-            dir.display()
-        )
-    })?;
-    Ok(())
-}
-
-/// Writes through a temporary file and a rename, so a failure never leaves a partial
-/// file or destroys an existing one.
-fn write_atomic(
+/// Encodes to memory first, so a failed encoding writes nothing, then writes `path` by
+/// `samkit-outfile`'s rule (atomic for files, in place for FIFOs and `/dev/stdout`).
+fn write_output(
     path: &Path,
-    write: impl FnOnce(&Path) -> anyhow::Result<()>,
+    encode: impl FnOnce(&mut Vec<u8>) -> anyhow::Result<()>,
 ) -> anyhow::Result<()> {
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("tmp");
-    let tmp = tempfile::Builder::new()
-        .suffix(&format!(".{ext}"))
-        .tempfile_in(dir)?;
-    write(tmp.path())?;
-    tmp.persist(path)
-        .with_context(|| format!("cannot write {}", path.display()))?;
+    let mut bytes = Vec::new();
+    encode(&mut bytes).with_context(|| format!("cannot encode {}", path.display()))?;
+    samkit_outfile::write_bytes(path, &bytes)?;
     Ok(())
 }
 
 pub fn run(args: SegmentArgs) -> anyhow::Result<()> {
-    check_writable(&args.out)?;
+    samkit_outfile::check_writable(&args.out)?;
     if let Some(o) = &args.overlay {
-        check_writable(o)?;
+        samkit_outfile::check_writable(o)?;
         if !o.extension().is_some_and(|e| e.eq_ignore_ascii_case("png")) {
             bail!("--overlay {} must end in .png", o.display());
         }
     }
-    let img = samkit_engine::load_rgb(&args.image)?;
+    let img = samkit_engine::load_rgb_within(&args.image, args.budget.budget())?;
     let mut points: Vec<Point> = args
         .points
         .iter()
@@ -169,21 +139,21 @@ pub fn run(args: SegmentArgs) -> anyhow::Result<()> {
         .out
         .extension()
         .is_some_and(|e| e.eq_ignore_ascii_case("npy"));
-    write_atomic(&args.out, |tmp| {
+    write_output(&args.out, |bytes| {
         if is_npy {
             let arr = ndarray::Array2::from_shape_vec((h as usize, w as usize), mask.clone())?;
-            ndarray_npy::write_npy(tmp, &arr)?;
+            arr.write_npy(bytes)?;
         } else {
             best.logits
                 .to_gray()
-                .save_with_format(tmp, image::ImageFormat::Png)?;
+                .write_to(&mut std::io::Cursor::new(bytes), image::ImageFormat::Png)?;
         }
         Ok(())
     })?;
     if let Some(o) = &args.overlay {
         let pic = samkit_engine::overlay::render(&img, &mask, &prompt);
-        write_atomic(o, |tmp| {
-            Ok(pic.save_with_format(tmp, image::ImageFormat::Png)?)
+        write_output(o, |bytes| {
+            Ok(pic.write_to(&mut std::io::Cursor::new(bytes), image::ImageFormat::Png)?)
         })?;
     }
 

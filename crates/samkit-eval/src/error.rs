@@ -17,6 +17,8 @@ pub enum EvalError {
         #[source]
         source: std::io::Error,
     },
+    #[error(transparent)]
+    Output(#[from] samkit_outfile::WriteError),
     #[error("{path} is not a directory (give --images/--masks/--ignore a folder)")]
     NotADirectory { path: PathBuf },
     #[error("cannot decode image {path}: {source}")]

@@ -78,10 +78,13 @@ impl ProgressLog {
             source,
         };
         if !(resume && path.is_file()) {
-            let mut file = File::create(path).map_err(write_err)?;
+            // A new log replaces the old one atomically, then grows by appends.
             let line = serde_json::to_string(header).map_err(|e| write_err(e.into()))?;
-            writeln!(file, "{line}").map_err(write_err)?;
-            file.flush().map_err(write_err)?;
+            samkit_outfile::write_bytes(path, format!("{line}\n").as_bytes())?;
+            let file = OpenOptions::new()
+                .append(true)
+                .open(path)
+                .map_err(write_err)?;
             let log = ProgressLog {
                 path: path.to_path_buf(),
                 file,
@@ -204,7 +207,7 @@ fn write(path: &Path, value: &impl Serialize, pretty: bool) -> Result<()> {
         serde_json::to_string(value)
     }
     .map_err(|e| err(e.into()))?;
-    std::fs::write(path, text + "\n").map_err(err)
+    Ok(samkit_outfile::write_bytes(path, (text + "\n").as_bytes())?)
 }
 
 /// Writes the clicks file of `variant` (results of that variant, in the given order).

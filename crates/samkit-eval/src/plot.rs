@@ -56,8 +56,10 @@ pub fn plot_miou(path: &Path, title: &str, curves: &[Curve]) -> Result<()> {
     draw(&mut buf, title, curves).map_err(|e| err(e.to_string()))?;
     let img = image::RgbImage::from_raw(w, h, buf)
         .ok_or_else(|| err("plot buffer has the wrong size".into()))?;
-    img.save_with_format(path, image::ImageFormat::Png)
-        .map_err(|e| err(e.to_string()))
+    let mut png = Vec::new();
+    img.write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+        .map_err(|e| err(e.to_string()))?;
+    Ok(samkit_outfile::write_bytes(path, &png)?)
 }
 
 fn draw(

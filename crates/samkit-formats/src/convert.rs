@@ -138,8 +138,8 @@ pub fn import(
     }
 }
 
-/// Converts `input` to `to` under `out` (a `.json` file for COCO, else a folder;
-/// a folder given for COCO receives `annotations.json`). `images_dir` gives image
+/// Converts `input` to `to` under `out` (for COCO a `.json` path or an existing
+/// non-folder such as `/dev/stdout`, else a folder that receives `annotations.json`). `images_dir` gives image
 /// sizes for YOLO input and source pixels for PNG cut-outs.
 pub fn convert(
     input: &Path,
@@ -170,10 +170,13 @@ pub fn convert(
     };
     let output = match to {
         Format::Coco => {
-            let file = if out
+            // A `.json` path, or anything that exists and is not a folder (a file, a
+            // FIFO, `/dev/stdout`), is the file itself.
+            let is_file = out
                 .extension()
                 .is_some_and(|e| e.eq_ignore_ascii_case("json"))
-            {
+                || out.exists() && !out.is_dir();
+            let file = if is_file {
                 out.to_path_buf()
             } else {
                 out.join("annotations.json")

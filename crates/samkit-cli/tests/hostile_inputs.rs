@@ -1,0 +1,404 @@
+//! Hostile and careless inputs to the CLI (issue 16): decompression bombs run under a
+//! 2 GiB address-space limit (`prlimit --as`) and must end in one clear error with exit
+//! code 1, never an abort or a panic; truncated and too-thin images are errors; outputs
+//! keep symlinks, FIFOs and devices and follow the umask; usage errors exit with 2.
+//! Every input is drawn by the test itself.
+
+use std::os::unix::fs::{FileTypeExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+const BIN: &str = env!("CARGO_BIN_EXE_samkit");
+/// The address-space limit the bombs run under: far below what any of them claims.
+const MEMORY_LIMIT: &str = "--as=2147483648";
+
+fn samkit(args: &[&str]) -> Output {
+    Command::new(BIN).args(args).output().expect("run samkit")
+}
+
+/// `samkit ARGS` under `prlimit --as=2 GiB`.
+fn samkit_limited(args: &[&str]) -> Output {
+    Command::new("prlimit")
+        .arg(MEMORY_LIMIT)
+        .arg(BIN)
+        .args(args)
+        .output()
+        .expect("run prlimit (util-linux)")
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Exit code 1 and one `error:` line holding every needle; no panic, no abort.
+fn assert_clear_error(o: &Output, needles: &[&str]) {
+    let err = stderr(o);
+    assert_eq!(o.status.code(), Some(1), "stderr: {err}");
+    assert!(
+        !err.contains("panicked") && !err.contains("memory allocation"),
+        "{err}"
+    );
+    let line = err
+        .lines()
+        .find(|l| l.starts_with("error:"))
+        .unwrap_or_else(|| panic!("no error line in {err}"));
+    for needle in needles {
+        assert!(line.contains(needle), "expected '{needle}' in: {line}");
+    }
+}
+
+fn crc32(bytes: &[u8]) -> u32 {
+    let mut crc = !0u32;
+    for &b in bytes {
+        crc ^= u32::from(b);
+        for _ in 0..8 {
+            crc = if crc & 1 != 0 {
+                (crc >> 1) ^ 0xEDB8_8320
+            } else {
+                crc >> 1
+            };
+        }
+    }
+    !crc
+}
+
+/// A PNG whose header claims `w`×`h` RGB8 and whose data is a few bytes: the shape of
+/// the 74-byte bomb that aborted the server.
+fn png_bomb(w: u32, h: u32) -> Vec<u8> {
+    fn chunk(out: &mut Vec<u8>, kind: &[u8; 4], data: &[u8]) {
+        out.extend_from_slice(&(data.len() as u32).to_be_bytes());
+        let start = out.len();
+        out.extend_from_slice(kind);
+        out.extend_from_slice(data);
+        let crc = crc32(&out[start..]);
+        out.extend_from_slice(&crc.to_be_bytes());
+    }
+    let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
+    let mut ihdr = Vec::new();
+    ihdr.extend_from_slice(&w.to_be_bytes());
+    ihdr.extend_from_slice(&h.to_be_bytes());
+    ihdr.extend_from_slice(&[8, 2, 0, 0, 0]);
+    chunk(&mut png, b"IHDR", &ihdr);
+    chunk(
+        &mut png,
+        b"IDAT",
+        &[0x78, 0x01, 0x01, 0x00, 0x00, 0xFF, 0xFF, 0, 0, 0, 1],
+    );
+    chunk(&mut png, b"IEND", &[]);
+    png
+}
+
+fn small_jpeg() -> Vec<u8> {
+    let img = image::RgbImage::from_fn(96, 64, |x, y| {
+        image::Rgb([(x * 2) as u8, (y * 3) as u8, ((x + y) % 256) as u8])
+    });
+    let mut jpeg = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, 90)
+        .encode_image(&img)
+        .unwrap();
+    jpeg
+}
+
+/// A JPEG whose SOF0 claims 65000×65000.
+fn jpeg_bomb() -> Vec<u8> {
+    let mut jpeg = small_jpeg();
+    let sof = jpeg.windows(2).position(|w| w == [0xFF, 0xC0]).unwrap();
+    jpeg[sof + 5..sof + 7].copy_from_slice(&65_000u16.to_be_bytes());
+    jpeg[sof + 7..sof + 9].copy_from_slice(&65_000u16.to_be_bytes());
+    jpeg
+}
+
+fn write(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, bytes).unwrap();
+    p
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+#[test]
+fn image_bombs_are_refused_under_a_memory_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("mask.png");
+    let png = png_bomb(50_000, 50_000);
+    assert!(png.len() <= 74, "{} bytes", png.len());
+    let png = write(dir.path(), "bomb.png", &png);
+    let jpg = write(dir.path(), "bomb.jpg", &jpeg_bomb());
+    for (bomb, size) in [(&png, "50000×50000"), (&jpg, "65000×65000")] {
+        for cmd in [
+            vec!["segment", s(bomb), "--point", "1,1", "--out", s(&out)],
+            vec!["bench", "--image", s(bomb)],
+        ] {
+            let o = samkit_limited(&cmd);
+            assert_clear_error(&o, &[s(bomb), size, "--max-pixels"]);
+        }
+    }
+    assert!(!out.exists());
+    // The budget is the flag's: a small one refuses a small image.
+    let img = dir.path().join("small.png");
+    image::RgbImage::new(300, 200).save(&img).unwrap();
+    let o = samkit(&[
+        "segment",
+        s(&img),
+        "--point",
+        "1,1",
+        "--out",
+        s(&out),
+        "--max-pixels",
+        "59999",
+    ]);
+    assert_clear_error(&o, &["300×200", "59999"]);
+}
+
+#[test]
+fn convert_refuses_a_huge_coco_image_under_a_memory_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let json = write(
+        dir.path(),
+        "bomb.json",
+        br#"{"images":[{"id":1,"file_name":"huge.jpg","width":60000,"height":60000}],
+            "categories":[{"id":1,"name":"thing"}],
+            "annotations":[{"id":1,"image_id":1,"category_id":1,
+                            "segmentation":[[0,0,59999,0,59999,59999,0,59999]]}]}"#,
+    );
+    let out = dir.path().join("out");
+    for to in ["coco", "png"] {
+        let o = samkit_limited(&["convert", s(&json), "--to", to, "--out", s(&out)]);
+        assert_clear_error(&o, &["bomb.json", "60000×60000", "--max-pixels"]);
+    }
+}
+
+#[test]
+fn eval_refuses_a_mask_bomb_under_a_memory_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let (images, masks) = (dir.path().join("images"), dir.path().join("masks"));
+    std::fs::create_dir_all(&images).unwrap();
+    std::fs::create_dir_all(&masks).unwrap();
+    image::RgbImage::new(64, 48)
+        .save(images.join("a.png"))
+        .unwrap();
+    write(&masks, "a.png", &png_bomb(50_000, 50_000));
+    let o = samkit_limited(&["eval", "--images", s(&images), "--masks", s(&masks)]);
+    assert_clear_error(&o, &["a.png", "50000×50000", "--max-pixels"]);
+}
+
+#[test]
+fn truncated_and_too_thin_images_are_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("mask.png");
+    let jpeg = small_jpeg();
+    let cut = write(dir.path(), "cut.jpg", &jpeg[..jpeg.len() / 2]);
+    let o = samkit(&["segment", s(&cut), "--point", "5,5", "--out", s(&out)]);
+    assert_clear_error(&o, &["cut.jpg", "truncated"]);
+
+    let mut png = Vec::new();
+    image::RgbImage::from_fn(64, 64, |x, y| image::Rgb([(x * 4) as u8, (y * 4) as u8, 7]))
+        .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+        .unwrap();
+    let cut = write(dir.path(), "cut.png", &png[..png.len() / 2]);
+    let o = samkit(&["segment", s(&cut), "--point", "5,5", "--out", s(&out)]);
+    assert_clear_error(&o, &["cut.png"]);
+
+    // ONNX Runtime's decoder fails in a Resize node past 2048:1; refused first.
+    let thin = dir.path().join("thin.png");
+    image::RgbImage::new(20_000, 1).save(&thin).unwrap();
+    let o = samkit(&["segment", s(&thin), "--point", "5,0", "--out", s(&out)]);
+    assert_clear_error(&o, &["thin.png", "20000×1", "2048"]);
+    assert!(!out.exists());
+}
+
+#[test]
+fn usage_errors_exit_2_other_errors_exit_1() {
+    let usage = [
+        vec![
+            "segment",
+            "x.png",
+            "--point",
+            "1,1",
+            "--out",
+            "o.png",
+            "--threads",
+            "100000",
+        ],
+        vec![
+            "segment",
+            "x.png",
+            "--point",
+            "1,1",
+            "--out",
+            "o.png",
+            "--threads",
+            "-1",
+        ],
+        vec![
+            "segment",
+            "x.png",
+            "--point",
+            "1,1",
+            "--out",
+            "o.png",
+            "--max-pixels",
+            "0",
+        ],
+        vec!["segment", "x.png", "--point", "1", "--out", "o.png"],
+        vec!["segment", "x.png", "--no-such-flag"],
+        vec!["no-such-command"],
+        vec!["convert", "in.json", "--to", "bmp", "--out", "o"],
+    ];
+    for args in usage {
+        let o = samkit(&args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
+        assert!(stderr(&o).starts_with("error:"), "{}", stderr(&o));
+    }
+    let o = samkit(&[
+        "segment",
+        "x.png",
+        "--point",
+        "1,1",
+        "--out",
+        "o.png",
+        "--threads",
+        "100000",
+    ]);
+    assert!(
+        stderr(&o).contains("0 (one per core) to 256"),
+        "{}",
+        stderr(&o)
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("missing.png");
+    let o = samkit(&["segment", s(&missing), "--point", "1,1", "--out", "o.png"]);
+    assert_clear_error(&o, &["missing.png"]);
+    let o = samkit(&["convert", s(&missing), "--to", "coco", "--out", "o.json"]);
+    assert_clear_error(&o, &["missing.png"]);
+}
+
+const TINY_COCO: &[u8] = br#"{"images":[{"id":1,"file_name":"a.jpg","width":4,"height":3}],
+    "categories":[{"id":1,"name":"thing"}],
+    "annotations":[{"id":1,"image_id":1,"category_id":1,"segmentation":[[0,0,2,0,2,2,0,2]]}]}"#;
+
+fn umask() -> u32 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let line = status.lines().find(|l| l.starts_with("Umask:")).unwrap();
+    u32::from_str_radix(line.split_whitespace().nth(1).unwrap(), 8).unwrap()
+}
+
+#[test]
+fn outputs_keep_symlinks_fifos_and_devices_and_follow_the_umask() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = write(dir.path(), "in.json", TINY_COCO);
+    let convert = |out: &Path| samkit(&["convert", s(&input), "--to", "coco", "--out", s(out)]);
+
+    // A symlink stays a link; its target gets the output.
+    let real = write(dir.path(), "real.json", b"old");
+    let link = dir.path().join("link.json");
+    std::os::unix::fs::symlink("real.json", &link).unwrap();
+    let o = convert(&link);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(std::fs::symlink_metadata(&link)
+        .unwrap()
+        .file_type()
+        .is_symlink());
+    let written: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&real).unwrap()).unwrap();
+    assert_eq!(written["annotations"][0]["area"], 4.0);
+
+    // A new file's mode follows the umask (tempfile's 0600 does not leak).
+    let fresh = dir.path().join("fresh.json");
+    let o = convert(&fresh);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let mode = std::fs::metadata(&fresh).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o666 & !umask());
+
+    // A FIFO is written through, not replaced by a regular file.
+    let fifo = dir.path().join("pipe.json");
+    assert!(Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap()
+        .success());
+    let reader = {
+        let fifo = fifo.clone();
+        std::thread::spawn(move || std::fs::read(fifo).unwrap())
+    };
+    let o = convert(&fifo);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let through: serde_json::Value = serde_json::from_slice(&reader.join().unwrap()).unwrap();
+    assert_eq!(through["images"][0]["width"], 4);
+    assert!(std::fs::symlink_metadata(&fifo)
+        .unwrap()
+        .file_type()
+        .is_fifo());
+
+    // A character device is written in place.
+    let o = convert(Path::new("/dev/null"));
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(std::fs::metadata("/dev/null")
+        .unwrap()
+        .file_type()
+        .is_char_device());
+}
+
+/// The real model (bundled photo): `--out` through a symlink, `--overlay` into a FIFO,
+/// and a failed run that leaves the earlier mask as it was.
+#[test]
+fn segment_writes_through_links_and_fifos_and_keeps_outputs_on_failure() {
+    let photo = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../samples/chelsea.png");
+    let dir = tempfile::tempdir().unwrap();
+    let masks = dir.path().join("masks");
+    std::fs::create_dir(&masks).unwrap();
+    let link = dir.path().join("link.png");
+    std::os::unix::fs::symlink(masks.join("cat.png"), &link).unwrap();
+    let fifo = dir.path().join("overlay.png");
+    assert!(Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap()
+        .success());
+    let reader = {
+        let fifo = fifo.clone();
+        std::thread::spawn(move || std::fs::read(fifo).unwrap())
+    };
+    let o = samkit(&[
+        "segment",
+        s(&photo),
+        "--point",
+        "230,210",
+        "--out",
+        s(&link),
+        "--overlay",
+        s(&fifo),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(std::fs::symlink_metadata(&link)
+        .unwrap()
+        .file_type()
+        .is_symlink());
+    let mask = image::open(masks.join("cat.png")).unwrap();
+    let overlay = image::load_from_memory(&reader.join().unwrap()).unwrap();
+    assert_eq!(
+        (mask.width(), mask.height()),
+        (overlay.width(), overlay.height())
+    );
+    assert!(std::fs::symlink_metadata(&fifo)
+        .unwrap()
+        .file_type()
+        .is_fifo());
+
+    let before = std::fs::read(masks.join("cat.png")).unwrap();
+    let o = samkit(&[
+        "segment",
+        s(&photo),
+        "--point",
+        "99999,5",
+        "--out",
+        s(&link),
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert_eq!(std::fs::read(masks.join("cat.png")).unwrap(), before);
+    let files = std::fs::read_dir(&masks).unwrap().count();
+    assert_eq!(files, 1, "no temporary file is left behind");
+}
