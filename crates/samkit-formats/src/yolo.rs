@@ -21,6 +21,10 @@ use std::path::{Path, PathBuf};
 
 const IMAGE_EXTS: [&str; 8] = ["png", "jpg", "jpeg", "bmp", "tif", "tiff", "webp", "PNG"];
 
+/// The largest class index (exclusive) read from labels without `classes.txt` or
+/// `data.yaml`: a category is created for every index below the largest one seen.
+const MAX_UNNAMED_CLASSES: usize = 10_000;
+
 pub fn export_yolo(
     set: &AnnotationSet,
     out: &Path,
@@ -269,6 +273,14 @@ fn parse_line(
     if classes.is_some_and(|n| class >= n) {
         return Err(Problem::UnknownCategory(class as u64));
     }
+    // Without class names, one category is made per index up to the largest: bound it,
+    // or a one-line file claiming class 20000000 allocates gigabytes of categories.
+    if classes.is_none() && class >= MAX_UNNAMED_CLASSES {
+        return Err(bad(format!(
+            "class index {class} is over {MAX_UNNAMED_CLASSES}, the most samkit reads \
+             without class names: add a classes.txt or data.yaml"
+        )));
+    }
     let vals = it
         .map(|v| v.parse::<f64>().ok().filter(|f| f.is_finite()))
         .collect::<Option<Vec<f64>>>()
@@ -328,6 +340,38 @@ mod tests {
         let (set, skipped) =
             import_yolo_within(dir.path(), &images, true, PixelBudget::new(119_999)).unwrap();
         assert!(set.images.is_empty() && skipped.len() == 1);
+    }
+
+    #[test]
+    fn huge_class_indices_without_names_are_refused() {
+        // Found by the yolo_labels fuzz target (fuzz/regressions/yolo_labels): class
+        // 20262609 and no class names made 20 million categories (out of memory).
+        let dir = tempfile::tempdir().unwrap();
+        let (labels, images) = (dir.path().join("labels"), dir.path().join("images"));
+        std::fs::create_dir_all(&labels).unwrap();
+        std::fs::create_dir_all(&images).unwrap();
+        image::GrayImage::new(40, 8)
+            .save(images.join("a.png"))
+            .unwrap();
+        let line = "20262609 08 1 0.1 0.0 1.9 0.18 0.1 0.\n";
+        std::fs::write(labels.join("a.txt"), line).unwrap();
+        let e = import_yolo(dir.path(), &images, false)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("20262609") && e.contains("classes.txt"), "{e}");
+        let (set, skipped) = import_yolo(dir.path(), &images, true).unwrap();
+        assert!(set.categories.is_empty() && skipped.len() == 1);
+        let ok = format!("{} 0 0 1 0 1 1\n", MAX_UNNAMED_CLASSES - 1);
+        std::fs::write(labels.join("a.txt"), ok).unwrap();
+        let (set, _) = import_yolo(dir.path(), &images, false).unwrap();
+        assert_eq!(set.categories.len(), MAX_UNNAMED_CLASSES);
+        // With names, the names bound the classes instead.
+        std::fs::write(dir.path().join("classes.txt"), "a\n").unwrap();
+        std::fs::write(labels.join("a.txt"), line).unwrap();
+        let e = import_yolo(dir.path(), &images, false)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("20262609"), "{e}");
     }
 
     #[test]
