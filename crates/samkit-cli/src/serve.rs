@@ -29,16 +29,25 @@ pub struct NetArgs {
     #[arg(long, default_value_t = 8000)]
     pub port: u16,
     /// Address to listen on; other machines can connect only if this is not loopback
+    /// (see SECURITY.md: there are no accounts, anyone who reaches it can edit)
     #[arg(long, default_value = "127.0.0.1")]
     pub host: String,
+    /// Another name this server is reached by (a reverse proxy's or a machine's DNS
+    /// name), `NAME` or `NAME:PORT`; requests naming any other host are refused, which
+    /// stops DNS-rebinding attacks. Repeatable
+    #[arg(long = "allow-host", value_name = "NAME")]
+    pub allow_host: Vec<String>,
+    /// List and serve images whose symbolic links lead outside the project folder
+    #[arg(long)]
+    pub follow_symlinks: bool,
     /// Serve without loading the model (annotation review, export; no predictions)
     #[arg(long)]
     pub no_model: bool,
     /// How many images after the one being viewed are encoded ahead
     #[arg(long, default_value_t = 8, value_name = "N")]
     pub prefetch: usize,
-    /// Decoder sessions for concurrent prompts (each loads the model once more)
-    /// [default: 2, or 1 on a single core]
+    /// Decoder sessions for concurrent prompts (each loads the decoder once more, not
+    /// the encoder) [default: 2, or 1 on a single core]
     #[arg(long, value_name = "N")]
     pub decoders: Option<usize>,
     #[command(flatten)]
@@ -82,6 +91,12 @@ fn serve(
     cfg.db = db;
     cfg.cache_dir = Some(home.path().join("embeddings"));
     cfg.prefetch = net.prefetch;
+    cfg.allowed_hosts = net.allow_host.clone();
+    if net.host.parse::<std::net::IpAddr>().is_err() {
+        // `--host NAME`: the browser will send that name.
+        cfg.allowed_hosts.push(net.host.clone());
+    }
+    cfg.follow_symlinks = net.follow_symlinks;
     if let Some(k) = net.decoders {
         cfg.decoders = k.clamp(1, 16);
     }

@@ -32,7 +32,7 @@ mod runtime;
 pub use embedding::{image_hash, Embedding, EmbeddingCache, EMBEDDING_LEN};
 pub use error::{EngineError, Result};
 pub use image_input::{check_dimensions, check_sam_size, load_rgb, load_rgb_within, to_rgb8};
-pub use model::{EngineOptions, ModelSpec, SamModel};
+pub use model::{EngineOptions, ModelSpec, SamDecoder, SamModel};
 pub use prediction::{Candidate, MaskLogits, Prediction};
 pub use preprocess::Size;
 pub use prompt::{BoxPrompt, Point, PointLabel, Prompt};

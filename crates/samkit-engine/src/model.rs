@@ -2,7 +2,7 @@
 //! validated on load so a wrong file is named before it is used.
 
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use image::RgbImage;
 use ort::session::builder::GraphOptimizationLevel;
@@ -44,7 +44,17 @@ pub struct SamModel {
     encoder: Mutex<Session>,
     encoder_input: String,
     encoder_output: String,
-    decoder: Mutex<Session>,
+    decoder: Arc<SamDecoder>,
+    decoder_path: PathBuf,
+    opts: EngineOptions,
+}
+
+/// A prompt decoder alone: one decoder session of a model, without its encoder (the
+/// encoder is most of a model's memory). Servers decoding several prompts at once load
+/// extra ones with [`SamModel::load_decoder`]; results equal [`SamModel::predict`]'s.
+pub struct SamDecoder {
+    id: String,
+    session: Mutex<Session>,
 }
 
 const DECODER_INPUTS: [&str; 6] = [
@@ -99,20 +109,32 @@ impl SamModel {
     pub fn load(spec: &ModelSpec, opts: EngineOptions) -> Result<Self> {
         let encoder = open_session("encoder", &spec.encoder, opts)?;
         let (encoder_input, encoder_output) = validate_encoder(&encoder, &spec.encoder)?;
-        let decoder = open_session("decoder", &spec.decoder, opts)?;
-        validate_decoder(&decoder, &spec.decoder)?;
+        let decoder = SamDecoder::load(&spec.id, &spec.decoder, opts)?;
         Ok(Self {
             id: spec.id.clone(),
             encoder: Mutex::new(encoder),
             encoder_input,
             encoder_output,
-            decoder: Mutex::new(decoder),
+            decoder: Arc::new(decoder),
+            decoder_path: spec.decoder.clone(),
+            opts,
         })
     }
 
     /// The id that keys this model's embeddings.
     pub fn id(&self) -> &str {
         &self.id
+    }
+
+    /// This model's own decoder session (shared, behind its lock).
+    pub fn decoder(&self) -> Arc<SamDecoder> {
+        self.decoder.clone()
+    }
+
+    /// Opens one more session of this model's decoder file, without the encoder, for
+    /// decoding prompts concurrently.
+    pub fn load_decoder(&self) -> Result<SamDecoder> {
+        SamDecoder::load(&self.id, &self.decoder_path, self.opts)
     }
 
     /// Runs the image encoder on an RGB image.
@@ -153,6 +175,47 @@ impl SamModel {
             resized,
             data: data.to_vec(),
         })
+    }
+
+    /// Decodes a prompt against an embedding into masks at the original resolution.
+    pub fn predict(&self, embedding: &Embedding, prompt: &Prompt) -> Result<Prediction> {
+        self.decoder.predict(embedding, prompt)
+    }
+
+    /// See [`SamDecoder::predict_alternatives`].
+    pub fn predict_alternatives(
+        &self,
+        embedding: &Embedding,
+        prompt: &Prompt,
+    ) -> Result<Prediction> {
+        self.decoder.predict_alternatives(embedding, prompt)
+    }
+
+    /// See [`SamDecoder::single_mask_alternative`].
+    pub fn single_mask_alternative(
+        &self,
+        embedding: &Embedding,
+        prompt: &Prompt,
+    ) -> Result<Option<Candidate>> {
+        self.decoder.single_mask_alternative(embedding, prompt)
+    }
+}
+
+impl SamDecoder {
+    /// Loads and validates a decoder file; `model_id` is the id of the model whose
+    /// embeddings it decodes.
+    pub fn load(model_id: &str, path: &Path, opts: EngineOptions) -> Result<Self> {
+        let session = open_session("decoder", path, opts)?;
+        validate_decoder(&session, path)?;
+        Ok(Self {
+            id: model_id.to_string(),
+            session: Mutex::new(session),
+        })
+    }
+
+    /// The id of the model whose embeddings this decoder accepts.
+    pub fn id(&self) -> &str {
+        &self.id
     }
 
     /// Decodes a prompt against an embedding into masks at the original resolution.
@@ -248,7 +311,7 @@ impl SamModel {
             [2usize],
             vec![size.height as f32, size.width as f32],
         )))?;
-        let mut session = self.decoder.lock().unwrap_or_else(|e| e.into_inner());
+        let mut session = self.session.lock().unwrap_or_else(|e| e.into_inner());
         let outputs = session
             .run(ort::inputs![
                 "image_embeddings" => emb,

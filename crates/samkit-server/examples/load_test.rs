@@ -95,8 +95,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             tokio::time::sleep(std::time::Duration::from_millis(200)).await;
         }
         eprintln!("model loaded and {} image(s) encoded in {:.1} s", c.get("/api/images").await?.json()["images"].as_array().map_or(0, |a| a.len()), t.elapsed().as_secs_f64());
+        let ready = samkit_server::loadtest::memory(None);
         eprintln!("running {clients} annotators for {seconds} s against {addr} ({decoders} decoder session(s)) ...");
         let report = samkit_server::loadtest::run(addr, clients, seconds).await?;
+        // Server and load generator share this process; the generator's share is small
+        // (a few connections and JSON answers), so these figures bound the server's.
+        let after = samkit_server::loadtest::memory(None);
         let store = samkit_store::Store::open_path(&db).await?;
         let mut missing = 0;
         for id in &report.instances_acked {
@@ -112,6 +116,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             "decode_p50_ms": report.decode_p50_ms,
             "instances_acked": report.instances_acked.len(), "instances_missing_in_db": missing,
             "errors": report.errors.len(), "first_errors": report.errors.iter().take(5).collect::<Vec<_>>(),
+            "rss_ready_mib": ready.map(|m| m.rss_mib),
+            "peak_rss_mib": after.map(|m| m.peak_rss_mib),
+            "final_rss_mib": after.map(|m| m.rss_mib),
         }))?);
         if missing > 0 || !report.errors.is_empty() {
             return Err("load test failed".into());

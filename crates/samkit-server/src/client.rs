@@ -121,7 +121,7 @@ impl Client {
             req.push_str(&format!("X-Samkit-User: {u}\r\n"));
         }
         let body = body.unwrap_or_default();
-        if !body.is_empty() || matches!(method, "POST" | "PUT" | "PATCH") {
+        if !body.is_empty() || matches!(method, "POST" | "PUT" | "PATCH" | "DELETE") {
             req.push_str(&format!(
                 "Content-Type: {content_type}\r\nContent-Length: {}\r\n",
                 body.len()
@@ -134,6 +134,29 @@ impl Client {
         let mut raw = Vec::new();
         s.read_to_end(&mut raw).await?;
         parse_reply(&raw)
+    }
+}
+
+impl Client {
+    /// Sends `request` (a whole HTTP/1.1 request, as bytes) and reads the answer until
+    /// the server closes the connection. Writing and reading run at the same time, so a
+    /// server that answers before reading a large body (413) is heard, not a broken pipe.
+    pub async fn send_raw(&self, request: Vec<u8>) -> std::io::Result<Reply> {
+        let run = async {
+            let s = TcpStream::connect(self.addr).await?;
+            let (mut rd, mut wr) = s.into_split();
+            let writer = tokio::spawn(async move {
+                let _ = wr.write_all(&request).await;
+                wr
+            });
+            let mut raw = Vec::new();
+            rd.read_to_end(&mut raw).await?;
+            drop(writer.await);
+            parse_reply(&raw)
+        };
+        tokio::time::timeout(self.timeout, run)
+            .await
+            .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "request timed out"))?
     }
 }
 

@@ -9,7 +9,9 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
-use samkit_engine::{image_hash, load_rgb, Embedding, EmbeddingCache, LowResLogits, SamModel};
+use samkit_engine::{
+    image_hash, load_rgb, Embedding, EmbeddingCache, LowResLogits, SamDecoder, SamModel,
+};
 use samkit_store::{Image, Store};
 use serde::Serialize;
 use serde_json::{json, Value};
@@ -186,9 +188,10 @@ pub struct Engine {
     mem: Mutex<Lru<i64, Arc<Embedding>>>,
     tokens: Mutex<Lru<String, TokenEntry>>,
     next_token: Mutex<u64>,
-    /// Decoder pool: each `SamModel` has one decoder session behind a lock, so
-    /// concurrent prompts use several loaded copies (free list + permits).
-    pool: Mutex<Vec<Arc<SamModel>>>,
+    /// Decoder pool: each `SamDecoder` is one decoder session behind a lock, so
+    /// concurrent prompts use several (free list + permits). The first is the model's
+    /// own; the others are decoder-only sessions (the encoder is loaded once).
+    pool: Mutex<Vec<Arc<SamDecoder>>>,
     pool_permits: Arc<tokio::sync::Semaphore>,
     decoders: usize,
 }
@@ -245,8 +248,7 @@ impl Engine {
         tokio::spawn(async move {
             if let Some(loader) = loader {
                 let t = Instant::now();
-                let first = loader.clone();
-                let state = match tokio::task::spawn_blocking(move || first()).await {
+                let state = match tokio::task::spawn_blocking(move || loader()).await {
                     Ok(Ok(m)) => {
                         tracing::info!(
                             "model {} ready in {:.1} s",
@@ -262,13 +264,14 @@ impl Engine {
                     tracing::error!("model failed to load: {e}");
                 }
                 if let ModelState::Ready(m) = &state {
-                    me.add_decoder(m.clone());
+                    me.add_decoder(m.decoder());
                     let extra = me.clone();
+                    let model = m.clone();
                     tokio::spawn(async move {
                         for _ in 1..extra.decoders {
-                            let l = loader.clone();
-                            match tokio::task::spawn_blocking(move || l()).await {
-                                Ok(Ok(m)) => extra.add_decoder(m),
+                            let m = model.clone();
+                            match tokio::task::spawn_blocking(move || m.load_decoder()).await {
+                                Ok(Ok(d)) => extra.add_decoder(Arc::new(d)),
                                 _ => {
                                     tracing::warn!("could not load an extra decoder session; continuing with fewer");
                                     break;
@@ -508,7 +511,7 @@ impl Engine {
         }
     }
 
-    fn add_decoder(&self, m: Arc<SamModel>) {
+    fn add_decoder(&self, m: Arc<SamDecoder>) {
         lock(&self.pool).push(m);
         self.pool_permits.add_permits(1);
     }
@@ -517,7 +520,7 @@ impl Engine {
     /// thread. `None` when the model is not loaded.
     pub async fn decode<R: Send + 'static>(
         self: &Arc<Self>,
-        f: impl FnOnce(&SamModel) -> R + Send + 'static,
+        f: impl FnOnce(&SamDecoder) -> R + Send + 'static,
     ) -> Option<R> {
         if !matches!(self.model(), ModelState::Ready(_)) {
             return None;
@@ -567,7 +570,7 @@ impl Engine {
 /// A decoder session taken from the pool; given back on drop (before its permit).
 struct Lease {
     engine: Arc<Engine>,
-    model: Option<Arc<SamModel>>,
+    model: Option<Arc<SamDecoder>>,
     _permit: tokio::sync::OwnedSemaphorePermit,
 }
 

@@ -2,7 +2,7 @@
 //! into it. Shared by the HTTP API and `samkit export` / `samkit import`.
 
 use std::collections::HashMap;
-use std::io::{Read, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
@@ -315,31 +315,6 @@ fn skip_of(e: samkit_formats::FormatError) -> ImportSkip {
 pub fn read_yolo(dir: &Path, root: &Path) -> Result<(AnnotationSet, Vec<ImportSkip>), ExportError> {
     let (set, skipped) = yolo::import_yolo(dir, root, true)?;
     Ok((set, skipped.into_iter().map(skip_of).collect()))
-}
-
-/// Unpacks a zip upload into `dir`, refusing paths that leave it.
-pub fn unzip(bytes: &[u8], dir: &Path) -> Result<(), ExportError> {
-    let mut za = zip::ZipArchive::new(std::io::Cursor::new(bytes))
-        .map_err(|e| ExportError::Invalid(format!("the upload is not a zip file: {e}")))?;
-    for i in 0..za.len() {
-        let mut f = za
-            .by_index(i)
-            .map_err(|e| ExportError::Invalid(format!("damaged zip entry: {e}")))?;
-        if f.is_dir() {
-            continue;
-        }
-        let Some(rel) = f.enclosed_name() else {
-            continue;
-        };
-        let path = dir.join(rel);
-        if let Some(p) = path.parent() {
-            std::fs::create_dir_all(p).map_err(io(p.display().to_string()))?;
-        }
-        let mut buf = Vec::new();
-        f.read_to_end(&mut buf).map_err(io("zip entry"))?;
-        std::fs::write(&path, buf).map_err(io(path.display().to_string()))?;
-    }
-    Ok(())
 }
 
 /// Where a YOLO upload's labels are in the unpacked folder: the folder holding

@@ -27,16 +27,20 @@ pub mod demo;
 mod engine;
 mod error;
 pub mod export;
+pub mod guard;
 pub mod loadtest;
 mod scan;
+pub mod upload;
 
 use std::future::Future;
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
+use std::time::Duration;
 
 use samkit_store::Store;
 
-pub use api::{router, sync_folder};
+pub use api::{check_request_body, check_yolo_upload, router, sync_folder};
 pub use engine::{EmbedState, ModelLoader, ModelState};
 pub use error::ApiError;
 pub use export::{ExportFilter, ExportFormat, ImportReport};
@@ -54,8 +58,19 @@ pub struct Config {
     pub cache_dir: Option<PathBuf>,
     /// How many images after the one being viewed are encoded ahead.
     pub prefetch: usize,
-    /// Decoder sessions serving prompts concurrently (each a loaded model copy).
+    /// Decoder sessions serving prompts concurrently (decoder-only sessions; the
+    /// encoder is loaded once).
     pub decoders: usize,
+    /// Extra names the `Host` header may carry (`--allow-host`), besides the loopback
+    /// names and the listening address: `name` or `name:port`.
+    pub allowed_hosts: Vec<String>,
+    /// List and serve images whose symbolic links lead outside the project folder.
+    pub follow_symlinks: bool,
+    /// A connection must send a request's whole header within this time, including the
+    /// next request on an idle keep-alive connection; else it is closed.
+    pub header_read_timeout: Duration,
+    /// A request body that sends nothing for this long is refused (connection closed).
+    pub body_read_timeout: Duration,
 }
 
 impl Config {
@@ -66,6 +81,10 @@ impl Config {
             cache_dir: None,
             prefetch: 8,
             decoders: std::thread::available_parallelism().map_or(1, |n| n.get().min(2)),
+            allowed_hosts: Vec::new(),
+            follow_symlinks: false,
+            header_read_timeout: Duration::from_secs(10),
+            body_read_timeout: Duration::from_secs(30),
         }
     }
 }
@@ -95,11 +114,15 @@ pub struct AppState {
     pub root: PathBuf,
     pub(crate) engine: Arc<engine::Engine>,
     pub(crate) skipped: RwLock<Vec<Skipped>>,
+    pub follow_symlinks: bool,
 }
 
 /// An opened project, ready to serve.
 pub struct Server {
     state: Arc<AppState>,
+    allowed_hosts: Vec<String>,
+    header_read_timeout: Duration,
+    body_read_timeout: Duration,
 }
 
 /// Opens `db` (URL or path), creating the parent folder of a path.
@@ -163,33 +186,85 @@ impl Server {
             root,
             engine,
             skipped: RwLock::new(Vec::new()),
+            follow_symlinks: cfg.follow_symlinks,
         });
         api::rescan(&state).await.map_err(|e| ServerError::Root {
             path: cfg.root.clone(),
             source: std::io::Error::other(e.message),
         })?;
         state.engine.start(model);
-        Ok(Server { state })
+        Ok(Server {
+            state,
+            allowed_hosts: cfg.allowed_hosts,
+            header_read_timeout: cfg.header_read_timeout,
+            body_read_timeout: cfg.body_read_timeout,
+        })
     }
 
     pub fn state(&self) -> &Arc<AppState> {
         &self.state
     }
 
-    /// The HTTP application.
-    pub fn router(&self) -> axum::Router {
-        api::router(self.state.clone())
+    /// The HTTP application as served on `local`: the routes behind the request checks
+    /// of [`guard`] (Host, origin, content type), the body read timeout and the security
+    /// headers.
+    pub fn router(&self, local: SocketAddr) -> axum::Router {
+        let policy = Arc::new(guard::HostPolicy::new(local, &self.allowed_hosts));
+        let mut app = api::router(self.state.clone())
+            .layer(axum::middleware::from_fn_with_state(policy, guard::check))
+            .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(
+                self.body_read_timeout,
+            ));
+        for (name, value) in guard::security_headers() {
+            app = app.layer(tower_http::set_header::SetResponseHeaderLayer::overriding(
+                name, value,
+            ));
+        }
+        app
     }
 
-    /// Serves on `listener` until `shutdown` completes.
+    /// Serves on `listener` until `shutdown` completes, then lets open requests finish.
+    /// Each connection must send a request header within the header timeout (also
+    /// between requests on a kept-alive connection), so idle or half-sent connections
+    /// do not hold the server's resources.
     pub async fn serve(
         self,
         listener: tokio::net::TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        axum::serve(listener, self.router())
-            .with_graceful_shutdown(shutdown)
-            .await
+        use hyper_util::rt::{TokioIo, TokioTimer};
+        let app = self.router(listener.local_addr()?);
+        let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+        let mut http = hyper::server::conn::http1::Builder::new();
+        http.timer(TokioTimer::new())
+            .header_read_timeout(self.header_read_timeout);
+        tokio::pin!(shutdown);
+        loop {
+            let (stream, _) = tokio::select! {
+                accepted = listener.accept() => match accepted {
+                    Ok(a) => a,
+                    Err(e) => {
+                        // Out of file descriptors and the like: wait instead of spinning.
+                        tracing::warn!("accept failed: {e}");
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                        continue;
+                    }
+                },
+                () = &mut shutdown => break,
+            };
+            let _ = stream.set_nodelay(true);
+            let service = hyper_util::service::TowerToHyperService::new(app.clone());
+            let conn = http.serve_connection(TokioIo::new(stream), service);
+            let conn = graceful.watch(conn);
+            tokio::spawn(async move {
+                if let Err(e) = conn.await {
+                    tracing::debug!("connection ended: {e}");
+                }
+            });
+        }
+        drop(listener);
+        let _ = tokio::time::timeout(Duration::from_secs(30), graceful.shutdown()).await;
+        Ok(())
     }
 }
 

@@ -25,6 +25,41 @@ pub struct LoadReport {
     pub errors: Vec<String>,
 }
 
+/// Resident memory of a process, from `/proc/PID/status` (Linux).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Memory {
+    /// Peak resident set (`VmHWM`), MiB.
+    pub peak_rss_mib: u64,
+    /// Current resident set (`VmRSS`), MiB.
+    pub rss_mib: u64,
+}
+
+/// The resident memory of process `pid` (`None`: this process); `None` where
+/// `/proc` is not available.
+pub fn memory(pid: Option<u32>) -> Option<Memory> {
+    let path = match pid {
+        Some(p) => format!("/proc/{p}/status"),
+        None => "/proc/self/status".into(),
+    };
+    parse_status(&std::fs::read_to_string(path).ok()?)
+}
+
+fn parse_status(status: &str) -> Option<Memory> {
+    let kib = |key: &str| -> Option<u64> {
+        let line = status.lines().find(|l| l.starts_with(key))?;
+        line[key.len()..]
+            .trim()
+            .trim_end_matches("kB")
+            .trim()
+            .parse()
+            .ok()
+    };
+    Some(Memory {
+        peak_rss_mib: kib("VmHWM:")? / 1024,
+        rss_mib: kib("VmRSS:")? / 1024,
+    })
+}
+
 fn percentile(sorted: &[f64], p: f64) -> f64 {
     if sorted.is_empty() {
         return 0.0;
@@ -184,4 +219,20 @@ async fn annotator(
         }
     }
     (lat, dec, acked, errors)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn process_memory_is_read_from_proc_status() {
+        let m = parse_status("Name:\tx\nVmHWM:\t  409600 kB\nVmRSS:\t  204800 kB\n").unwrap();
+        assert_eq!((m.peak_rss_mib, m.rss_mib), (400, 200));
+        assert!(parse_status("Name: x\n").is_none());
+        if cfg!(target_os = "linux") {
+            let me = memory(None).unwrap();
+            assert!(me.rss_mib > 0 && me.peak_rss_mib >= me.rss_mib);
+        }
+    }
 }

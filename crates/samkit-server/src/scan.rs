@@ -82,8 +82,17 @@ fn file_hash(path: &Path) -> std::io::Result<String> {
     Ok(hex::encode(h.finalize()))
 }
 
-/// Walks `root` (skipping hidden entries such as `.samkit/`) in name order.
-pub fn scan(root: &Path) -> std::io::Result<ScanResult> {
+/// Whether `path`, links resolved, is inside the folder `root`.
+pub fn inside(root: &Path, path: &Path) -> bool {
+    match (std::fs::canonicalize(root), std::fs::canonicalize(path)) {
+        (Ok(root), Ok(path)) => path.starts_with(root),
+        _ => false,
+    }
+}
+
+/// Walks `root` (skipping hidden entries such as `.samkit/`) in name order; symbolic
+/// links to files outside `root` are skipped unless `follow_symlinks`.
+pub fn scan(root: &Path, follow_symlinks: bool) -> std::io::Result<ScanResult> {
     let mut out = ScanResult::default();
     let mut stack: Vec<PathBuf> = vec![root.to_path_buf()];
     let mut files = Vec::new();
@@ -106,6 +115,14 @@ pub fn scan(root: &Path) -> std::io::Result<ScanResult> {
             }
             let path = entry.path();
             match entry.file_type() {
+                Ok(t) if t.is_symlink() && !follow_symlinks && !inside(root, &path) => {
+                    out.skipped.push(Skipped {
+                        path: rel_name(root, &path),
+                        reason: "a link to a file outside the project folder (start samkit \
+                                 with --follow-symlinks to include it)"
+                            .into(),
+                    });
+                }
                 Ok(t) if t.is_dir() => stack.push(path),
                 Ok(_) => files.push(path),
                 Err(_) => {}
@@ -149,21 +166,4 @@ pub fn scan(root: &Path) -> std::io::Result<ScanResult> {
         }
     }
     Ok(out)
-}
-
-/// Content type by file extension (for images served as stored).
-pub fn content_type(path: &Path) -> &'static str {
-    match path
-        .extension()
-        .and_then(|e| e.to_str())
-        .map(|e| e.to_ascii_lowercase())
-        .as_deref()
-    {
-        Some("png") => "image/png",
-        Some("jpg" | "jpeg") => "image/jpeg",
-        Some("tif" | "tiff") => "image/tiff",
-        Some("bmp") => "image/bmp",
-        Some("webp") => "image/webp",
-        _ => "application/octet-stream",
-    }
 }

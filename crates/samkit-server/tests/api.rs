@@ -432,7 +432,7 @@ async fn bad_requests_are_json_errors() {
             "POST",
             "/api/import?format=coco",
             Some(json!({"images": 3})),
-            400,
+            422,
         ),
         (
             "POST",

@@ -121,3 +121,48 @@ async fn short_load_test_keeps_every_acknowledged_instance() {
         report.instances_acked.len()
     );
 }
+
+/// Extra decoder sessions load the decoder alone and decode exactly as the model does.
+#[test]
+fn a_decoder_only_session_gives_the_models_results() {
+    let model = common::model_loader()().expect("load the default model");
+    let img = samkit_engine::load_rgb(std::path::Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../samples/chelsea.png"
+    )))
+    .unwrap();
+    let emb = model.embed(&img).unwrap();
+    let extra = model.load_decoder().unwrap();
+    assert_eq!(extra.id(), model.id());
+    let prompts = [
+        samkit_engine::Prompt {
+            points: vec![samkit_engine::Point {
+                x: 225.0,
+                y: 150.0,
+                label: samkit_engine::PointLabel::Positive,
+            }],
+            bbox: None,
+            mask_input: None,
+        },
+        samkit_engine::Prompt {
+            points: vec![],
+            bbox: Some(samkit_engine::BoxPrompt {
+                x0: 100.0,
+                y0: 40.0,
+                x1: 380.0,
+                y1: 290.0,
+            }),
+            mask_input: None,
+        },
+    ];
+    for p in &prompts {
+        let a = model.predict_alternatives(&emb, p).unwrap();
+        let b = extra.predict_alternatives(&emb, p).unwrap();
+        assert_eq!(a.candidates.len(), b.candidates.len());
+        for (x, y) in a.candidates.iter().zip(&b.candidates) {
+            assert_eq!(x.iou, y.iou);
+            assert_eq!(x.logits.data, y.logits.data);
+            assert_eq!(x.low_res.0, y.low_res.0);
+        }
+    }
+}

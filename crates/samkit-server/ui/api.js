@@ -35,6 +35,9 @@ export class Api {
 
   async request(method, path, body, { raw = false, contentType } = {}) {
     const init = { method, headers: this.headers() };
+    // The server refuses changes without a JSON (or upload) content type: that is how it
+    // tells this page from other sites' forms.
+    if (method !== 'GET' && body === undefined) init.headers['Content-Type'] = 'application/json';
     if (body !== undefined) {
       if (contentType) {
         init.headers['Content-Type'] = contentType;

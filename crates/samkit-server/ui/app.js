@@ -848,7 +848,7 @@ function renderInstances() {
           const cat = category(inst.category_id);
           const hidden = S.hidden.has(inst.id);
           return `<li data-testid="instance-item" data-id="${inst.id}" data-category="${escapeHtml(cat?.name || '')}" data-version="${inst.version}" class="${hidden ? 'hidden' : ''}">
-            <span class="swatch" style="background:${escapeHtml(cat?.color || '#888')}"></span>
+            <span class="swatch" data-color="${escapeHtml(cat?.color || '#888')}"></span>
             <span class="iname">#${inst.id}</span>
             <select data-testid="instance-category" title="relabel">${options(inst.category_id)}</select>
             <span class="area muted" title="by ${escapeHtml(inst.updated_by || inst.author || '')}">${fmtInt(inst.area)} px</span>
@@ -858,6 +858,9 @@ function renderInstances() {
         })
         .join('')
     : '<li class="muted empty">No instances yet. Click an object, then press Enter.</li>';
+  // Colours are set through the DOM, not a style attribute: the Content-Security-Policy
+  // allows no inline styles.
+  for (const sw of ul.querySelectorAll('.swatch[data-color]')) sw.style.background = sw.dataset.color;
   paintInstances();
 }
 

@@ -87,7 +87,16 @@ fn to_json<T: Serialize>(v: &T) -> Value {
 
 /// Normalises an author name: trimmed, at most 64 characters, `anonymous` when empty.
 pub fn normalize_author(author: &str) -> String {
-    let a: String = author.trim().chars().take(64).collect();
+    // Control characters (newlines, escapes, NUL) would forge lines in logs and history
+    // views; they are dropped here even when a caller did not refuse them first.
+    let a: String = author
+        .chars()
+        .filter(|c| !c.is_control())
+        .collect::<String>()
+        .trim()
+        .chars()
+        .take(64)
+        .collect();
     if a.is_empty() {
         "anonymous".into()
     } else {
@@ -948,12 +957,12 @@ impl Store {
     }
 
     /// Puts the entity of history entry `entry_id` back into its state right after that
-    /// entry, as a new change (action `restore`). With `version`, the entity's current
-    /// version is checked first.
+    /// entry, as a new change (action `restore`). `version` is the entity's version the
+    /// caller read: a stale one is a [`StoreError::Conflict`] and writes nothing.
     pub async fn restore_from_history(
         &self,
         entry_id: i64,
-        version: Option<i64>,
+        version: i64,
         author: &str,
     ) -> Result<Restored> {
         let author = normalize_author(author);
@@ -971,9 +980,7 @@ impl Store {
             "instance" => {
                 let target: Instance = serde_json::from_value(after).map_err(parse_err)?;
                 let before = get_instance_tx(&mut tx, id).await?;
-                if let Some(v) = version {
-                    check_instance_version(&before, v)?;
-                }
+                check_instance_version(&before, version)?;
                 let mut next = before.clone();
                 next.category_id = target.category_id;
                 next.rle = target.rle;
@@ -989,7 +996,8 @@ impl Store {
             "image" => {
                 let target: Image = serde_json::from_value(after).map_err(parse_err)?;
                 let before = get_image_tx(&mut tx, id).await?;
-                if let Some(v) = version.filter(|v| *v != before.version) {
+                if version != before.version {
+                    let v = version;
                     return Err(conflict(
                         "image",
                         id,
@@ -1008,7 +1016,8 @@ impl Store {
             "category" => {
                 let target: Category = serde_json::from_value(after).map_err(parse_err)?;
                 let before = get_category_tx(&mut tx, id).await?;
-                if let Some(v) = version.filter(|v| *v != before.version) {
+                if version != before.version {
+                    let v = version;
                     return Err(conflict(
                         "category",
                         id,
@@ -1034,7 +1043,8 @@ impl Store {
             "project" => {
                 let target: Project = serde_json::from_value(after).map_err(parse_err)?;
                 let before = get_project_tx(&mut tx, id).await?;
-                if let Some(v) = version.filter(|v| *v != before.version) {
+                if version != before.version {
+                    let v = version;
                     return Err(conflict(
                         "project",
                         id,

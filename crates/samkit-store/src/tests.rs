@@ -256,13 +256,11 @@ async fn history_and_restore() {
     // Restore to the state after creation: undeleted, original mask.
     let create_entry = h[2].id;
     assert!(matches!(
-        store
-            .restore_from_history(create_entry, Some(1), "dave")
-            .await,
+        store.restore_from_history(create_entry, 1, "dave").await,
         Err(StoreError::Conflict(_))
     ));
     let Restored::Instance(r) = store
-        .restore_from_history(create_entry, Some(3), "dave")
+        .restore_from_history(create_entry, 3, "dave")
         .await
         .unwrap()
     else {
@@ -321,10 +319,17 @@ async fn history_and_restore() {
         .iter()
         .find(|e| e.after.as_ref().unwrap().0["guidelines"] == json!("v2"))
         .unwrap();
-    let Restored::Project(pr) = store.restore_from_history(v2.id, None, "a").await.unwrap() else {
+    let Restored::Project(pr) = store.restore_from_history(v2.id, 3, "a").await.unwrap() else {
         panic!()
     };
     assert_eq!((pr.guidelines.as_str(), pr.version), ("v2", 4));
+    // A restore naming a version older than the current one is refused, not applied.
+    store.set_guidelines(p.id, "v5", 4, "b").await.unwrap();
+    assert!(matches!(
+        store.restore_from_history(v2.id, 4, "a").await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert_eq!(store.project(p.id).await.unwrap().guidelines, "v5");
 }
 
 #[tokio::test]
@@ -413,8 +418,10 @@ async fn bad_input_is_an_error_not_a_panic() {
         Err(StoreError::Invalid(_))
     ));
     assert!(matches!(
-        store.restore_from_history(12345, None, "a").await,
+        store.restore_from_history(12345, 1, "a").await,
         Err(StoreError::NotFound { .. })
     ));
     assert_eq!(normalize_author("  "), "anonymous");
+    assert_eq!(normalize_author("eve\r\nadmin\u{1b}[2J\0"), "eveadmin[2J");
+    assert_eq!(normalize_author("\n\t"), "anonymous");
 }

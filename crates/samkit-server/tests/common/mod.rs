@@ -49,6 +49,13 @@ pub fn write_png(path: &Path, w: u32, h: u32) {
 pub async fn start(root: &Path, model: Option<ModelLoader>, cache: &Path) -> TestServer {
     let mut cfg = Config::new(root);
     cfg.cache_dir = Some(cache.to_path_buf());
+    start_with(cfg, model).await
+}
+
+/// Starts a server with `cfg` (its `root`, database at `root/.samkit/project.db`).
+pub async fn start_with(cfg: Config, model: Option<ModelLoader>) -> TestServer {
+    let root = cfg.root.clone();
+    let root = root.as_path();
     let server = Server::open(cfg, model).await.expect("open project");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();

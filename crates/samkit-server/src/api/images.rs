@@ -1,0 +1,192 @@
+//! Images: list, one, its file, its status, and its embedding.
+
+use super::*;
+
+pub(super) async fn images(State(st): S) -> ApiResult<Json<Value>> {
+    let imgs = st.store.list_images(st.project_id).await.api()?;
+    Ok(Json(
+        json!({"images": imgs.iter().map(|i| image_json(&st, i)).collect::<Vec<_>>()}),
+    ))
+}
+
+/// The image `id` of this project.
+pub(super) async fn own_image(st: &AppState, id: i64) -> ApiResult<samkit_store::Image> {
+    let i = st.store.image(id).await.api()?;
+    if i.project_id != st.project_id {
+        return Err(ApiError::not_found(format!("image {id} does not exist")));
+    }
+    Ok(i)
+}
+
+pub(super) fn missing_err(i: &samkit_store::Image) -> ApiError {
+    ApiError::new(
+        StatusCode::GONE,
+        "image_missing",
+        format!(
+            "{} was deleted from the project folder; put it back and rescan (its {} annotation(s) are kept)",
+            i.path, i.instance_count
+        ),
+    )
+}
+
+pub(super) async fn image_one(State(st): S, ApiPath(id): ApiPath<i64>) -> ApiResult<Json<Value>> {
+    let i = own_image(&st, id).await?;
+    Ok(Json(image_json(&st, &i)))
+}
+
+pub(super) async fn image_file(
+    State(st): S,
+    ApiPath(id): ApiPath<i64>,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
+    let i = own_image(&st, id).await?;
+    let path = st.root.join(&i.path);
+    if i.missing || !path.is_file() {
+        return Err(missing_err(&i));
+    }
+    if !st.follow_symlinks && !scan::inside(&st.root, &path) {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "outside_project",
+            format!(
+                "{} is a link to a file outside the project folder; start samkit with \
+                 --follow-symlinks to serve it",
+                i.path
+            ),
+        ));
+    }
+    let etag = format!("\"{}\"", i.content_hash);
+    if headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v == etag)
+    {
+        return Ok(StatusCode::NOT_MODIFIED.into_response());
+    }
+    let (ct, bytes) = tokio::task::spawn_blocking(move || file_bytes(&path))
+        .await
+        .map_err(|e| ApiError::internal(e.to_string()))?
+        .map_err(|e| match e {
+            FileError::Read(e) => ApiError::internal(format!("cannot read {}: {e}", i.path)),
+            FileError::Decode(e) => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "undecodable_image",
+                format!("{} cannot be shown: {e}", i.path),
+            ),
+        })?;
+    let mut resp = (
+        [
+            (header::CONTENT_TYPE, ct),
+            (header::CACHE_CONTROL, "no-cache"),
+        ],
+        bytes,
+    )
+        .into_response();
+    if let Ok(v) = HeaderValue::from_str(&etag) {
+        resp.headers_mut().insert(header::ETAG, v);
+    }
+    Ok(resp)
+}
+
+pub(super) enum FileError {
+    /// The file could not be read (a server-side problem).
+    Read(std::io::Error),
+    /// Its bytes are not an image samkit can decode (the file's problem).
+    Decode(String),
+}
+
+/// What `/file` sends: the original bytes when there is no EXIF rotation and a browser
+/// shows the format, else a PNG of the engine's pixels. The content type comes from the
+/// bytes, never from the file name (a JPEG named `.png` is `image/jpeg`).
+pub(super) fn file_bytes(path: &Path) -> Result<(&'static str, Vec<u8>), FileError> {
+    let bytes = std::fs::read(path).map_err(FileError::Read)?;
+    let format = image::guess_format(&bytes)
+        .map_err(|_| FileError::Decode("its bytes are not PNG, JPEG, TIFF, BMP or WebP".into()))?;
+    let ct = format.to_mime_type();
+    let (_, _, orientation) = scan::oriented_size(path).map_err(FileError::Decode)?;
+    let browser_ok = matches!(
+        format,
+        image::ImageFormat::Png
+            | image::ImageFormat::Jpeg
+            | image::ImageFormat::WebP
+            | image::ImageFormat::Bmp
+    );
+    if orientation == image::metadata::Orientation::NoTransforms && browser_ok {
+        return Ok((ct, bytes));
+    }
+    // Rotated (EXIF) or not browser-displayable: send the engine's pixels as PNG.
+    let rgb = samkit_engine::load_rgb(path).map_err(|e| FileError::Decode(e.to_string()))?;
+    let mut out = std::io::Cursor::new(Vec::new());
+    rgb.write_to(&mut out, image::ImageFormat::Png)
+        .map_err(|e| FileError::Decode(e.to_string()))?;
+    Ok(("image/png", out.into_inner()))
+}
+
+#[derive(Deserialize)]
+pub(super) struct StatusReq {
+    pub(super) status: String,
+    pub(super) version: i64,
+}
+
+pub(super) async fn image_status(
+    State(st): S,
+    Author(a): Author,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(r): ApiJson<StatusReq>,
+) -> ApiResult<Json<Value>> {
+    own_image(&st, id).await?;
+    let status = ImageStatus::parse(&r.status).ok_or_else(|| {
+        ApiError::bad_request(format!(
+            "unknown status {:?}; use todo, in_progress, done or needs_review",
+            r.status
+        ))
+    })?;
+    let i = st
+        .store
+        .set_image_status(id, status, r.version, &a)
+        .await
+        .api()?;
+    Ok(Json(image_json(&st, &i)))
+}
+
+#[derive(Deserialize, Default)]
+pub(super) struct EmbedReq {
+    pub(super) priority: Option<String>,
+}
+
+pub(super) async fn embed(
+    State(st): S,
+    ApiPath(id): ApiPath<i64>,
+    ApiBytes(body): ApiBytes,
+) -> ApiResult<Response> {
+    let r: EmbedReq = if body.iter().all(|b| b.is_ascii_whitespace()) {
+        EmbedReq::default()
+    } else {
+        serde_json::from_slice(&body)
+            .map_err(|e| ApiError::bad_request(format!("invalid JSON body: {e}")))?
+    };
+    let i = own_image(&st, id).await?;
+    if i.missing {
+        return Err(missing_err(&i));
+    }
+    let now = match r.priority.as_deref() {
+        None | Some("now") => true,
+        Some("background") => false,
+        Some(p) => {
+            return Err(ApiError::bad_request(format!(
+                "unknown priority {p:?}; use now or background"
+            )))
+        }
+    };
+    let s = st.engine.request(id, now);
+    Ok((
+        StatusCode::ACCEPTED,
+        axum::Json(json!({"image_id": id, "state": s.as_str()})),
+    )
+        .into_response())
+}
+
+pub(super) async fn embeddings(State(st): S) -> ApiResult<Json<Value>> {
+    let imgs = st.store.list_images(st.project_id).await.api()?;
+    Ok(Json(st.engine.progress(&imgs)))
+}
