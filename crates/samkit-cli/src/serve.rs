@@ -51,6 +51,8 @@ pub struct NetArgs {
     #[arg(long, value_name = "N")]
     pub decoders: Option<usize>,
     #[command(flatten)]
+    pub budget: crate::budget_args::BudgetArgs,
+    #[command(flatten)]
     pub model: ModelArgs,
 }
 
@@ -97,6 +99,7 @@ fn serve(
         cfg.allowed_hosts.push(net.host.clone());
     }
     cfg.follow_symlinks = net.follow_symlinks;
+    cfg.max_pixels = net.budget.budget();
     if let Some(k) = net.decoders {
         cfg.decoders = k.clamp(1, 16);
     }

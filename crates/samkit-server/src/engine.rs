@@ -10,7 +10,8 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use samkit_engine::{
-    image_hash, load_rgb, Embedding, EmbeddingCache, LowResLogits, SamDecoder, SamModel,
+    image_hash, load_rgb_within, Embedding, EmbeddingCache, LowResLogits, PixelBudget, SamDecoder,
+    SamModel,
 };
 use samkit_store::{Image, Store};
 use serde::Serialize;
@@ -194,6 +195,8 @@ pub struct Engine {
     pool: Mutex<Vec<Arc<SamDecoder>>>,
     pool_permits: Arc<tokio::sync::Semaphore>,
     decoders: usize,
+    /// The most pixels an image may declare before the encoder decodes it.
+    budget: PixelBudget,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -201,6 +204,7 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 impl Engine {
+    #[allow(clippy::too_many_arguments)] // one per `Config` field the engine uses
     pub fn new(
         store: Store,
         project_id: i64,
@@ -208,6 +212,7 @@ impl Engine {
         cache_dir: PathBuf,
         prefetch: usize,
         decoders: usize,
+        budget: PixelBudget,
         with_model: bool,
     ) -> Arc<Self> {
         Arc::new(Engine {
@@ -231,6 +236,7 @@ impl Engine {
             pool: Mutex::new(Vec::new()),
             pool_permits: Arc::new(tokio::sync::Semaphore::new(0)),
             decoders: decoders.max(1),
+            budget,
         })
     }
 
@@ -474,7 +480,8 @@ impl Engine {
             let cache = self.cache.clone();
             let m = model.clone();
             let t = Instant::now();
-            let res = tokio::task::spawn_blocking(move || encode(&m, &cache, &path))
+            let budget = self.budget;
+            let res = tokio::task::spawn_blocking(move || encode(&m, &cache, &path, budget))
                 .await
                 .unwrap_or_else(|e| Err(format!("encoder crashed: {e}")));
             match res {
@@ -586,8 +593,9 @@ fn encode(
     model: &SamModel,
     cache: &EmbeddingCache,
     path: &Path,
+    budget: PixelBudget,
 ) -> Result<(Embedding, String, bool), String> {
-    let img = load_rgb(path).map_err(|e| e.to_string())?;
+    let img = load_rgb_within(path, budget).map_err(|e| e.to_string())?;
     let hash = image_hash(&img);
     if let Some(e) = cache.load(model.id(), &hash) {
         if (e.original.width, e.original.height) == (img.width(), img.height()) {

@@ -205,7 +205,7 @@ pub fn write_export(
             }
             let bytes =
                 serde_json::to_vec(&doc).map_err(|e| ExportError::Invalid(e.to_string()))?;
-            std::fs::write(out, bytes).map_err(io(out.display().to_string()))?;
+            samkit_outfile::write_bytes(out, &bytes).map_err(samkit_formats::FormatError::from)?;
             Ok(vec![])
         }
         ExportFormat::Png => Ok(png_export::export_png(set, out, images_dir, &mut progress)?),

@@ -66,6 +66,9 @@ pub struct Config {
     pub allowed_hosts: Vec<String>,
     /// List and serve images whose symbolic links lead outside the project folder.
     pub follow_symlinks: bool,
+    /// Images declaring more pixels are skipped by the scan (with the reason) and never
+    /// decoded (`--max-pixels`).
+    pub max_pixels: samkit_engine::PixelBudget,
     /// A connection must send a request's whole header within this time, including the
     /// next request on an idle keep-alive connection; else it is closed.
     pub header_read_timeout: Duration,
@@ -83,6 +86,7 @@ impl Config {
             decoders: std::thread::available_parallelism().map_or(1, |n| n.get().min(2)),
             allowed_hosts: Vec::new(),
             follow_symlinks: false,
+            max_pixels: samkit_engine::PixelBudget::DEFAULT,
             header_read_timeout: Duration::from_secs(10),
             body_read_timeout: Duration::from_secs(30),
         }
@@ -115,6 +119,7 @@ pub struct AppState {
     pub(crate) engine: Arc<engine::Engine>,
     pub(crate) skipped: RwLock<Vec<Skipped>>,
     pub follow_symlinks: bool,
+    pub budget: samkit_engine::PixelBudget,
 }
 
 /// An opened project, ready to serve.
@@ -178,6 +183,7 @@ impl Server {
             cache_dir,
             cfg.prefetch,
             cfg.decoders,
+            cfg.max_pixels,
             model.is_some(),
         );
         let state = Arc::new(AppState {
@@ -187,6 +193,7 @@ impl Server {
             engine,
             skipped: RwLock::new(Vec::new()),
             follow_symlinks: cfg.follow_symlinks,
+            budget: cfg.max_pixels,
         });
         api::rescan(&state).await.map_err(|e| ServerError::Root {
             path: cfg.root.clone(),

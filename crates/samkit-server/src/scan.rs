@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use image::metadata::Orientation;
 use image::{ImageDecoder, ImageReader};
+use samkit_engine::PixelBudget;
 use samkit_store::NewImage;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -43,21 +44,28 @@ pub(crate) fn is_image_name(path: &Path) -> bool {
 }
 
 /// Width and height as the engine sees the image (EXIF orientation applied), and its
-/// orientation, reading headers only.
-pub fn oriented_size(path: &Path) -> Result<(u32, u32, Orientation), String> {
-    let reader = ImageReader::open(path)
+/// orientation, reading headers only. Sizes the engine would refuse (empty, over the
+/// pixel budget, too thin for SAM) are errors here already, so such files are listed
+/// as skipped with the reason and the background encoder never decodes them.
+pub fn oriented_size(path: &Path, budget: PixelBudget) -> Result<(u32, u32, Orientation), String> {
+    let mut reader = ImageReader::open(path)
         .map_err(|e| e.to_string())?
         .with_guessed_format()
         .map_err(|e| e.to_string())?;
     if reader.format().is_none() {
         return Err("not a supported image format (PNG, JPEG, TIFF, BMP, WebP)".into());
     }
-    let mut dec = reader.into_decoder().map_err(|e| e.to_string())?;
+    reader.limits(budget.image_limits());
+    let mut dec = reader.into_decoder().map_err(|e| match e {
+        image::ImageError::Limits(l) => format!(
+            "{l}: larger than the pixel budget of {} (raise it with --max-pixels)",
+            budget.max_pixels()
+        ),
+        e => e.to_string(),
+    })?;
     let o = dec.orientation().unwrap_or(Orientation::NoTransforms);
     let (w, h) = dec.dimensions();
-    if w == 0 || h == 0 {
-        return Err(format!("the image is empty ({w}×{h})"));
-    }
+    samkit_engine::check_dimensions(path, w, h, budget).map_err(|e| e.to_string())?;
     let swapped = matches!(
         o,
         Orientation::Rotate90
@@ -91,8 +99,13 @@ pub fn inside(root: &Path, path: &Path) -> bool {
 }
 
 /// Walks `root` (skipping hidden entries such as `.samkit/`) in name order; symbolic
-/// links to files outside `root` are skipped unless `follow_symlinks`.
-pub fn scan(root: &Path, follow_symlinks: bool) -> std::io::Result<ScanResult> {
+/// links to files outside `root` are skipped unless `follow_symlinks`, and images
+/// declaring more pixels than `budget` are skipped with the reason.
+pub fn scan(
+    root: &Path,
+    follow_symlinks: bool,
+    budget: PixelBudget,
+) -> std::io::Result<ScanResult> {
     let mut out = ScanResult::default();
     let mut stack: Vec<PathBuf> = vec![root.to_path_buf()];
     let mut files = Vec::new();
@@ -146,7 +159,7 @@ pub fn scan(root: &Path, follow_symlinks: bool) -> std::io::Result<ScanResult> {
             });
             continue;
         }
-        let size = oriented_size(&path);
+        let size = oriented_size(&path, budget);
         let hash = file_hash(&path);
         match (size, hash) {
             (Ok((w, h, _)), Ok(hash)) => out.images.push(NewImage {
@@ -166,4 +179,47 @@ pub fn scan(root: &Path, follow_symlinks: bool) -> std::io::Result<ScanResult> {
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn images_over_the_budget_or_too_thin_are_skipped_with_the_reason() {
+        let dir = tempfile::tempdir().unwrap();
+        image::RgbImage::new(40, 30)
+            .save(dir.path().join("big.png"))
+            .unwrap();
+        image::RgbImage::new(20, 10)
+            .save(dir.path().join("small.png"))
+            .unwrap();
+        image::RgbImage::new(20_000, 1)
+            .save(dir.path().join("thin.png"))
+            .unwrap();
+        let out = scan(dir.path(), false, PixelBudget::new(1000)).unwrap();
+        let names: Vec<_> = out.images.iter().map(|i| i.path.as_str()).collect();
+        assert_eq!(names, ["small.png"]);
+        assert_eq!(out.skipped.len(), 2, "{:?}", out.skipped);
+        assert_eq!(out.skipped[0].path, "big.png");
+        let reason = &out.skipped[0].reason;
+        assert!(
+            reason.contains("40×30") && reason.contains("--max-pixels"),
+            "{reason}"
+        );
+        // A side longer than the whole budget is refused by the decoder's limits.
+        assert_eq!(out.skipped[1].path, "thin.png");
+        assert!(
+            out.skipped[1].reason.contains("--max-pixels"),
+            "{:?}",
+            out.skipped
+        );
+
+        let out = scan(dir.path(), false, PixelBudget::DEFAULT).unwrap();
+        let names: Vec<_> = out.images.iter().map(|i| i.path.as_str()).collect();
+        assert_eq!(names, ["big.png", "small.png"]);
+        assert_eq!(out.skipped.len(), 1);
+        assert_eq!(out.skipped[0].path, "thin.png");
+        assert!(out.skipped[0].reason.contains("2048"), "{:?}", out.skipped);
+    }
 }

@@ -63,7 +63,8 @@ pub(super) async fn image_file(
     {
         return Ok(StatusCode::NOT_MODIFIED.into_response());
     }
-    let (ct, bytes) = tokio::task::spawn_blocking(move || file_bytes(&path))
+    let budget = st.budget;
+    let (ct, bytes) = tokio::task::spawn_blocking(move || file_bytes(&path, budget))
         .await
         .map_err(|e| ApiError::internal(e.to_string()))?
         .map_err(|e| match e {
@@ -98,12 +99,15 @@ pub(super) enum FileError {
 /// What `/file` sends: the original bytes when there is no EXIF rotation and a browser
 /// shows the format, else a PNG of the engine's pixels. The content type comes from the
 /// bytes, never from the file name (a JPEG named `.png` is `image/jpeg`).
-pub(super) fn file_bytes(path: &Path) -> Result<(&'static str, Vec<u8>), FileError> {
+pub(super) fn file_bytes(
+    path: &Path,
+    budget: PixelBudget,
+) -> Result<(&'static str, Vec<u8>), FileError> {
     let bytes = std::fs::read(path).map_err(FileError::Read)?;
     let format = image::guess_format(&bytes)
         .map_err(|_| FileError::Decode("its bytes are not PNG, JPEG, TIFF, BMP or WebP".into()))?;
     let ct = format.to_mime_type();
-    let (_, _, orientation) = scan::oriented_size(path).map_err(FileError::Decode)?;
+    let (_, _, orientation) = scan::oriented_size(path, budget).map_err(FileError::Decode)?;
     let browser_ok = matches!(
         format,
         image::ImageFormat::Png
@@ -115,7 +119,8 @@ pub(super) fn file_bytes(path: &Path) -> Result<(&'static str, Vec<u8>), FileErr
         return Ok((ct, bytes));
     }
     // Rotated (EXIF) or not browser-displayable: send the engine's pixels as PNG.
-    let rgb = samkit_engine::load_rgb(path).map_err(|e| FileError::Decode(e.to_string()))?;
+    let rgb = samkit_engine::load_rgb_within(path, budget)
+        .map_err(|e| FileError::Decode(e.to_string()))?;
     let mut out = std::io::Cursor::new(Vec::new());
     rgb.write_to(&mut out, image::ImageFormat::Png)
         .map_err(|e| FileError::Decode(e.to_string()))?;

@@ -53,8 +53,14 @@ pub(super) async fn put_guidelines(
 
 /// Scans the folder into the database; updates the skipped list and the encoder's view.
 pub(crate) async fn rescan(st: &AppState) -> ApiResult<Value> {
-    let (report, skipped) =
-        sync_folder_with(&st.store, st.project_id, &st.root, st.follow_symlinks).await?;
+    let (report, skipped) = sync_folder_with(
+        &st.store,
+        st.project_id,
+        &st.root,
+        st.follow_symlinks,
+        st.budget,
+    )
+    .await?;
     if let Ok(mut s) = st.skipped.write() {
         *s = skipped.clone();
     }
@@ -78,18 +84,20 @@ pub async fn sync_folder(
     project_id: i64,
     root: &Path,
 ) -> ApiResult<(samkit_store::SyncReport, Vec<Skipped>)> {
-    sync_folder_with(store, project_id, root, false).await
+    sync_folder_with(store, project_id, root, false, PixelBudget::DEFAULT).await
 }
 
-/// [`sync_folder`], following links to files outside `root` if `follow_symlinks`.
+/// [`sync_folder`], following links to files outside `root` if `follow_symlinks`;
+/// images over `budget` are skipped.
 pub async fn sync_folder_with(
     store: &Store,
     project_id: i64,
     root: &Path,
     follow_symlinks: bool,
+    budget: PixelBudget,
 ) -> ApiResult<(samkit_store::SyncReport, Vec<Skipped>)> {
     let r = root.to_path_buf();
-    let scanned = tokio::task::spawn_blocking(move || scan::scan(&r, follow_symlinks))
+    let scanned = tokio::task::spawn_blocking(move || scan::scan(&r, follow_symlinks, budget))
         .await
         .map_err(|e| ApiError::internal(format!("scan crashed: {e}")))?
         .map_err(|e| {
