@@ -15,7 +15,7 @@
 //!    transparent region keeps the colour it stores.
 
 use std::fs::File;
-use std::io::{BufReader, Read};
+use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 
 use image::{DynamicImage, ImageDecoder, ImageError, ImageFormat, ImageReader, RgbImage};
@@ -127,70 +127,88 @@ pub fn check_sam_size(path: &Path, width: u32, height: u32) -> Result<()> {
 /// marker) and answers whether `EOI` comes before the end of the file. Bytes after
 /// `EOI` are ignored, as every decoder does.
 fn jpeg_is_complete(path: &Path) -> std::io::Result<bool> {
-    let mut bytes = BufReader::new(File::open(path)?).bytes();
-    let mut next = move || bytes.next().transpose();
-    if (next()?, next()?) != (Some(0xFF), Some(0xD8)) {
+    let mut r = ByteReader(BufReader::with_capacity(1 << 16, File::open(path)?));
+    if (r.next()?, r.next()?) != (Some(0xFF), Some(0xD8)) {
         return Ok(false);
     }
     let mut pending: Option<u8> = None;
     loop {
         let marker = match pending.take() {
             Some(m) => m,
-            None => {
-                // Markers start with 0xFF (possibly several fill bytes); anything else
-                // between segments is tolerated and skipped, as decoders do.
-                let mut b = match next()? {
-                    Some(b) => b,
-                    None => return Ok(false),
-                };
-                while b != 0xFF {
-                    b = match next()? {
-                        Some(b) => b,
-                        None => return Ok(false),
-                    };
-                }
-                loop {
-                    match next()? {
-                        Some(0xFF) => continue,
-                        Some(m) => break m,
-                        None => return Ok(false),
-                    }
-                }
-            }
+            // Markers start with 0xFF (possibly several fill bytes); anything else
+            // between segments is tolerated and skipped, as decoders do.
+            None => match r.marker_after_ff()? {
+                Some(m) => m,
+                None => return Ok(false),
+            },
         };
         match marker {
             0xD9 => return Ok(true),
-            0x01 | 0xD0..=0xD7 | 0x00 => continue,
+            0x00 | 0x01 | 0xD0..=0xD7 => continue,
             _ => {
-                let (Some(hi), Some(lo)) = (next()?, next()?) else {
+                let (Some(hi), Some(lo)) = (r.next()?, r.next()?) else {
                     return Ok(false);
                 };
                 let len = u16::from_be_bytes([hi, lo]);
-                for _ in 2..len {
-                    if next()?.is_none() {
-                        return Ok(false);
-                    }
+                if !r.skip(u64::from(len.saturating_sub(2)))? {
+                    return Ok(false);
                 }
                 if marker == 0xDA {
-                    // Entropy-coded data up to the next real marker.
+                    // Entropy-coded data up to the next marker that is not a stuffed
+                    // byte (0xFF00) or a restart marker.
                     pending = loop {
-                        match next()? {
-                            Some(0xFF) => {
-                                let mut m = next()?;
-                                while m == Some(0xFF) {
-                                    m = next()?;
-                                }
-                                match m {
-                                    None => return Ok(false),
-                                    Some(0x00 | 0xD0..=0xD7) => continue,
-                                    Some(m) => break Some(m),
-                                }
-                            }
-                            Some(_) => continue,
+                        match r.marker_after_ff()? {
+                            Some(0x00 | 0xD0..=0xD7) => continue,
+                            Some(m) => break Some(m),
                             None => return Ok(false),
                         }
                     };
                 }
+            }
+        }
+    }
+}
+
+/// A buffered byte reader with the two scans [`jpeg_is_complete`] needs.
+struct ByteReader<R>(BufReader<R>);
+
+impl<R: Read> ByteReader<R> {
+    fn next(&mut self) -> std::io::Result<Option<u8>> {
+        let b = self.0.fill_buf()?.first().copied();
+        if b.is_some() {
+            self.0.consume(1);
+        }
+        Ok(b)
+    }
+
+    /// Skips `n` bytes; `false` when the file ends first.
+    fn skip(&mut self, n: u64) -> std::io::Result<bool> {
+        let skipped = std::io::copy(&mut (&mut self.0).take(n), &mut std::io::sink())?;
+        Ok(skipped == n)
+    }
+
+    /// Skips to the next 0xFF and past any fill 0xFFs; returns the byte after them.
+    fn marker_after_ff(&mut self) -> std::io::Result<Option<u8>> {
+        loop {
+            let buf = self.0.fill_buf()?;
+            if buf.is_empty() {
+                return Ok(None);
+            }
+            match buf.iter().position(|&b| b == 0xFF) {
+                Some(i) => {
+                    self.0.consume(i + 1);
+                    break;
+                }
+                None => {
+                    let n = buf.len();
+                    self.0.consume(n);
+                }
+            }
+        }
+        loop {
+            match self.next()? {
+                Some(0xFF) => continue,
+                other => return Ok(other),
             }
         }
     }
@@ -373,6 +391,13 @@ mod tests {
                 "{cut}: {e}"
             );
         }
+        // A real photo (the bundled sample) and its first half.
+        let photo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../samples/rocket.jpg");
+        assert!(load_rgb(&photo).is_ok());
+        let bytes = std::fs::read(&photo).unwrap();
+        let p = write(&dir, "rocket_half.jpg", &bytes[..bytes.len() / 2]);
+        let e = load_rgb(&p).unwrap_err().to_string();
+        assert!(e.contains("truncated"), "{e}");
     }
 
     #[test]
