@@ -226,8 +226,10 @@ fn png_header(w: u32, h: u32) -> Vec<u8> {
     out
 }
 
-/// This process's scratch folder (on `/dev/shm` when present, so file-based targets do
-/// not touch the disk). Left behind at exit: a fuzzing process ends by being killed.
+/// This process's scratch folder, `samkit-fuzz-<pid>` on `/dev/shm` when present (so
+/// file-based targets do not touch the disk). A fuzzing or test process cannot clean up
+/// at exit (statics are not dropped; libFuzzer exits or is killed), so each new process
+/// removes the folders of processes that no longer run.
 fn scratch() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
@@ -237,11 +239,16 @@ fn scratch() -> &'static Path {
         } else {
             std::env::temp_dir()
         };
-        tempfile::Builder::new()
-            .prefix("samkit-fuzz-")
-            .tempdir_in(base)
-            .expect("scratch folder")
-            .keep()
+        for entry in std::fs::read_dir(&base).into_iter().flatten().flatten() {
+            let name = entry.file_name();
+            let pid = name.to_str().and_then(|n| n.strip_prefix("samkit-fuzz-"));
+            if pid.is_some_and(|p| !Path::new("/proc").join(p).exists()) {
+                let _ = std::fs::remove_dir_all(entry.path());
+            }
+        }
+        let dir = base.join(format!("samkit-fuzz-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("scratch folder");
+        dir
     })
 }
 

@@ -1,6 +1,6 @@
 //! The CI smoke pass of the fuzz targets: every target runs on its committed seeds
 //! (`fuzz/corpus/<target>/`), its kept crash inputs (`fuzz/regressions/<target>/`) and
-//! `SAMKIT_FUZZ_SMOKE_RUNS` (default 2000) deterministic mutations of them. A panic names
+//! `SAMKIT_FUZZ_SMOKE_RUNS` (default 5000) deterministic mutations of them. A panic names
 //! the target and the input, and leaves the input in the temporary folder to replay with
 //! `cargo fuzz run <target> <file>` or this test.
 
@@ -29,7 +29,7 @@ fn runs() -> usize {
     std::env::var("SAMKIT_FUZZ_SMOKE_RUNS")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(2000)
+        .unwrap_or(5000)
 }
 
 fn smoke(name: &str) {
