@@ -402,3 +402,97 @@ fn segment_writes_through_links_and_fifos_and_keeps_outputs_on_failure() {
     let files = std::fs::read_dir(&masks).unwrap().count();
     assert_eq!(files, 1, "no temporary file is left behind");
 }
+
+/// `GET path` on the loopback server at `port`; the body, or `None` while it is not up.
+fn http_get(port: u16, path: &str) -> Option<String> {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .ok()?;
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).ok()?;
+    let (head, body) = response.split_once("\r\n\r\n")?;
+    head.starts_with("HTTP/1.1 200").then(|| body.to_string())
+}
+
+/// Kills the server when the test ends, pass or fail.
+struct Server(std::process::Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Bombs in a project folder: listed as skipped with the reason, never decoded by the
+/// background encoder, while the server (real model, 3 GiB address-space limit) keeps
+/// encoding the real photo beside them.
+#[test]
+fn serve_skips_bombs_in_the_project_folder_under_a_memory_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "bomb.png", &png_bomb(50_000, 50_000));
+    write(dir.path(), "bomb.jpg", &jpeg_bomb());
+    std::fs::copy(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../samples/chelsea.png"),
+        dir.path().join("chelsea.png"),
+    )
+    .unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = Command::new("prlimit")
+        .arg("--as=3221225472")
+        .arg(BIN)
+        .args(["serve", s(dir.path()), "--port", &port.to_string()])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("run prlimit (util-linux)");
+    let mut server = Server(child);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    let images = loop {
+        assert!(
+            server.0.try_wait().unwrap().is_none(),
+            "the server exited while bombs were in its folder"
+        );
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no embedding in 120 s"
+        );
+        if let Some(body) = http_get(port, "/api/images") {
+            let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+            if v["images"][0]["embedding"] == "ready" {
+                break v;
+            }
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    };
+    let names: Vec<_> = images["images"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["name"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(names, ["chelsea.png"]);
+    let project: serde_json::Value =
+        serde_json::from_str(&http_get(port, "/api/project").unwrap()).unwrap();
+    let skipped = project["skipped"].as_array().unwrap();
+    assert_eq!(skipped.len(), 2, "{skipped:?}");
+    for (entry, size) in skipped.iter().zip(["65000×65000", "50000×50000"]) {
+        let reason = entry["reason"].as_str().unwrap();
+        assert!(
+            reason.contains(size) && reason.contains("--max-pixels"),
+            "{reason}"
+        );
+    }
+    assert!(server.0.try_wait().unwrap().is_none());
+}
