@@ -88,6 +88,7 @@ fn serve(
     label: Option<&str>,
 ) -> anyhow::Result<()> {
     init_logging();
+    samkit_server::tune_allocator();
     let home = Home::from_env()?;
     let mut cfg = samkit_server::Config::new(&dir);
     cfg.db = db;

@@ -76,7 +76,14 @@ fn admits(declared: &[i64], want: &[i64]) -> bool {
     declared.len() == want.len() && declared.iter().zip(want).all(|(d, w)| *d < 0 || d == w)
 }
 
-fn open_session(role: &'static str, path: &Path, opts: EngineOptions) -> Result<Session> {
+/// Opens a session; `arena`: whether ONNX Runtime keeps the memory of its runs in its
+/// own arena (fast for many small runs) rather than returning it when a run ends.
+fn open_session(
+    role: &'static str,
+    path: &Path,
+    opts: EngineOptions,
+    arena: bool,
+) -> Result<Session> {
     let load_err = |reason: String| EngineError::ModelLoad {
         role,
         path: path.to_path_buf(),
@@ -95,6 +102,8 @@ fn open_session(role: &'static str, path: &Path, opts: EngineOptions) -> Result<
         .with_intra_threads(opts.intra_threads)
         .map_err(|e| load_err(e.to_string()))?
         .with_inter_threads(1)
+        .map_err(|e| load_err(e.to_string()))?
+        .with_execution_providers([ort::ep::CPU::default().with_arena_allocator(arena).build()])
         .map_err(|e| load_err(e.to_string()))?;
     builder.commit_from_file(path).map_err(|e| {
         load_err(format!(
@@ -107,7 +116,10 @@ impl SamModel {
     /// Loads and validates both files. ONNX Runtime must be initialised first
     /// (see [`crate::init_runtime`]).
     pub fn load(spec: &ModelSpec, opts: EngineOptions) -> Result<Self> {
-        let encoder = open_session("encoder", &spec.encoder, opts)?;
+        // The encoder's arena would keep its largest run's working memory (≈ 400 MB,
+        // grown in powers of two) for the life of the model; a run takes about a second,
+        // so allocating afresh costs little. Decoder runs are small and frequent.
+        let encoder = open_session("encoder", &spec.encoder, opts, false)?;
         let (encoder_input, encoder_output) = validate_encoder(&encoder, &spec.encoder)?;
         let decoder = SamDecoder::load(&spec.id, &spec.decoder, opts)?;
         Ok(Self {
@@ -205,7 +217,7 @@ impl SamDecoder {
     /// Loads and validates a decoder file; `model_id` is the id of the model whose
     /// embeddings it decodes.
     pub fn load(model_id: &str, path: &Path, opts: EngineOptions) -> Result<Self> {
-        let session = open_session("decoder", path, opts)?;
+        let session = open_session("decoder", path, opts, true)?;
         validate_decoder(&session, path)?;
         Ok(Self {
             id: model_id.to_string(),

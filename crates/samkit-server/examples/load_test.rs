@@ -21,6 +21,8 @@ fn arg(args: &[String], name: &str) -> Option<String> {
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
+    // As `samkit serve` does, so the memory figures are the server's.
+    samkit_server::tune_allocator();
     let args: Vec<String> = std::env::args().collect();
     let seconds: f64 = arg(&args, "--seconds")
         .map_or(Ok(60.0), |s| s.parse::<f64>())?

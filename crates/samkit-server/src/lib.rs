@@ -275,6 +275,23 @@ impl Server {
     }
 }
 
+/// Makes the process's allocator give large blocks back to the system when they are
+/// freed. Call it at startup, before threads are spawned (`samkit serve` does).
+///
+/// glibc raises its mmap threshold after the first large free (up to 32 MiB), so the
+/// encoder's working tensors (hundreds of MB per image, allocated on whichever blocking
+/// thread encodes) then come from per-thread heaps that keep them after every run: the
+/// server sat at ~470 MB before its first prompt. A fixed 1 MiB threshold keeps such
+/// blocks in their own mappings, returned on free (measured: 147 MB; same decode time).
+pub fn tune_allocator() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only changes allocator parameters; it is called before the
+    // server's threads exist.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 1 << 20);
+    }
+}
+
 /// A [`ModelLoader`] that initialises ONNX Runtime from `ort_lib` and loads `spec`.
 pub fn engine_loader(
     ort_lib: PathBuf,
