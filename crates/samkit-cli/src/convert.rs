@@ -92,8 +92,8 @@ pub fn run(args: ConvertArgs) -> anyhow::Result<()> {
     for skipped in &report.skipped {
         eprintln!("skipped: {skipped}");
     }
-    println!(
-        "wrote {} instances of {} images to {}{}",
+    let report_line = format!(
+        "wrote {} instances of {} images to {}{}\n",
         report.instances,
         report.images,
         report.output.display(),
@@ -103,5 +103,6 @@ pub fn run(args: ConvertArgs) -> anyhow::Result<()> {
             format!(" ({} invalid items skipped)", report.skipped.len())
         }
     );
+    crate::print_report(&report_line, [&args.out]);
     Ok(())
 }

@@ -80,13 +80,14 @@ pub fn run_export(args: ExportArgs) -> anyhow::Result<()> {
         for n in notes {
             eprintln!("note: {n}");
         }
-        println!(
-            "exported {} instance(s) of {} image(s) as {} to {}",
+        let report = format!(
+            "exported {} instance(s) of {} image(s) as {} to {}\n",
             set.instances.len(),
             set.images.len(),
             format.name(),
             args.out.display()
         );
+        crate::print_report(&report, [&args.out]);
         store.close().await;
         Ok(())
     })

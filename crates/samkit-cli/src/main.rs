@@ -53,6 +53,16 @@ enum Command {
     Convert(convert::ConvertArgs),
 }
 
+/// Prints a command's report on stdout, or on stderr when one of its `outputs` is
+/// stdout itself (`--out /dev/stdout`), so the report never mixes with the data.
+fn print_report<'a>(report: &str, outputs: impl IntoIterator<Item = &'a std::path::PathBuf>) {
+    if outputs.into_iter().any(|p| samkit_outfile::is_stdout(p)) {
+        eprint!("{report}");
+    } else {
+        print!("{report}");
+    }
+}
+
 fn main() {
     let cli = Cli::parse();
     let result = match cli.command {

@@ -1,5 +1,6 @@
 //! `samkit segment`: one image, one prompt, one mask.
 
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -160,6 +161,7 @@ pub fn run(args: SegmentArgs) -> anyhow::Result<()> {
     let binary = samkit_mask::Mask::from_bools(w, h, &mask)?;
     let area = binary.area();
     let bbox = binary.bbox().map(|b| [b.x, b.y, b.width, b.height]);
+    let mut report = String::new();
     if args.json {
         let v = serde_json::json!({
             "image": args.image, "width": w, "height": h,
@@ -167,27 +169,31 @@ pub fn run(args: SegmentArgs) -> anyhow::Result<()> {
             "encoder_ms": encoder_ms, "embedding_cached": cached, "decoder_ms": decoder_ms,
             "model": loaded.model.id(), "out": args.out, "overlay": args.overlay,
         });
-        println!("{}", serde_json::to_string_pretty(&v)?);
+        writeln!(report, "{}", serde_json::to_string_pretty(&v)?)?;
     } else {
-        println!("mask        {} ({w}x{h})", args.out.display());
+        writeln!(report, "mask        {} ({w}x{h})", args.out.display())?;
         if let Some(o) = &args.overlay {
-            println!("overlay     {}", o.display());
+            writeln!(report, "overlay     {}", o.display())?;
         }
-        println!("predicted IoU {:.4}", best.iou);
-        println!(
+        writeln!(report, "predicted IoU {:.4}", best.iou)?;
+        writeln!(
+            report,
             "area        {area} px ({:.1}% of the image)",
             100.0 * area as f64 / (w as f64 * h as f64)
-        );
+        )?;
         match bbox {
-            Some([x, y, bw, bh]) => println!("bbox        x={x} y={y} w={bw} h={bh}"),
-            None => println!("bbox        none (empty mask)"),
+            Some([x, y, bw, bh]) => writeln!(report, "bbox        x={x} y={y} w={bw} h={bh}")?,
+            None => writeln!(report, "bbox        none (empty mask)")?,
         }
-        println!(
+        writeln!(
+            report,
             "encoder     {encoder_ms:.0} ms{}",
             if cached { " (cached embedding)" } else { "" }
-        );
-        println!("decoder     {decoder_ms:.1} ms");
+        )?;
+        writeln!(report, "decoder     {decoder_ms:.1} ms")?;
     }
+    let outputs = std::iter::once(&args.out).chain(&args.overlay);
+    crate::print_report(&report, outputs);
     Ok(())
 }
 

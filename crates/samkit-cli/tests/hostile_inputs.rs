@@ -333,6 +333,24 @@ fn outputs_keep_symlinks_fifos_and_devices_and_follow_the_umask() {
         .file_type()
         .is_fifo());
 
+    // `--out /dev/stdout` with stdout appended to a file (`>> log`): the data is
+    // appended after what the file held, and the report goes to stderr.
+    let log = write(dir.path(), "log.txt", b"kept\n");
+    let appending = std::fs::OpenOptions::new().append(true).open(&log).unwrap();
+    let o = Command::new(BIN)
+        .args(["convert", s(&input), "--to", "coco", "--out", "/dev/stdout"])
+        .stdout(appending)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stderr(&o).contains("wrote 1 instances"), "{}", stderr(&o));
+    let text = std::fs::read_to_string(&log).unwrap();
+    let json = text
+        .strip_prefix("kept\n")
+        .expect("the earlier content is kept");
+    let doc: serde_json::Value = serde_json::from_str(json).unwrap();
+    assert_eq!(doc["images"][0]["width"], 4);
+
     // A character device is written in place.
     let o = convert(Path::new("/dev/null"));
     assert!(o.status.success(), "{}", stderr(&o));

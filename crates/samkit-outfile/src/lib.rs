@@ -13,8 +13,10 @@
 //!   `--out link.png` updates the link's target and keeps the link;
 //! * a FIFO or a character device (`/dev/stdout`, `/dev/null`, a pipe): opened for
 //!   writing and written **directly**, never truncated or replaced by a regular file;
-//! * a path reached through `/proc` or `/dev/fd` (e.g. `/dev/stdout` redirected to a
-//!   file): written directly too, since its "real path" is another process' view;
+//! * one of this process' open descriptors (`/dev/stdout`, `/dev/fd/N`,
+//!   `/proc/self/fd/N`, whatever they point at): written through that descriptor, so
+//!   `> file` and `>> file` redirections behave as for any tool (offset and append mode
+//!   kept); any other path through `/proc` is written in place;
 //! * a folder, block device or socket: refused with an error naming what it is.
 //!
 //! New files get mode `0o666` minus the umask, like other tools; a replaced file
@@ -22,6 +24,7 @@
 
 use std::fs::{self, OpenOptions, Permissions};
 use std::io::{self, BufWriter, Write};
+use std::os::fd::{BorrowedFd, RawFd};
 use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
@@ -60,15 +63,39 @@ enum Target {
     Replace { real: PathBuf, mode: Option<u32> },
     /// Open `path` for writing (no create, no truncate) and write in place.
     Direct,
+    /// Write through this process' open descriptor `fd` (a duplicate of it).
+    Descriptor(RawFd),
 }
 
-/// Follows the symlink chain of `path` to the path that will hold the file (which may
-/// not exist yet). Returns `None` when a hop passes through `/proc` or `/dev/fd`.
-fn resolve_links(path: &Path) -> Result<Option<PathBuf>, WriteError> {
+/// Where a symlink chain ends.
+enum Resolved {
+    /// The path that will hold the file (it may not exist yet).
+    Path(PathBuf),
+    /// One of this process' descriptors (`/dev/fd/N`, `/proc/self/fd/N`).
+    Descriptor(RawFd),
+    /// Somewhere else under `/proc`: no real path to rename over.
+    Proc,
+}
+
+/// `N` when `path` names this process' descriptor `N`.
+fn own_descriptor(path: &Path) -> Option<RawFd> {
+    let rest = path
+        .strip_prefix("/dev/fd")
+        .or_else(|_| path.strip_prefix("/proc/self/fd"))
+        .or_else(|_| path.strip_prefix(format!("/proc/{}/fd", std::process::id())))
+        .ok()?;
+    rest.to_str()?.parse().ok()
+}
+
+/// Follows the symlink chain of `path` (at most 40 links, as the kernel does).
+fn resolve_links(path: &Path) -> Result<Resolved, WriteError> {
     let mut current = path.to_path_buf();
     for _ in 0..40 {
-        if current.starts_with("/proc") || current.starts_with("/dev/fd") {
-            return Ok(None);
+        if let Some(fd) = own_descriptor(&current) {
+            return Ok(Resolved::Descriptor(fd));
+        }
+        if current.starts_with("/proc") {
+            return Ok(Resolved::Proc);
         }
         match fs::symlink_metadata(&current) {
             Ok(m) if m.file_type().is_symlink() => {
@@ -78,8 +105,8 @@ fn resolve_links(path: &Path) -> Result<Option<PathBuf>, WriteError> {
                     _ => to,
                 };
             }
-            Ok(_) => return Ok(Some(current)),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Some(current)),
+            Ok(_) => return Ok(Resolved::Path(current)),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Resolved::Path(current)),
             Err(e) => return Err(WriteError::io(&current, e)),
         }
     }
@@ -98,8 +125,9 @@ fn folder_of(path: &Path) -> &Path {
 fn target(path: &Path) -> Result<Target, WriteError> {
     let replace = |mode: Option<u32>| -> Result<Target, WriteError> {
         Ok(match resolve_links(path)? {
-            Some(real) => Target::Replace { real, mode },
-            None => Target::Direct,
+            Resolved::Path(real) => Target::Replace { real, mode },
+            Resolved::Descriptor(fd) => Target::Descriptor(fd),
+            Resolved::Proc => Target::Direct,
         })
     };
     match fs::metadata(path) {
@@ -110,7 +138,10 @@ fn target(path: &Path) -> Result<Target, WriteError> {
         Ok(m) => {
             let t = m.file_type();
             if t.is_fifo() || t.is_char_device() {
-                Ok(Target::Direct)
+                Ok(match resolve_links(path)? {
+                    Resolved::Descriptor(fd) => Target::Descriptor(fd),
+                    _ => Target::Direct,
+                })
             } else {
                 Err(WriteError::Unsupported {
                     path: path.to_path_buf(),
@@ -151,7 +182,7 @@ pub fn check_writable(path: &Path) -> Result<(), WriteError> {
                 .map(drop)
                 .map_err(|e| WriteError::io(path, e))
         }
-        Target::Direct => Ok(()),
+        Target::Direct | Target::Descriptor(_) => Ok(()),
     }
 }
 
@@ -161,49 +192,94 @@ pub fn write_file(
     path: &Path,
     write: impl FnOnce(&mut dyn Write) -> io::Result<()>,
 ) -> Result<(), WriteError> {
-    match target(path)? {
+    let (real, mode) = match target(path)? {
+        Target::Replace { real, mode } => (real, mode),
+        Target::Descriptor(fd) => {
+            let file = descriptor_file(fd).map_err(|e| WriteError::io(path, e))?;
+            return write_in_place(path, file, write);
+        }
         Target::Direct => {
             let file = OpenOptions::new()
                 .write(true)
                 .open(path)
                 .map_err(|e| WriteError::io(path, e))?;
-            let mut out = BufWriter::new(file);
-            write(&mut out)
-                .and_then(|()| out.flush())
-                .map_err(|e| WriteError::io(path, e))
+            return write_in_place(path, file, write);
         }
-        Target::Replace { real, mode } => {
-            let name = real
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            // 0o666 here is reduced by the umask at creation, as for any new file.
-            let tmp = tempfile::Builder::new()
-                .prefix(&format!(".{name}."))
-                .suffix(".tmp")
-                .permissions(Permissions::from_mode(0o666))
-                .tempfile_in(folder_of(&real))
-                .map_err(|e| WriteError::io(path, e))?;
-            if let Some(mode) = mode {
-                tmp.as_file()
-                    .set_permissions(Permissions::from_mode(mode))
-                    .map_err(|e| WriteError::io(path, e))?;
-            }
-            let mut out = BufWriter::new(tmp);
-            write(&mut out)
-                .and_then(|()| out.flush())
-                .map_err(|e| WriteError::io(path, e))?;
-            let tmp = out
-                .into_inner()
-                .map_err(|e| WriteError::io(path, e.into_error()))?;
-            tmp.as_file()
-                .sync_all()
-                .map_err(|e| WriteError::io(path, e))?;
-            tmp.persist(&real)
-                .map_err(|e| WriteError::io(path, e.error))?;
-            Ok(())
-        }
+    };
+    let name = real
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    // 0o666 here is reduced by the umask at creation, as for any new file.
+    let tmp = tempfile::Builder::new()
+        .prefix(&format!(".{name}."))
+        .suffix(".tmp")
+        .permissions(Permissions::from_mode(0o666))
+        .tempfile_in(folder_of(&real))
+        .map_err(|e| WriteError::io(path, e))?;
+    if let Some(mode) = mode {
+        tmp.as_file()
+            .set_permissions(Permissions::from_mode(mode))
+            .map_err(|e| WriteError::io(path, e))?;
     }
+    let mut out = BufWriter::new(tmp);
+    write(&mut out)
+        .and_then(|()| out.flush())
+        .map_err(|e| WriteError::io(path, e))?;
+    let tmp = out
+        .into_inner()
+        .map_err(|e| WriteError::io(path, e.into_error()))?;
+    tmp.as_file()
+        .sync_all()
+        .map_err(|e| WriteError::io(path, e))?;
+    tmp.persist(&real)
+        .map_err(|e| WriteError::io(path, e.error))?;
+    Ok(())
+}
+
+fn write_in_place(
+    path: &Path,
+    file: fs::File,
+    write: impl FnOnce(&mut dyn Write) -> io::Result<()>,
+) -> Result<(), WriteError> {
+    let mut out = BufWriter::new(file);
+    write(&mut out)
+        .and_then(|()| out.flush())
+        .map_err(|e| WriteError::io(path, e))
+}
+
+/// A `File` on a duplicate of this process' open descriptor `fd`: it shares the
+/// descriptor's offset and append mode, as a shell redirection expects.
+fn descriptor_file(fd: RawFd) -> io::Result<fs::File> {
+    if descriptor_is_open(fd) {
+        // SAFETY: `fd` is open in this process (checked just above) and is only
+        // borrowed for the duplication.
+        let borrowed = unsafe { BorrowedFd::borrow_raw(fd) };
+        Ok(fs::File::from(borrowed.try_clone_to_owned()?))
+    } else {
+        Err(io::Error::new(
+            io::ErrorKind::NotFound,
+            format!("descriptor {fd} is not open"),
+        ))
+    }
+}
+
+/// Whether `fd` is an open descriptor of this process.
+fn descriptor_is_open(fd: RawFd) -> bool {
+    fd >= 0 && Path::new(&format!("/proc/self/fd/{fd}")).exists()
+}
+
+/// Whether `path` is this process' standard output (the same open file, device or
+/// pipe): a command that writes its output there must print its report elsewhere.
+pub fn is_stdout(path: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(target) = fs::metadata(path) else {
+        return false;
+    };
+    let Ok(stdout) = fs::metadata("/proc/self/fd/1") else {
+        return false;
+    };
+    (target.dev(), target.ino()) == (stdout.dev(), stdout.ino())
 }
 
 /// [`write_file`] with content already in memory.

@@ -136,3 +136,21 @@ fn link_loops_are_an_error() {
     symlink(&a, &b).unwrap();
     assert!(write_bytes(&a, b"x").is_err());
 }
+
+#[test]
+fn own_descriptors_are_written_through_keeping_offset_and_append_mode() {
+    use std::os::fd::AsRawFd;
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("log.txt");
+    fs::write(&p, b"kept\n").unwrap();
+    // As a shell's `>> log.txt`: an append-mode descriptor.
+    let appending = OpenOptions::new().append(true).open(&p).unwrap();
+    let fd = appending.as_raw_fd();
+    for name in [format!("/dev/fd/{fd}"), format!("/proc/self/fd/{fd}")] {
+        write_bytes(Path::new(&name), b"line\n").unwrap();
+    }
+    assert_eq!(fs::read(&p).unwrap(), b"kept\nline\nline\n");
+    assert!(!is_stdout(&p));
+    assert!(is_stdout(Path::new("/dev/stdout")));
+    assert!(is_stdout(Path::new("/proc/self/fd/1")));
+}
