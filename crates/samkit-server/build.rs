@@ -31,7 +31,10 @@ fn table(dir: &Path, static_name: &str, out_file: &str) {
 }
 
 fn main() {
-    let here = Path::new(env!("CARGO_MANIFEST_DIR"));
+    // Read at run time, not baked in with env!(): a build script binary is reused for
+    // a checkout at another path (same package hash), which must embed its own files.
+    let here = std::env::var("CARGO_MANIFEST_DIR").expect("CARGO_MANIFEST_DIR");
+    let here = Path::new(&here);
     table(&here.join("ui"), "UI_FILES", "ui_files.rs");
     table(
         &here.join("../../samples"),
