@@ -72,7 +72,14 @@ pub fn load_rgb_within(path: &Path, budget: PixelBudget) -> Result<RgbImage> {
         ));
     }
     let orientation = decoder.orientation().ok();
-    let mut img = DynamicImage::from_decoder(decoder).map_err(|e| match e {
+    // A decoder bug must not take the caller down: zune-jpeg 0.5.15 overflows an
+    // `i32` on some malformed JPEGs (a panic wherever overflow checks are on, as in the
+    // dev and test profiles). The decoder is consumed, so no broken state is reused.
+    let decoded = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        DynamicImage::from_decoder(decoder)
+    }))
+    .map_err(|_| err("the image data is malformed (the decoder failed)".into()))?;
+    let mut img = decoded.map_err(|e| match e {
         ImageError::Limits(_) => too_large(w, h),
         e => err(e.to_string()),
     })?;
@@ -398,6 +405,20 @@ mod tests {
         let p = write(&dir, "rocket_half.jpg", &bytes[..bytes.len() / 2]);
         let e = load_rgb(&p).unwrap_err().to_string();
         assert!(e.contains("truncated"), "{e}");
+    }
+
+    #[test]
+    fn a_decoder_panic_is_an_error() {
+        // Found by the image_decode fuzz target (fuzz/regressions/image_decode): this
+        // JPEG makes zune-jpeg overflow an i32 multiplication, a panic under overflow
+        // checks (the test profile).
+        let bytes =
+            include_bytes!("../../../fuzz/regressions/image_decode/zune_jpeg_dc_overflow.jpg");
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("bad.jpg");
+        std::fs::write(&p, bytes).unwrap();
+        let e = load_rgb(&p).unwrap_err().to_string();
+        assert!(e.contains("bad.jpg") && e.contains("malformed"), "{e}");
     }
 
     #[test]
