@@ -1,7 +1,10 @@
 //! Load test of the web app: N simulated annotators prompt (click, then one refining
 //! click with `prev`) and accept instances for S seconds against a real server on
 //! 127.0.0.1 with the real model; then every acknowledged instance is checked in the
-//! database through a separate connection.
+//! database through a separate connection. The report includes the process's resident
+//! memory (`rss_ready_mib` once every image is encoded, `peak_rss_mib` and
+//! `final_rss_mib` after the run; VmHWM/VmRSS of /proc/self/status). Server and load
+//! generator share the process; the generator's share is small.
 //!
 //! ```text
 //! cargo run --release -p samkit-server --example load_test -- --seconds 60 --clients 20
