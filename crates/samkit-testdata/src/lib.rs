@@ -29,13 +29,18 @@ pub const SKIPS_VAR: &str = "SAMKIT_TEST_SKIPS";
 pub fn data_root() -> PathBuf {
     match std::env::var_os(DATA_VAR) {
         Some(p) if !p.is_empty() => PathBuf::from(p),
-        _ => repo_root().join("../shared/data"),
+        _ => {
+            let repo = repo_root();
+            repo.parent().unwrap_or(&repo).join("shared/data")
+        }
     }
 }
 
-/// The repository root (this crate sits at `crates/samkit-testdata`).
+/// The repository root (this crate sits at `crates/samkit-testdata`), without `..` so
+/// that messages show a plain path.
 pub fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    root.canonicalize().unwrap_or(root)
 }
 
 /// `data_root()/rel` when it exists, for the suite named `suite` (e.g.
@@ -48,23 +53,23 @@ pub fn reference_data(suite: &str, rel: &str) -> Option<PathBuf> {
         return Some(path);
     }
     let top = rel.split('/').next().unwrap_or(rel);
-    let why = format!(
-        "{suite}: not run, the reference data {} is missing (set {DATA_VAR} to the folder \
-         that holds {top}/; default ../shared/data beside the repository)",
-        path.display()
+    let missing = format!("{suite}: not run, {} is missing", path.display());
+    let how = format!(
+        "set {DATA_VAR} to the folder that holds {top}/ (default: ../shared/data beside the \
+         repository)"
     );
     if std::env::var(REQUIRE_VAR).is_ok_and(|v| v == "1") {
-        panic!("{why}; {REQUIRE_VAR}=1 requires it");
+        panic!("{missing}; {REQUIRE_VAR}=1 requires the reference data: {how}");
     }
-    eprintln!("SKIPPED {why}");
+    eprintln!("SKIPPED {missing}: {how}");
     if let Some(file) = std::env::var_os(SKIPS_VAR) {
-        // One line per call; the test command prints each distinct line once.
+        // One line per call; the test command prints each distinct line once, then `how`.
         if let Ok(mut f) = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(file)
         {
-            let _ = writeln!(f, "{why}");
+            let _ = writeln!(f, "{missing}");
         }
     }
     None
@@ -90,7 +95,10 @@ mod tests {
         assert_eq!(reference_data("suite x", "nope"), None);
         let text = std::fs::read_to_string(&skips).unwrap();
         assert!(text.starts_with("suite x: not run"), "{text}");
-        assert!(text.contains(DATA_VAR), "{text}");
+        assert!(
+            text.contains(&dir.join("nope").display().to_string()),
+            "{text}"
+        );
 
         std::env::set_var(REQUIRE_VAR, "1");
         let r = std::panic::catch_unwind(|| reference_data("suite y", "nope"));
