@@ -47,65 +47,11 @@ fn assert_clear_error(o: &Output, needles: &[&str]) {
     }
 }
 
-fn crc32(bytes: &[u8]) -> u32 {
-    let mut crc = !0u32;
-    for &b in bytes {
-        crc ^= u32::from(b);
-        for _ in 0..8 {
-            crc = if crc & 1 != 0 {
-                (crc >> 1) ^ 0xEDB8_8320
-            } else {
-                crc >> 1
-            };
-        }
-    }
-    !crc
-}
-
-/// A PNG whose header claims `w`×`h` RGB8 and whose data is a few bytes: the shape of
-/// the 74-byte bomb that aborted the server.
-fn png_bomb(w: u32, h: u32) -> Vec<u8> {
-    fn chunk(out: &mut Vec<u8>, kind: &[u8; 4], data: &[u8]) {
-        out.extend_from_slice(&(data.len() as u32).to_be_bytes());
-        let start = out.len();
-        out.extend_from_slice(kind);
-        out.extend_from_slice(data);
-        let crc = crc32(&out[start..]);
-        out.extend_from_slice(&crc.to_be_bytes());
-    }
-    let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
-    let mut ihdr = Vec::new();
-    ihdr.extend_from_slice(&w.to_be_bytes());
-    ihdr.extend_from_slice(&h.to_be_bytes());
-    ihdr.extend_from_slice(&[8, 2, 0, 0, 0]);
-    chunk(&mut png, b"IHDR", &ihdr);
-    chunk(
-        &mut png,
-        b"IDAT",
-        &[0x78, 0x01, 0x01, 0x00, 0x00, 0xFF, 0xFF, 0, 0, 0, 1],
-    );
-    chunk(&mut png, b"IEND", &[]);
-    png
-}
-
-fn small_jpeg() -> Vec<u8> {
-    let img = image::RgbImage::from_fn(96, 64, |x, y| {
-        image::Rgb([(x * 2) as u8, (y * 3) as u8, ((x + y) % 256) as u8])
-    });
-    let mut jpeg = Vec::new();
-    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, 90)
-        .encode_image(&img)
-        .unwrap();
-    jpeg
-}
+use samkit_testdata::hostile::{jpeg_claiming, png_claiming as png_bomb, small_jpeg};
 
 /// A JPEG whose SOF0 claims 65000×65000.
 fn jpeg_bomb() -> Vec<u8> {
-    let mut jpeg = small_jpeg();
-    let sof = jpeg.windows(2).position(|w| w == [0xFF, 0xC0]).unwrap();
-    jpeg[sof + 5..sof + 7].copy_from_slice(&65_000u16.to_be_bytes());
-    jpeg[sof + 7..sof + 9].copy_from_slice(&65_000u16.to_be_bytes());
-    jpeg
+    jpeg_claiming(65_000, 65_000)
 }
 
 fn write(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
@@ -188,7 +134,7 @@ fn eval_refuses_a_mask_bomb_under_a_memory_limit() {
 fn truncated_and_too_thin_images_are_errors() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("mask.png");
-    let jpeg = small_jpeg();
+    let jpeg = small_jpeg(96, 64);
     let cut = write(dir.path(), "cut.jpg", &jpeg[..jpeg.len() / 2]);
     let o = samkit(&["segment", s(&cut), "--point", "5,5", "--out", s(&out)]);
     assert_clear_error(&o, &["cut.jpg", "truncated"]);

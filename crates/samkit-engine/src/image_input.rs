@@ -268,46 +268,7 @@ mod tests {
         assert!(e.contains("missing.png"), "{e}");
     }
 
-    /// A PNG that declares `w`×`h` RGB8 but holds a few bytes of image data: the
-    /// shape of a decompression bomb's header.
-    fn png_header_claiming(w: u32, h: u32) -> Vec<u8> {
-        fn crc32(bytes: &[u8]) -> u32 {
-            let mut crc = !0u32;
-            for &b in bytes {
-                crc ^= u32::from(b);
-                for _ in 0..8 {
-                    crc = if crc & 1 != 0 {
-                        (crc >> 1) ^ 0xEDB8_8320
-                    } else {
-                        crc >> 1
-                    };
-                }
-            }
-            !crc
-        }
-        fn chunk(out: &mut Vec<u8>, kind: &[u8; 4], data: &[u8]) {
-            out.extend_from_slice(&(data.len() as u32).to_be_bytes());
-            let start = out.len();
-            out.extend_from_slice(kind);
-            out.extend_from_slice(data);
-            let crc = crc32(&out[start..]);
-            out.extend_from_slice(&crc.to_be_bytes());
-        }
-        let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
-        let mut ihdr = Vec::new();
-        ihdr.extend_from_slice(&w.to_be_bytes());
-        ihdr.extend_from_slice(&h.to_be_bytes());
-        ihdr.extend_from_slice(&[8, 2, 0, 0, 0]);
-        chunk(&mut png, b"IHDR", &ihdr);
-        // zlib stream of an empty stored block: valid, and far too short.
-        chunk(
-            &mut png,
-            b"IDAT",
-            &[0x78, 0x01, 0x01, 0x00, 0x00, 0xFF, 0xFF, 0, 0, 0, 1],
-        );
-        chunk(&mut png, b"IEND", &[]);
-        png
-    }
+    use samkit_testdata::hostile::{jpeg_claiming, png_claiming as png_header_claiming};
 
     fn small_jpeg() -> Vec<u8> {
         let img = RgbImage::from_fn(64, 48, |x, y| {
@@ -359,11 +320,7 @@ mod tests {
 
     #[test]
     fn jpeg_bomb_is_refused_before_allocating() {
-        let mut jpeg = small_jpeg();
-        // Patch SOF0's height and width to 65000×65000.
-        let sof = jpeg.windows(2).position(|w| w == [0xFF, 0xC0]).unwrap();
-        jpeg[sof + 5..sof + 7].copy_from_slice(&65_000u16.to_be_bytes());
-        jpeg[sof + 7..sof + 9].copy_from_slice(&65_000u16.to_be_bytes());
+        let jpeg = jpeg_claiming(65_000, 65_000);
         let dir = tempfile::tempdir().unwrap();
         let p = write(&dir, "bomb.jpg", &jpeg);
         let e = load_rgb(&p).unwrap_err();

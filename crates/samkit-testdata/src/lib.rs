@@ -1,5 +1,6 @@
-//! For tests only: where the reference test data set lives, and what happens when it
-//! does not.
+//! For tests only: test data the repository does not ship — where the reference data set
+//! lives and what happens when it does not, and hostile files drawn in memory
+//! ([`hostile`]).
 //!
 //! Suites that compare with per-click reference figures (teacher-forced parity, the
 //! GrabCut evaluation, Pillow parity on GrabCut, polygon export of the GrabCut masks)
@@ -13,6 +14,8 @@
 //! - data absent otherwise: the test returns early, after one line on stderr and one line
 //!   appended to the file `SAMKIT_TEST_SKIPS` names (the test command sets it and prints
 //!   the collected lines at the end), so a missing data set never passes silently.
+
+pub mod hostile;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
