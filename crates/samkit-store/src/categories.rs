@@ -1,0 +1,221 @@
+//! Categories: listing, creation, renaming and recolouring, lookup by name for importers.
+
+use super::*;
+
+impl Store {
+    /// Categories of a project by id, with live instance counts.
+    pub async fn list_categories(&self, project_id: i64) -> Result<Vec<Category>> {
+        Ok(sqlx::query_as::<_, Category>(&format!(
+            "{CATEGORY_SELECT} WHERE project_id = $1 ORDER BY id"
+        ))
+        .bind(project_id)
+        .fetch_all(&self.read)
+        .await?)
+    }
+
+    pub async fn category(&self, id: i64) -> Result<Category> {
+        sqlx::query_as::<_, Category>(&format!("{CATEGORY_SELECT} WHERE categories.id = $1"))
+            .bind(id)
+            .fetch_optional(&self.read)
+            .await?
+            .ok_or(StoreError::NotFound {
+                entity: "category",
+                id,
+            })
+    }
+
+    /// Creates a category; the name must be unique (case-insensitive) in the project.
+    /// Without a colour, the next palette colour is used.
+    pub async fn create_category(
+        &self,
+        project_id: i64,
+        name: &str,
+        color: Option<&str>,
+        author: &str,
+    ) -> Result<Category> {
+        let author = normalize_author(author);
+        let name = check_name(name)?;
+        let mut tx = self.write.begin().await?;
+        get_project_tx(&mut tx, project_id).await?;
+        let c = create_category_tx(&mut tx, project_id, &name, color, &author, "create").await?;
+        tx.commit().await?;
+        Ok(c)
+    }
+
+    /// Renames and/or recolours a category if `version` is current.
+    pub async fn update_category(
+        &self,
+        id: i64,
+        version: i64,
+        name: Option<&str>,
+        color: Option<&str>,
+        author: &str,
+    ) -> Result<Category> {
+        let author = normalize_author(author);
+        let mut tx = self.write.begin().await?;
+        let before = get_category_tx(&mut tx, id).await?;
+        if before.version != version {
+            return Err(conflict(
+                "category",
+                id,
+                version,
+                before.version,
+                &before.updated_by,
+                &before.updated_at,
+                &before,
+            ));
+        }
+        let name = match name {
+            Some(n) => check_name(n)?,
+            None => before.name.clone(),
+        };
+        let color = match color {
+            Some(c) => check_color(c)?,
+            None => before.color.clone(),
+        };
+        let after = write_category(&mut tx, &before, &name, &color, "update", &author).await?;
+        tx.commit().await?;
+        Ok(after)
+    }
+
+    /// Finds or creates a category by name (case-insensitive), for importers.
+    pub async fn category_by_name(
+        &self,
+        project_id: i64,
+        name: &str,
+        author: &str,
+    ) -> Result<(Category, bool)> {
+        let author = normalize_author(author);
+        let name = check_name(name)?;
+        let mut tx = self.write.begin().await?;
+        if let Some(c) = sqlx::query_as::<_, Category>(&format!(
+            "{CATEGORY_SELECT} WHERE project_id = $1 AND name_key = $2"
+        ))
+        .bind(project_id)
+        .bind(name.to_lowercase())
+        .fetch_optional(&mut *tx)
+        .await?
+        {
+            return Ok((c, false));
+        }
+        let c = create_category_tx(&mut tx, project_id, &name, None, &author, "import").await?;
+        tx.commit().await?;
+        Ok((c, true))
+    }
+}
+
+async fn create_category_tx(
+    tx: &mut Transaction<'_, Sqlite>,
+    project_id: i64,
+    name: &str,
+    color: Option<&str>,
+    author: &str,
+    action: &str,
+) -> Result<Category> {
+    let key = name.to_lowercase();
+    if let Some((id,)) = sqlx::query_as::<_, (i64,)>(
+        "SELECT id FROM categories WHERE project_id = $1 AND name_key = $2",
+    )
+    .bind(project_id)
+    .bind(&key)
+    .fetch_optional(&mut **tx)
+    .await?
+    {
+        return Err(StoreError::Duplicate(format!(
+            "a category named {name:?} already exists (id {id}); pick another name or use that one"
+        )));
+    }
+    let color = match color {
+        Some(c) => check_color(c)?,
+        None => {
+            let (n,) = sqlx::query_as::<_, (i64,)>(
+                "SELECT COUNT(*) FROM categories WHERE project_id = $1",
+            )
+            .bind(project_id)
+            .fetch_one(&mut **tx)
+            .await?;
+            PALETTE[n as usize % PALETTE.len()].to_string()
+        }
+    };
+    let at = now();
+    let c = sqlx::query_as::<_, Category>(
+        "INSERT INTO categories (project_id, name, name_key, color, version, created_at, updated_at, updated_by) \
+         VALUES ($1, $2, $3, $4, 1, $5, $5, $6) RETURNING *",
+    )
+    .bind(project_id)
+    .bind(name)
+    .bind(&key)
+    .bind(&color)
+    .bind(&at)
+    .bind(author)
+    .fetch_one(&mut **tx)
+    .await?;
+    log(
+        tx,
+        project_id,
+        "category",
+        c.id,
+        None,
+        action,
+        author,
+        &at,
+        1,
+        None,
+        Some(to_json(&c)),
+    )
+    .await?;
+    Ok(c)
+}
+
+pub(super) async fn write_category(
+    tx: &mut Transaction<'_, Sqlite>,
+    before: &Category,
+    name: &str,
+    color: &str,
+    action: &str,
+    author: &str,
+) -> Result<Category> {
+    let key = name.to_lowercase();
+    if let Some((id,)) = sqlx::query_as::<_, (i64,)>(
+        "SELECT id FROM categories WHERE project_id = $1 AND name_key = $2 AND id <> $3",
+    )
+    .bind(before.project_id)
+    .bind(&key)
+    .bind(before.id)
+    .fetch_optional(&mut **tx)
+    .await?
+    {
+        return Err(StoreError::Duplicate(format!(
+            "a category named {name:?} already exists (id {id}); pick another name"
+        )));
+    }
+    let at = now();
+    sqlx::query(
+        "UPDATE categories SET name = $1, name_key = $2, color = $3, version = version + 1, \
+         updated_at = $4, updated_by = $5 WHERE id = $6",
+    )
+    .bind(name)
+    .bind(&key)
+    .bind(color)
+    .bind(&at)
+    .bind(author)
+    .bind(before.id)
+    .execute(&mut **tx)
+    .await?;
+    let after = get_category_tx(tx, before.id).await?;
+    log(
+        tx,
+        before.project_id,
+        "category",
+        before.id,
+        None,
+        action,
+        author,
+        &at,
+        after.version,
+        Some(to_json(before)),
+        Some(to_json(&after)),
+    )
+    .await?;
+    Ok(after)
+}
