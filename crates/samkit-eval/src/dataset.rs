@@ -155,8 +155,18 @@ fn dimensions(path: &Path, budget: PixelBudget) -> Result<(u32, u32)> {
 /// Decodes a mask or ignore map after checking its declared size against `budget`.
 fn decode(path: &Path, budget: PixelBudget) -> Result<DynamicImage> {
     dimensions(path, budget)?;
-    reader(path, budget)?
-        .decode()
+    let reader = reader(path, budget)?;
+    // zune-jpeg 0.5.15 overflows an i32 on some malformed JPEGs, a panic wherever overflow
+    // checks are on (see samkit_engine::load_rgb_within): an error, not a crash.
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| reader.decode()))
+        .unwrap_or_else(|_| {
+            Err(image::ImageError::Decoding(
+                image::error::DecodingError::new(
+                    image::error::ImageFormatHint::Unknown,
+                    "the image data is malformed (the decoder failed)",
+                ),
+            ))
+        })
         .map_err(|source| EvalError::Image {
             path: path.to_path_buf(),
             source,
@@ -446,6 +456,19 @@ mod tests {
             matches!(err, EvalError::TooLarge { width: 400, .. }),
             "{err}"
         );
+    }
+
+    #[test]
+    fn a_decoder_panic_is_an_error() {
+        // The JPEG on which zune-jpeg overflows (found by fuzzing, kept in fuzz/regressions).
+        let jpeg = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../fuzz/regressions/image_decode/zune_jpeg_dc_overflow.jpg");
+        match decode(&jpeg, PixelBudget::DEFAULT) {
+            Err(EvalError::Image { path, .. }) => assert_eq!(path, jpeg),
+            Err(e) => panic!("unexpected error {e}"),
+            // A release build wraps instead of panicking and may decode it.
+            Ok(_) => assert!(!cfg!(debug_assertions), "decoded a malformed JPEG"),
+        }
     }
 
     #[test]

@@ -166,7 +166,19 @@ fn write_cutouts(
         .with_guessed_format()
         .map_err(|e| FormatError::io(&src_path, e))?;
     reader.limits(limits);
-    let src = reader.decode().map_err(image_err)?.to_rgba8();
+    // zune-jpeg 0.5.15 overflows an i32 on some malformed JPEGs, a panic wherever overflow
+    // checks are on (see samkit_engine::load_rgb_within): an error, not a crash.
+    let src = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| reader.decode()))
+        .unwrap_or_else(|_| {
+            Err(image::ImageError::Decoding(
+                image::error::DecodingError::new(
+                    image::error::ImageFormatHint::Unknown,
+                    "the image data is malformed (the decoder failed)",
+                ),
+            ))
+        })
+        .map_err(image_err)?
+        .to_rgba8();
     if src.dimensions() != (img.width, img.height) {
         return Err(FormatError::invalid(
             &src_path,
@@ -202,4 +214,30 @@ fn write_cutouts(
         )?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_decoder_panic_in_a_source_image_is_an_error() {
+        // The JPEG on which zune-jpeg overflows (found by fuzzing, kept in fuzz/regressions).
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/regressions/image_decode");
+        let out = tempfile::tempdir().unwrap();
+        let img = crate::ImageInfo {
+            id: 1,
+            file_name: "zune_jpeg_dc_overflow.jpg".into(),
+            width: 65_535,
+            height: 46,
+        };
+        match write_cutouts(&dir, out.path(), &img, &[], "s") {
+            Err(FormatError::Image { path, .. }) => {
+                assert_eq!(path, dir.join("zune_jpeg_dc_overflow.jpg"))
+            }
+            Err(e) => panic!("unexpected error {e}"),
+            // A release build wraps instead of panicking and may decode it.
+            Ok(()) => assert!(!cfg!(debug_assertions), "decoded a malformed JPEG"),
+        }
+    }
 }
