@@ -18,21 +18,26 @@
 //! This crate knows nothing of files beyond images, models and its cache; fetching the
 //! model and runtime is `samkit-assets`' job, mask formats are `samkit-mask`'s.
 
+mod candidates;
 mod embedding;
 mod error;
 mod image_input;
 mod model;
+mod native;
 pub mod overlay;
 mod pillow_resize;
+mod postprocess;
 mod prediction;
 pub mod preprocess;
 mod prompt;
 mod runtime;
 
+pub use candidates::{export_selection, stability_score, Decoded, LowResCandidate, MASK_TOKENS};
 pub use embedding::{image_hash, Embedding, EmbeddingCache, EMBEDDING_LEN};
 pub use error::{EngineError, Result};
 pub use image_input::{check_dimensions, check_sam_size, load_rgb, load_rgb_within, to_rgb8};
-pub use model::{EngineOptions, ModelSpec, SamDecoder, SamModel};
+pub use model::{DecoderBackend, EngineOptions, ModelSpec, SamDecoder, SamModel};
+pub use postprocess::upscale_logits;
 pub use prediction::{Candidate, MaskLogits, Prediction};
 pub use preprocess::Size;
 pub use prompt::{BoxPrompt, Point, PointLabel, Prompt};

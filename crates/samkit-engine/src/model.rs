@@ -9,7 +9,10 @@ use ort::session::builder::GraphOptimizationLevel;
 use ort::session::Session;
 use ort::value::{Tensor, TensorRef, ValueType};
 
+use crate::candidates::{export_selection, stability_score, Decoded, LowResCandidate};
 use crate::error::{EngineError, Result};
+use crate::native::{DecoderInput, NativeDecoder};
+use crate::postprocess::upscale_logits;
 use crate::prediction::{Candidate, MaskLogits, Prediction};
 use crate::preprocess::{encoder_input, Size, INPUT_SIZE};
 use crate::prompt::Prompt;
@@ -23,16 +26,52 @@ pub struct ModelSpec {
     pub decoder: PathBuf,
 }
 
+/// Which implementation decodes prompts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DecoderBackend {
+    /// The Rust decoder with the weights read from the decoder file (all four
+    /// candidates, batches); falls back to ONNX Runtime when the file's weights cannot
+    /// be mapped, with [`SamDecoder::notice`] saying why.
+    #[default]
+    Native,
+    /// The decoder ONNX file run by ONNX Runtime, as shipped.
+    Onnx,
+}
+
+impl std::str::FromStr for DecoderBackend {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        match s {
+            "native" => Ok(Self::Native),
+            "onnx" => Ok(Self::Onnx),
+            _ => Err(format!("unknown decoder '{s}': use native or onnx")),
+        }
+    }
+}
+
+impl std::fmt::Display for DecoderBackend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Native => "native",
+            Self::Onnx => "onnx",
+        })
+    }
+}
+
 /// Session settings.
 #[derive(Debug, Clone, Copy)]
 pub struct EngineOptions {
-    /// ONNX Runtime intra-op threads; 0 lets ONNX Runtime choose (one per core).
+    /// Intra-op threads of ONNX Runtime and of the native decoder; 0 = one per core.
     pub intra_threads: usize,
+    pub decoder: DecoderBackend,
 }
 
 impl Default for EngineOptions {
     fn default() -> Self {
-        Self { intra_threads: 1 }
+        Self {
+            intra_threads: 1,
+            decoder: DecoderBackend::Native,
+        }
     }
 }
 
@@ -54,7 +93,15 @@ pub struct SamModel {
 /// extra ones with [`SamModel::load_decoder`]; results equal [`SamModel::predict`]'s.
 pub struct SamDecoder {
     id: String,
-    session: Mutex<Session>,
+    backend: Backend,
+    /// Why the native decoder was asked for but ONNX Runtime runs instead.
+    notice: Option<String>,
+}
+
+enum Backend {
+    Onnx(Mutex<Session>),
+    // Immutable and lock-free: concurrent decoders share one.
+    Native(Arc<NativeDecoder>),
 }
 
 const DECODER_INPUTS: [&str; 6] = [
@@ -78,7 +125,7 @@ fn admits(declared: &[i64], want: &[i64]) -> bool {
 
 /// Opens a session; `arena`: whether ONNX Runtime keeps the memory of its runs in its
 /// own arena (fast for many small runs) rather than returning it when a run ends.
-fn open_session(
+pub(crate) fn open_session(
     role: &'static str,
     path: &Path,
     opts: EngineOptions,
@@ -146,7 +193,14 @@ impl SamModel {
     /// Opens one more session of this model's decoder file, without the encoder, for
     /// decoding prompts concurrently.
     pub fn load_decoder(&self) -> Result<SamDecoder> {
-        SamDecoder::load(&self.id, &self.decoder_path, self.opts)
+        match &self.decoder.backend {
+            Backend::Native(native) => Ok(SamDecoder {
+                id: self.id.clone(),
+                backend: Backend::Native(native.clone()),
+                notice: None,
+            }),
+            Backend::Onnx(_) => SamDecoder::load(&self.id, &self.decoder_path, self.opts),
+        }
     }
 
     /// Runs the image encoder on an RGB image.
@@ -215,13 +269,34 @@ impl SamModel {
 
 impl SamDecoder {
     /// Loads and validates a decoder file; `model_id` is the id of the model whose
-    /// embeddings it decodes.
+    /// embeddings it decodes. With [`DecoderBackend::Native`], a file whose weights
+    /// cannot be mapped is run by ONNX Runtime instead and [`notice`](Self::notice)
+    /// says what was missing.
     pub fn load(model_id: &str, path: &Path, opts: EngineOptions) -> Result<Self> {
+        let mut notice = None;
+        if opts.decoder == DecoderBackend::Native {
+            match NativeDecoder::load(path, opts.intra_threads) {
+                Ok(native) => {
+                    return Ok(Self {
+                        id: model_id.to_string(),
+                        backend: Backend::Native(Arc::new(native)),
+                        notice: None,
+                    })
+                }
+                Err(e) => {
+                    notice = Some(format!(
+                        "the native decoder cannot read {}: {e}; decoding with ONNX Runtime instead (--decoder onnx says so explicitly)",
+                        path.display()
+                    ))
+                }
+            }
+        }
         let session = open_session("decoder", path, opts, true)?;
         validate_decoder(&session, path)?;
         Ok(Self {
             id: model_id.to_string(),
-            session: Mutex::new(session),
+            backend: Backend::Onnx(Mutex::new(session)),
+            notice,
         })
     }
 
@@ -230,19 +305,125 @@ impl SamDecoder {
         &self.id
     }
 
-    /// Decodes a prompt against an embedding into masks at the original resolution.
-    pub fn predict(&self, embedding: &Embedding, prompt: &Prompt) -> Result<Prediction> {
-        self.check_embedding(embedding)?;
-        prompt.validate(embedding.original)?;
-        let (coords, labels) = prompt.decoder_points(embedding.original);
-        self.decode(embedding, coords, labels, prompt.mask_input.as_ref())
+    /// The implementation that runs prompts.
+    pub fn backend(&self) -> DecoderBackend {
+        match self.backend {
+            Backend::Onnx(_) => DecoderBackend::Onnx,
+            Backend::Native(_) => DecoderBackend::Native,
+        }
     }
 
-    /// Like [`predict`](Self::predict), but for a lone click on a decoder that returns a
-    /// single mask it also returns [`single_mask_alternative`](Self::single_mask_alternative)
-    /// as a second candidate (when it differs), so a user can pick between them.
-    /// Costs a second decoder call; callers with several decoder sessions can run the
-    /// two calls concurrently instead.
+    /// Why the native decoder was asked for and ONNX Runtime runs instead, if it was.
+    pub fn notice(&self) -> Option<&str> {
+        self.notice.as_deref()
+    }
+
+    /// Decodes a prompt against an embedding into the mask the shipped decoder
+    /// returns, at the original resolution.
+    pub fn predict(&self, embedding: &Embedding, prompt: &Prompt) -> Result<Prediction> {
+        match &self.backend {
+            Backend::Onnx(_) => {
+                self.check_embedding(embedding)?;
+                prompt.validate(embedding.original)?;
+                let (coords, labels) = prompt.decoder_points(embedding.original);
+                self.onnx_decode(embedding, coords, labels, prompt.mask_input.as_ref())
+            }
+            Backend::Native(_) => {
+                let decoded = self.decode_candidates(embedding, prompt)?;
+                Ok(Prediction {
+                    candidates: vec![full_resolution(decoded.selected(), embedding)],
+                })
+            }
+        }
+    }
+
+    /// Every mask output for a prompt at low resolution, with predicted IoU and
+    /// stability, and the one the shipped decoder's rule selects. Natively these are
+    /// the four outputs in token order; ONNX Runtime gives only its selected mask (and,
+    /// for a lone click, its single-mask output).
+    pub fn decode_candidates(&self, embedding: &Embedding, prompt: &Prompt) -> Result<Decoded> {
+        Ok(self
+            .decode_batch(embedding, std::slice::from_ref(prompt))?
+            .pop()
+            .expect("one result per prompt"))
+    }
+
+    /// [`decode_candidates`](Self::decode_candidates) of many prompts on one image, in
+    /// one pass where the backend can (natively: the image's share of the work is
+    /// done once, memory grows with the batch). Results equal one-at-a-time decoding.
+    pub fn decode_batch(&self, embedding: &Embedding, prompts: &[Prompt]) -> Result<Vec<Decoded>> {
+        self.check_embedding(embedding)?;
+        let mut points = Vec::with_capacity(prompts.len());
+        for p in prompts {
+            p.validate(embedding.original)?;
+            points.push(p.decoder_points(embedding.original));
+        }
+        match &self.backend {
+            Backend::Native(native) => {
+                let inputs: Vec<DecoderInput> = points
+                    .iter()
+                    .zip(prompts)
+                    .map(|((coords, labels), p)| DecoderInput {
+                        coords,
+                        labels,
+                        mask: p.mask_input.as_ref(),
+                    })
+                    .collect();
+                let outputs = native.decode(embedding, &inputs);
+                Ok(outputs
+                    .into_iter()
+                    .zip(&inputs)
+                    .map(|(out, input)| {
+                        let ious: Vec<f32> = out.iou.to_vec();
+                        let candidates = out
+                            .masks
+                            .rows()
+                            .into_iter()
+                            .zip(&ious)
+                            .enumerate()
+                            .map(|(token, (m, &iou))| {
+                                let low = m.to_vec();
+                                LowResCandidate {
+                                    token: Some(token as u8),
+                                    iou,
+                                    stability: stability_score(&low, 0.0, 1.0),
+                                    low_res: LowResLogits(low),
+                                }
+                            })
+                            .collect();
+                        Decoded {
+                            candidates,
+                            selected: export_selection(&ious, input.labels.len()),
+                        }
+                    })
+                    .collect())
+            }
+            Backend::Onnx(_) => {
+                let mut out = Vec::with_capacity(prompts.len());
+                for (prompt, (coords, labels)) in prompts.iter().zip(points) {
+                    let pred =
+                        self.onnx_decode(embedding, coords, labels, prompt.mask_input.as_ref())?;
+                    let mut candidates: Vec<LowResCandidate> = pred
+                        .candidates
+                        .into_iter()
+                        .map(|c| low_res_candidate(c, None))
+                        .collect();
+                    if let Some(alt) = self.onnx_single_mask(embedding, prompt)? {
+                        candidates.push(low_res_candidate(alt, Some(0)));
+                    }
+                    out.push(Decoded {
+                        candidates,
+                        selected: 0,
+                    });
+                }
+                Ok(out)
+            }
+        }
+    }
+
+    /// Like [`predict`](Self::predict), but for a lone click it also returns SAM's
+    /// single-mask output as a second candidate (when it differs), so a user can pick
+    /// between them. With ONNX Runtime this costs a second decoder call.
     pub fn predict_alternatives(
         &self,
         embedding: &Embedding,
@@ -258,11 +439,31 @@ impl SamDecoder {
     }
 
     /// For a lone click (one point, no box, no mask input), SAM's single-mask output,
-    /// which the default decoder does not return: for one click it picks the best of its
-    /// three multimask outputs. The decoder chooses its output token from the number of
-    /// points, so one more padding point selects the single-mask token; the extra
-    /// padding token barely changes the prompt. `None` for any other prompt.
+    /// which the shipped decoder does not return (for one click it picks the best of its
+    /// three multimask outputs). `None` for any other prompt.
     pub fn single_mask_alternative(
+        &self,
+        embedding: &Embedding,
+        prompt: &Prompt,
+    ) -> Result<Option<Candidate>> {
+        let lone_click =
+            prompt.points.len() == 1 && prompt.bbox.is_none() && prompt.mask_input.is_none();
+        if !lone_click {
+            return Ok(None);
+        }
+        match &self.backend {
+            Backend::Onnx(_) => self.onnx_single_mask(embedding, prompt),
+            Backend::Native(_) => {
+                let decoded = self.decode_candidates(embedding, prompt)?;
+                Ok(Some(full_resolution(&decoded.candidates[0], embedding)))
+            }
+        }
+    }
+
+    /// The ONNX decoder chooses its output token from the number of points, so one
+    /// more padding point selects the single-mask token; the extra padding token
+    /// barely changes the prompt.
+    fn onnx_single_mask(
         &self,
         embedding: &Embedding,
         prompt: &Prompt,
@@ -277,7 +478,7 @@ impl SamDecoder {
         let (mut coords, mut labels) = prompt.decoder_points(embedding.original);
         coords.extend([0.0, 0.0]);
         labels.push(-1.0);
-        let prediction = self.decode(embedding, coords, labels, None)?;
+        let prediction = self.onnx_decode(embedding, coords, labels, None)?;
         Ok(prediction.candidates.into_iter().next())
     }
 
@@ -291,7 +492,7 @@ impl SamDecoder {
         Ok(())
     }
 
-    fn decode(
+    fn onnx_decode(
         &self,
         embedding: &Embedding,
         coords: Vec<f32>,
@@ -323,7 +524,12 @@ impl SamDecoder {
             [2usize],
             vec![size.height as f32, size.width as f32],
         )))?;
-        let mut session = self.session.lock().unwrap_or_else(|e| e.into_inner());
+        let Backend::Onnx(session) = &self.backend else {
+            return Err(infer(
+                "internal: ONNX decoding asked of the native decoder".into(),
+            ));
+        };
+        let mut session = session.lock().unwrap_or_else(|e| e.into_inner());
         let outputs = session
             .run(ort::inputs![
                 "image_embeddings" => emb,
@@ -364,6 +570,24 @@ impl SamDecoder {
             })
             .collect();
         Ok(Prediction { candidates })
+    }
+}
+
+/// A low-resolution candidate upscaled to the image, as the shipped decoder's `masks`.
+fn full_resolution(c: &LowResCandidate, embedding: &Embedding) -> Candidate {
+    Candidate {
+        logits: upscale_logits(&c.low_res, embedding.original),
+        iou: c.iou,
+        low_res: c.low_res.clone(),
+    }
+}
+
+fn low_res_candidate(c: Candidate, token: Option<u8>) -> LowResCandidate {
+    LowResCandidate {
+        token,
+        iou: c.iou,
+        stability: stability_score(&c.low_res.0, 0.0, 1.0),
+        low_res: c.low_res,
     }
 }
 

@@ -30,7 +30,14 @@ pub fn default_model() -> SamModel {
         encoder: assets.model.encoder.clone(),
         decoder: assets.model.decoder.clone(),
     };
-    SamModel::load(&spec, EngineOptions { intra_threads: 2 }).expect("default model loads")
+    SamModel::load(
+        &spec,
+        EngineOptions {
+            intra_threads: 2,
+            ..Default::default()
+        },
+    )
+    .expect("default model loads")
 }
 
 fn grey(path: &Path) -> Vec<bool> {

@@ -1,0 +1,87 @@
+//! The end of SAM's mask decoder: output upscaling (two 2×2 transposed convolutions),
+//! the hypernetwork MLPs that turn each mask token into weights over the upscaled
+//! features, and the IoU prediction head.
+
+use ndarray::{Array1, Array2, ArrayView1, ArrayView2};
+
+use super::ops::{gelu_inplace, layer_norm_rows, linear, relu};
+use super::prompt_encoder::{GRID, PIXELS};
+use super::weights::{ConvT2x2, MaskDecoder, Mlp3, DIM, UP2};
+use crate::candidates::MASK_TOKENS;
+use crate::LOW_RES;
+
+pub(crate) fn mlp3(m: &Mlp3, x: ArrayView1<f32>) -> Array1<f32> {
+    let x = x.insert_axis(ndarray::Axis(0));
+    let mut h = linear(x, &m.layers[0]);
+    relu(&mut h);
+    let mut h = linear(h.view(), &m.layers[1]);
+    relu(&mut h);
+    linear(h.view(), &m.layers[2]).row(0).to_owned()
+}
+
+/// A transposed convolution of `[n, in]` pixels into `[4n, out]` sub-pixels, row
+/// `pixel·4 + dy·2 + dx`.
+pub(crate) fn conv_t(x: ArrayView2<f32>, c: &ConvT2x2) -> Array2<f32> {
+    let y = x.dot(&c.w);
+    let n = y.nrows();
+    let mut y = y
+        .into_shape_with_order((4 * n, c.out))
+        .expect("contiguous product");
+    y += &c.b;
+    y
+}
+
+/// The second half of the upscaling, from the first transposed convolution's output
+/// (`[4·4096, 64]`, before its LayerNorm), to the 256×256 logits of every mask token:
+/// `[4, 65536]`.
+pub(crate) fn upscaled_masks(
+    d: &MaskDecoder,
+    mut up0: Array2<f32>,
+    hyper: ArrayView2<f32>,
+) -> Array2<f32> {
+    layer_norm_rows(&mut up0, &d.up1);
+    gelu_inplace(up0.as_slice_mut().expect("standard layout"));
+    let mut up = conv_t(up0.view(), &d.up3);
+    gelu_inplace(up.as_slice_mut().expect("standard layout"));
+    debug_assert_eq!(up.ncols(), UP2);
+    // [16·4096, 4]: each sub-pixel's logit for each mask token.
+    let per_subpixel = up.dot(&hyper.t());
+    let mut masks = Array2::zeros((MASK_TOKENS, LOW_RES * LOW_RES));
+    for (r, logits) in per_subpixel.rows().into_iter().enumerate() {
+        let (p, s1, s2) = (r / 16, (r / 4) % 4, r % 4);
+        let (i, j) = (p / GRID, p % GRID);
+        let y = 4 * i + 2 * (s1 / 2) + s2 / 2;
+        let x = 4 * j + 2 * (s1 % 2) + s2 % 2;
+        for m in 0..MASK_TOKENS {
+            masks[[m, y * LOW_RES + x]] = logits[m];
+        }
+    }
+    masks
+}
+
+/// The hypernetwork weights `[4, 32]` of the mask tokens `hs[1..5]`.
+pub(crate) fn hyper_weights(d: &MaskDecoder, hs: ArrayView2<f32>) -> Array2<f32> {
+    let mut out = Array2::zeros((MASK_TOKENS, UP2));
+    for m in 0..MASK_TOKENS {
+        out.row_mut(m).assign(&mlp3(&d.hyper[m], hs.row(1 + m)));
+    }
+    out
+}
+
+/// The predicted IoU of every mask token, from the IoU token `hs[0]`.
+pub(crate) fn iou_predictions(d: &MaskDecoder, hs: ArrayView2<f32>) -> Array1<f32> {
+    mlp3(&d.iou_head, hs.row(0))
+}
+
+/// Low-resolution logits `[4, 65536]` and predicted IoUs of the transformer's outputs
+/// (`hs`: prompt tokens, `src`: image tokens `[4096, 256]`).
+pub(crate) fn masks_and_iou(
+    d: &MaskDecoder,
+    hs: ArrayView2<f32>,
+    src: ArrayView2<f32>,
+) -> (Array2<f32>, Array1<f32>) {
+    debug_assert_eq!(src.dim(), (PIXELS, DIM));
+    let up0 = conv_t(src, &d.up0);
+    let hyper = hyper_weights(d, hs);
+    (upscaled_masks(d, up0, hyper.view()), iou_predictions(d, hs))
+}

@@ -1,0 +1,145 @@
+//! The few element-wise and row-wise operations of SAM's decoder, on `ndarray` rows.
+
+use ndarray::{Array2, ArrayView2, ArrayViewMut1, Axis};
+
+use super::weights::{LayerNorm, Linear};
+
+/// `x · w + b`.
+pub(crate) fn linear(x: ArrayView2<f32>, l: &Linear) -> Array2<f32> {
+    let mut y = x.dot(&l.w);
+    y += &l.b;
+    y
+}
+
+pub(crate) fn relu(x: &mut Array2<f32>) {
+    x.mapv_inplace(|v| v.max(0.0));
+}
+
+/// LayerNorm over each row (biased variance, as PyTorch).
+pub(crate) fn layer_norm_rows(x: &mut Array2<f32>, n: &LayerNorm) {
+    for row in x.rows_mut() {
+        layer_norm_row(row, n);
+    }
+}
+
+pub(crate) fn layer_norm_row(mut row: ArrayViewMut1<f32>, n: &LayerNorm) {
+    let len = row.len() as f32;
+    let mean = row.sum() / len;
+    let var = row.iter().map(|v| (v - mean) * (v - mean)).sum::<f32>() / len;
+    let inv = 1.0 / (var + n.eps).sqrt();
+    for ((v, g), b) in row.iter_mut().zip(&n.gamma).zip(&n.beta) {
+        *v = (*v - mean) * inv * g + b;
+    }
+}
+
+/// Softmax over each row.
+pub(crate) fn softmax_rows(x: &mut Array2<f32>) {
+    for mut row in x.rows_mut() {
+        let max = row.fold(f32::NEG_INFINITY, |m, &v| m.max(v));
+        let mut sum = 0.0;
+        for v in row.iter_mut() {
+            *v = (*v - max).exp();
+            sum += *v;
+        }
+        let inv = 1.0 / sum;
+        row.mapv_inplace(|v| v * inv);
+    }
+}
+
+/// The error function, as Eigen's and XLA's single-precision rational approximation
+/// (odd degree-13 numerator over even degree-8 denominator on [−4, 4], where f32
+/// `erf` is ±1 outside): branch-free, so loops over it vectorise, unlike libm's.
+// The coefficients are written as published.
+#[allow(clippy::excessive_precision)]
+#[inline]
+pub(crate) fn erf(x: f32) -> f32 {
+    let x = x.clamp(-4.0, 4.0);
+    let x2 = x * x;
+    let mut p = -2.726_142_258_013_06e-10_f32;
+    p = p * x2 + 2.770_681_424_959_02e-8;
+    p = p * x2 + -2.101_024_020_825_08e-6;
+    p = p * x2 + -5.692_506_394_623_46e-5;
+    p = p * x2 + -7.349_906_303_268_55e-4;
+    p = p * x2 + -2.954_599_808_540_25e-3;
+    p = p * x2 + -1.609_603_332_624_15e-2;
+    p *= x;
+    let mut q = -1.456_607_184_649_96e-5_f32;
+    q = q * x2 + -2.133_740_552_789_05e-4;
+    q = q * x2 + -1.682_826_974_382_03e-3;
+    q = q * x2 + -7.373_329_167_204_68e-3;
+    q = q * x2 + -1.426_473_905_141_89e-2;
+    p / q
+}
+
+/// GELU with the exact (erf) form, as `nn.GELU()`.
+#[inline]
+pub(crate) fn gelu(x: f32) -> f32 {
+    0.5 * x * (1.0 + erf(x * std::f32::consts::FRAC_1_SQRT_2))
+}
+
+pub(crate) fn gelu_inplace(x: &mut [f32]) {
+    for v in x {
+        *v = gelu(*v);
+    }
+}
+
+/// Multi-head attention (segment-anything's `Attention`): `q`, `k`, `v` are the inputs
+/// before their projections.
+pub(crate) fn attention(
+    a: &super::weights::Attention,
+    q: ArrayView2<f32>,
+    k: ArrayView2<f32>,
+    v: ArrayView2<f32>,
+) -> Array2<f32> {
+    let q = linear(q, &a.q);
+    let k = linear(k, &a.k);
+    let v = linear(v, &a.v);
+    attend(a, q.view(), k.view(), v.view())
+}
+
+/// Attention from already projected `q`, `k`, `v`, through the output projection.
+pub(crate) fn attend(
+    a: &super::weights::Attention,
+    q: ArrayView2<f32>,
+    k: ArrayView2<f32>,
+    v: ArrayView2<f32>,
+) -> Array2<f32> {
+    let internal = a.internal();
+    let d = internal / super::weights::HEADS;
+    let scale = 1.0 / (d as f32).sqrt();
+    let mut mixed = Array2::<f32>::zeros((q.nrows(), internal));
+    for h in 0..super::weights::HEADS {
+        let cols = ndarray::s![.., h * d..(h + 1) * d];
+        let mut scores = q.slice(cols).dot(&k.slice(cols).t());
+        scores *= scale;
+        softmax_rows(&mut scores);
+        mixed.slice_mut(cols).assign(&scores.dot(&v.slice(cols)));
+    }
+    linear(mixed.view(), &a.out)
+}
+
+/// Adds `b` to every row of `a` in place.
+pub(crate) fn add_rows(a: &mut Array2<f32>, b: ArrayView2<f32>) {
+    *a += &b;
+}
+
+#[allow(dead_code)]
+pub(crate) fn sum_axis0(x: ArrayView2<f32>) -> ndarray::Array1<f32> {
+    x.sum_axis(Axis(0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn erf_matches_libm_to_a_few_ulp() {
+        let mut worst = 0f32;
+        for i in -6000..=6000 {
+            let x = i as f32 / 1000.0;
+            let err = (erf(x) - libm::erff(x)).abs();
+            worst = worst.max(err);
+        }
+        assert!(worst < 5e-7, "max |erf − libm::erff| = {worst}");
+    }
+}
