@@ -17,14 +17,18 @@ use std::path::{Path, PathBuf};
 use prost::Message;
 
 use super::onnx_proto::{
-    GraphProto, ModelProto, NodeProto, TensorProto, TypeProto, TypeProtoTensor, ValueInfoProto,
-    DATA_LOCATION_EXTERNAL, DATA_TYPE_FLOAT, DATA_TYPE_FLOAT16,
+    decoded_size_estimate, GraphProto, ModelProto, NodeProto, TensorProto, TypeProto,
+    TypeProtoTensor, ValueInfoProto, DATA_LOCATION_EXTERNAL, DATA_TYPE_FLOAT, DATA_TYPE_FLOAT16,
 };
 
 /// Largest decoder file read. A SAM decoder export is about 16 MB (its weights are the same
 /// for ViT-B, -L and -H); this leaves room for variants while bounding what decoding the
 /// protobuf can allocate.
 pub(crate) const MAX_FILE_BYTES: u64 = 256 << 20;
+/// Decoding a file's protobuf may take `DECODE_BUDGET_BASE` plus this many times the
+/// file's size; a real export decodes to about its own size (its weights are raw bytes).
+const DECODE_BUDGET_PER_FILE_BYTE: u64 = 4;
+const DECODE_BUDGET_BASE: u64 = 64 << 20;
 /// Largest element count accepted for one tensor (the biggest SAM decoder weight has 2 Mi).
 pub(crate) const MAX_TENSOR_ELEMENTS: usize = 64 << 20;
 
@@ -38,6 +42,10 @@ pub(crate) enum WeightError {
     },
     #[error("the decoder file is {size} bytes, over the {limit}-byte budget for a SAM decoder")]
     FileTooLarge { size: u64, limit: u64 },
+    #[error(
+        "decoding the file would take up to {bound} bytes of memory, over the {limit}-byte budget: a SAM decoder export decodes to about its own size"
+    )]
+    DecodeTooLarge { bound: u64, limit: u64 },
     #[error("not an ONNX model: {reason}")]
     NotOnnx { reason: String },
     #[error(
@@ -81,6 +89,7 @@ pub(crate) struct WeightTensor {
 #[derive(Debug, Clone)]
 pub(crate) struct DecoderWeights {
     tensors: BTreeMap<String, WeightTensor>,
+    gelu_tanh: bool,
 }
 
 impl DecoderWeights {
@@ -116,6 +125,12 @@ impl DecoderWeights {
                 limit: MAX_FILE_BYTES,
             });
         }
+        let bound =
+            decoded_size_estimate(bytes).map_err(|reason| WeightError::NotOnnx { reason })?;
+        let limit = DECODE_BUDGET_BASE + DECODE_BUDGET_PER_FILE_BYTE * bytes.len() as u64;
+        if bound > limit {
+            return Err(WeightError::DecodeTooLarge { bound, limit });
+        }
         let model = ModelProto::decode(bytes).map_err(|e| WeightError::NotOnnx {
             reason: e.to_string(),
         })?;
@@ -140,7 +155,13 @@ impl DecoderWeights {
             }
             tensors.insert(spec.name, tensor);
         }
-        Ok(Self { tensors })
+        // segment-anything's export script has `--gelu-approximate`: GELU(approximate="tanh"),
+        // which opset < 20 spells with Tanh; the exact GELU is spelled with Erf.
+        let gelu_tanh = graph
+            .node
+            .iter()
+            .any(|n| n.op_type.as_deref() == Some("Tanh"));
+        Ok(Self { tensors, gelu_tanh })
     }
 
     /// Removes and returns a weight, checking its shape.
@@ -167,6 +188,13 @@ impl DecoderWeights {
     #[cfg_attr(not(test), allow(dead_code))]
     pub fn names(&self) -> impl Iterator<Item = &str> {
         self.tensors.keys().map(String::as_str)
+    }
+
+    /// Whether the export computes GELU with the tanh approximation (segment-anything's
+    /// `export_onnx_model.py --gelu-approximate`) rather than exactly (with `erf`).
+    #[cfg_attr(not(test), allow(dead_code))]
+    pub fn gelu_tanh(&self) -> bool {
+        self.gelu_tanh
     }
 
     /// A weight, without taking it.

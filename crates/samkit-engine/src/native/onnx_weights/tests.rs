@@ -89,6 +89,10 @@ fn default_export_maps_every_weight_with_its_shape() {
         assert_eq!(tensor.data.len(), spec.shape.iter().product::<usize>());
         assert!(tensor.data.iter().all(|v| v.is_finite()), "{}", spec.name);
     }
+    assert!(
+        !weights.gelu_tanh(),
+        "the default export's GELU is exact (Erf)"
+    );
     // The canonical list is the state dict's: every name is unique.
     let mut names: Vec<_> = specs.iter().map(|s| s.name.as_str()).collect();
     names.sort();
@@ -634,4 +638,52 @@ fn module_paths_from_node_names() {
     ] {
         assert_eq!(module_path(node).as_deref(), module, "{node}");
     }
+}
+
+/// `graph { node {} node {} … }`: `count` empty nodes, 2 bytes each on the wire.
+fn empty_nodes(count: usize) -> Vec<u8> {
+    let body = [0x0a, 0x00].repeat(count);
+    let mut bytes = vec![0x3a]; // field 7 (graph), length-delimited
+    let mut len = body.len() as u64;
+    while len >= 0x80 {
+        bytes.push((len as u8) | 0x80);
+        len >>= 7;
+    }
+    bytes.push(len as u8);
+    bytes.extend_from_slice(&body);
+    bytes
+}
+
+#[test]
+fn the_decoded_size_estimate_covers_what_prost_allocates() {
+    let bytes = default_bytes();
+    let bound = decoded_size_estimate(bytes).unwrap();
+    // The weights are raw bytes: a real export decodes to about its own size.
+    assert!(bound >= bytes.len() as u64 * 9 / 10 && bound <= 2 * bytes.len() as u64);
+    let nodes = 100_000;
+    let bound = decoded_size_estimate(&empty_nodes(nodes)).unwrap();
+    assert!(bound >= (nodes * std::mem::size_of::<NodeProto>()) as u64);
+    // 1000 dims packed as 1-byte varints: 8 bytes each once decoded.
+    let tensor = TensorProto {
+        dims: vec![1; 1000],
+        ..Default::default()
+    };
+    let packed = ModelProto {
+        graph: Some(GraphProto {
+            initializer: vec![tensor],
+            ..Default::default()
+        }),
+    };
+    assert!(decoded_size_estimate(&packed.encode_to_vec()).unwrap() >= 8000);
+}
+
+#[test]
+fn a_file_that_decodes_to_far_more_than_its_size_is_refused() {
+    // 8 MB of empty nodes would decode to about 0.5 GB (plus vector growth).
+    let bytes = empty_nodes(4 << 20);
+    let err = DecoderWeights::from_onnx_bytes(&bytes).unwrap_err();
+    assert!(matches!(err, WeightError::DecodeTooLarge { .. }), "{err}");
+    // The same shape of file, small, is decoded (and found to hold no weights).
+    let err = DecoderWeights::from_onnx_bytes(&empty_nodes(1000)).unwrap_err();
+    assert!(matches!(err, WeightError::Missing { .. }), "{err}");
 }
