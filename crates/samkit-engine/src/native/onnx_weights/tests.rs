@@ -3,8 +3,11 @@ use std::sync::OnceLock;
 use ort::session::Session;
 use ort::value::Tensor;
 
+use super::graph::{module_path, transpose, GraphIndex};
+use super::specs::Locate;
 use super::*;
-use crate::native::onnx_proto::AttributeProto;
+use crate::native::onnx_proto::{AttributeProto, NodeProto};
+use std::collections::HashMap;
 
 /// The default decoder file and the ONNX Runtime library, fetched on first use into the
 /// samkit home as the engine's other tests do (`samkit setup` shows why when they cannot be).
@@ -112,11 +115,7 @@ fn folded_constants_are_read_in_pytorch_layout() {
             .iter()
             .find(|t| t.name.as_deref() == Some(name.as_str()))
             .expect("initializer");
-        decode(&Constant {
-            tensor,
-            label: name.clone(),
-        })
-        .expect("decodes")
+        decode(tensor, &name).expect("decodes")
     };
     // [1, 5, 256]: row 0 the IoU token, rows 1..5 the mask tokens.
     let tokens = raw("/Expand_1", 0);
@@ -456,11 +455,7 @@ fn float16_weights_are_widened() {
         raw_data: Some(raw),
         ..Default::default()
     };
-    let constant = Constant {
-        tensor: &tensor,
-        label: "w".into(),
-    };
-    assert_eq!(decode(&constant).unwrap().data, values);
+    assert_eq!(decode(&tensor, "w").unwrap().data, values);
     // The same values as int32_data, one bit pattern per element.
     let bits = TensorProto {
         raw_data: None,
@@ -470,11 +465,7 @@ fn float16_weights_are_widened() {
             .collect(),
         ..tensor.clone()
     };
-    let constant = Constant {
-        tensor: &bits,
-        label: "w".into(),
-    };
-    assert_eq!(decode(&constant).unwrap().data, values);
+    assert_eq!(decode(&bits, "w").unwrap().data, values);
 }
 
 #[test]
@@ -527,11 +518,7 @@ fn other_export_styles_map_to_the_same_weights() {
         .position(|t| t.name.as_deref() == Some(name))
         .unwrap();
     let original = graph.initializer.remove(position);
-    let decoded = decode(&Constant {
-        tensor: &original,
-        label: name.into(),
-    })
-    .unwrap();
+    let decoded = decode(&original, name).unwrap();
     let transposed = transpose(decoded.clone(), name).unwrap();
     graph
         .initializer
