@@ -32,6 +32,8 @@ pub(crate) const MAX_FILE_BYTES: u64 = 256 << 20;
 /// file's size; a real export decodes to about its own size (its weights are raw bytes).
 const DECODE_BUDGET_PER_FILE_BYTE: u64 = 4;
 const DECODE_BUDGET_BASE: u64 = 64 << 20;
+/// Most axes accepted for one tensor (SAM's weights have at most 4).
+pub(crate) const MAX_RANK: usize = 8;
 /// Largest element count accepted for one tensor (the biggest SAM decoder weight has 2 Mi).
 pub(crate) const MAX_TENSOR_ELEMENTS: usize = 64 << 20;
 
@@ -214,12 +216,21 @@ fn decode(tensor: &TensorProto, label: &str) -> Result<WeightTensor, WeightError
     if tensor.data_location == Some(DATA_LOCATION_EXTERNAL) || !tensor.external_data.is_empty() {
         return Err(WeightError::ExternalData { tensor: label() });
     }
+    if tensor.dims.len() > MAX_RANK {
+        return Err(WeightError::BadTensor {
+            tensor: label(),
+            problem: format!(
+                "it has {} axes; a weight has at most {MAX_RANK}",
+                tensor.dims.len()
+            ),
+        });
+    }
     let over_budget = || WeightError::OverBudget {
         tensor: label(),
         dims: tensor.dims.clone(),
         limit: MAX_TENSOR_ELEMENTS,
     };
-    let mut shape = Vec::with_capacity(tensor.dims.len().min(8));
+    let mut shape = Vec::with_capacity(tensor.dims.len());
     let mut count = 1usize;
     for &d in &tensor.dims {
         let d = usize::try_from(d).map_err(|_| WeightError::BadTensor {

@@ -4,8 +4,13 @@
 use std::collections::HashMap;
 
 use super::specs::{Locate, WeightSpec, DIM, MASK_TOKENS};
-use super::{decode, WeightError, WeightTensor};
+use super::{decode, WeightError, WeightTensor, MAX_RANK};
 use crate::native::onnx_proto::{GraphProto, NodeProto, TensorProto};
+
+/// How many matching nodes, consumers or node inputs are looked at for one weight. A SAM
+/// module has one node of each kind with at most 3 inputs; the cap bounds the work a
+/// hostile graph (a million nodes in one module, all feeding one value) can cause.
+const MAX_MATCHES: usize = 16;
 
 /// A constant of the graph: an initializer or a `Constant` node's `value`.
 pub(super) struct Constant<'g> {
@@ -50,7 +55,7 @@ impl<'g> GraphIndex<'g> {
                     .find(|a| a.name.as_deref() == Some("value"))
                     .and_then(|a| a.t.as_ref());
                 if let (Some(tensor), Some(output)) = (value, node.output.first()) {
-                    let label = format!("{output} (Constant node `{name}`)");
+                    let label = format!("{} (Constant node `{}`)", shown(output), shown(name));
                     constants.insert(output.as_str(), Constant { tensor, label });
                 }
             }
@@ -58,7 +63,7 @@ impl<'g> GraphIndex<'g> {
         // Initializers win over a Constant node of the same name, as in ONNX Runtime.
         for tensor in &graph.initializer {
             let name = tensor.name.as_deref().unwrap_or("");
-            let label = name.to_string();
+            let label = shown(name);
             constants.insert(name, Constant { tensor, label });
         }
         Self {
@@ -100,6 +105,7 @@ impl<'g> GraphIndex<'g> {
                     .flat_map(|node| {
                         node.input
                             .iter()
+                            .take(MAX_MATCHES)
                             .enumerate()
                             .filter(|(i, _)| input.is_none_or(|wanted| *i == wanted))
                             .map(|(_, v)| v)
@@ -180,6 +186,7 @@ impl<'g> GraphIndex<'g> {
                         candidates.extend(
                             add.input
                                 .iter()
+                                .take(MAX_MATCHES)
                                 .filter_map(|v| self.constants.get(v.as_str()))
                                 .filter(|c| squeezed_dims(c.tensor) == spec.shape),
                         );
@@ -230,7 +237,7 @@ impl<'g> GraphIndex<'g> {
         }
     }
 
-    /// The nodes of `ops` whose name places them in `module`.
+    /// The nodes of `ops` whose name places them in `module` (the first [`MAX_MATCHES`]).
     pub(super) fn module_nodes<'a>(
         &'a self,
         module: &str,
@@ -242,6 +249,7 @@ impl<'g> GraphIndex<'g> {
             .flatten()
             .map(|&i| &self.nodes[i])
             .filter(move |node| ops.contains(&node.op_type.as_deref().unwrap_or("")))
+            .take(MAX_MATCHES)
     }
 
     /// The nodes of type `op` that consume one of `node`'s outputs.
@@ -256,6 +264,7 @@ impl<'g> GraphIndex<'g> {
             .flatten()
             .map(|&(n, k)| (&self.nodes[n], k))
             .filter(move |(n, _)| n.op_type.as_deref() == Some(op))
+            .take(MAX_MATCHES)
     }
 
     /// For a Linear weight `X.weight`, the MatMul whose output the named `X.bias` is added
@@ -267,12 +276,12 @@ impl<'g> GraphIndex<'g> {
             .find(|b| self.constants.contains_key(b.as_str()))?;
         let (bias_key, _) = self.constants.get_key_value(bias.as_str())?;
         let mut found = None;
-        for &(add, _) in self.consumers.get(bias_key)? {
+        for &(add, _) in self.consumers.get(bias_key)?.iter().take(MAX_MATCHES) {
             let add = &self.nodes[add];
             if add.op_type.as_deref() != Some("Add") {
                 continue;
             }
-            for input in &add.input {
+            for input in add.input.iter().take(MAX_MATCHES) {
                 let Some(&p) = self.producer.get(input.as_str()) else {
                     continue;
                 };
@@ -345,10 +354,24 @@ fn check_gemm_scale(node: &NodeProto, attribute: &str, tensor: &str) -> Result<(
             tensor: tensor.to_string(),
             problem: format!(
                 "its Gemm node `{}` has {attribute} = {scale}; only 1 is supported",
-                node.name.as_deref().unwrap_or("")
+                shown(node.name.as_deref().unwrap_or(""))
             ),
         })
     }
+}
+
+/// A name from the file as errors show it: one line, at most 120 characters.
+fn shown(name: &str) -> String {
+    const MAX_CHARS: usize = 120;
+    let mut shown: String = name
+        .chars()
+        .take(MAX_CHARS)
+        .map(|c| if c.is_control() { '\u{fffd}' } else { c })
+        .collect();
+    if name.chars().nth(MAX_CHARS).is_some() {
+        shown.push('…');
+    }
+    shown
 }
 
 /// The PyTorch module path a node belongs to, from the scope torch writes into its name:
@@ -385,8 +408,12 @@ fn squeeze(dims: &[usize]) -> Vec<usize> {
     dims.iter().copied().filter(|&d| d != 1).collect()
 }
 
-/// A tensor's dims without its size-1 axes; negative dims never match a weight.
+/// A tensor's dims without its size-1 axes; negative dims and ranks over [`MAX_RANK`]
+/// never match a weight.
 fn squeezed_dims(tensor: &TensorProto) -> Vec<usize> {
+    if tensor.dims.len() > MAX_RANK {
+        return vec![usize::MAX];
+    }
     tensor
         .dims
         .iter()

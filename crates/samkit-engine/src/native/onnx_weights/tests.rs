@@ -674,3 +674,75 @@ fn a_file_that_decodes_to_far_more_than_its_size_is_refused() {
     let err = DecoderWeights::from_onnx_bytes(&empty_nodes(1000)).unwrap_err();
     assert!(matches!(err, WeightError::Missing { .. }), "{err}");
 }
+
+#[test]
+fn names_from_the_file_are_shown_short_and_on_one_line() {
+    // The tokens (found by shape) under a long multi-line name, with a byte missing.
+    let mut model = default_model();
+    let tokens = initializer_of(&model, "/Expand_1", 0);
+    let hostile = format!("evil\n{}", "x".repeat(10_000));
+    let graph = graph_mut(&mut model);
+    for node in &mut graph.node {
+        for input in &mut node.input {
+            if *input == tokens {
+                *input = hostile.clone();
+            }
+        }
+    }
+    let tensor = graph
+        .initializer
+        .iter_mut()
+        .find(|t| t.name.as_deref() == Some(tokens.as_str()))
+        .unwrap();
+    tensor.name = Some(hostile.clone());
+    tensor.raw_data.as_mut().unwrap().pop();
+    let err = DecoderWeights::from_onnx_bytes(&encode(&model)).unwrap_err();
+    let message = err.to_string();
+    assert!(matches!(err, WeightError::BadTensor { .. }), "{message}");
+    assert!(!message.contains('\n') && message.len() < 400, "{message}");
+    assert!(message.contains("evil\u{fffd}xxx"), "{message}");
+
+    // A thousand axes: refused without listing them.
+    let bytes = model_with(float_tensor(FIRST_WEIGHT, &[1; 1000], &[1.0]));
+    let message = DecoderWeights::from_onnx_bytes(&bytes)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        message.contains("1000 axes") && message.len() < 200,
+        "{message}"
+    );
+}
+
+#[test]
+fn a_module_crowded_with_nodes_is_ambiguous_after_a_bounded_search() {
+    // 10 000 MatMul nodes claim to be q_proj, each with its own [256, 256] weight.
+    let weight = float_tensor("w", &[256, 256], &[0.0; 256 * 256]);
+    let mut graph = GraphProto::default();
+    for i in 0..10_000 {
+        graph.node.push(NodeProto {
+            input: vec!["x".into(), format!("w{i}")],
+            output: vec![format!("y{i}")],
+            name: Some("/transformer/layers.0/self_attn/q_proj/MatMul".into()),
+            op_type: Some("MatMul".into()),
+            attribute: vec![],
+        });
+    }
+    graph.initializer = (0..10_000)
+        .map(|i| TensorProto {
+            name: Some(format!("w{i}")),
+            ..weight.clone()
+        })
+        .take(20)
+        .collect();
+    let bytes = encode(&ModelProto { graph: Some(graph) });
+    let err = DecoderWeights::from_onnx_bytes(&bytes).unwrap_err();
+    match &err {
+        WeightError::Ambiguous {
+            name, candidates, ..
+        } => {
+            assert_eq!(name, FIRST_WEIGHT);
+            assert_eq!(candidates.matches('`').count(), 2 * 16, "{candidates}");
+        }
+        other => panic!("expected an ambiguous weight, got {other}"),
+    }
+}
