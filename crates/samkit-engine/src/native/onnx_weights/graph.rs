@@ -215,26 +215,48 @@ impl<'g> GraphIndex<'g> {
                     data: all.data[rows.start * DIM..rows.end * DIM].to_vec(),
                 })
             }
+            Locate::LayerNorm2d { module, op } => {
+                let channels = spec.shape.iter().product::<usize>();
+                let looked_for = format!(
+                    "{named}, or a [{channels}, 1, 1] constant fed to the {op} node of `/{}/` or, failing that, to any {op} node",
+                    module.replace('.', "/")
+                );
+                let mut candidates = self
+                    .module_nodes(module, &[op])
+                    .flat_map(|node| node.input.iter().take(MAX_MATCHES))
+                    .filter_map(|input| self.constants.get(input.as_str()))
+                    .filter(|c| squeezed_dims(c.tensor) == [channels])
+                    .collect::<Vec<_>>();
+                if candidates.is_empty() {
+                    candidates = self.fed_to(&[channels as i64, 1, 1], op);
+                }
+                let constant = self.single(spec, candidates, &looked_for)?;
+                fit_shape(decode(constant.tensor, &constant.label)?, &spec.shape)
+            }
             Locate::NoMaskEmbed => {
                 let looked_for = format!(
                     "{named}, or the only constant of shape [1, {DIM}, 1, 1] fed to a Mul (/Mul_9 in the default export)"
                 );
-                let candidates = self
-                    .constants
-                    .iter()
-                    .filter(|(_, c)| c.tensor.dims == [1, DIM as i64, 1, 1])
-                    .filter(|(value, _)| {
-                        self.consumers.get(*value).is_some_and(|uses| {
-                            uses.iter()
-                                .any(|&(n, _)| self.nodes[n].op_type.as_deref() == Some("Mul"))
-                        })
-                    })
-                    .map(|(_, c)| c)
-                    .collect::<Vec<_>>();
+                let candidates = self.fed_to(&[1, DIM as i64, 1, 1], "Mul");
                 let constant = self.single(spec, candidates, &looked_for)?;
                 fit_shape(decode(constant.tensor, &constant.label)?, &spec.shape)
             }
         }
+    }
+
+    /// The constants of exactly `dims` that a node of type `op` consumes.
+    fn fed_to(&self, dims: &[i64], op: &str) -> Vec<&Constant<'g>> {
+        self.constants
+            .iter()
+            .filter(|(_, c)| c.tensor.dims == dims)
+            .filter(|(value, _)| {
+                self.consumers.get(*value).is_some_and(|uses| {
+                    uses.iter()
+                        .any(|&(n, _)| self.nodes[n].op_type.as_deref() == Some(op))
+                })
+            })
+            .map(|(_, c)| c)
+            .collect()
     }
 
     /// The nodes of `ops` whose name places them in `module` (the first [`MAX_MATCHES`]).

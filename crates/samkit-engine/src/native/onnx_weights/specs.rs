@@ -29,6 +29,10 @@ pub(super) enum Locate {
     LinearWeight { module: String },
     /// A Linear bias: the constant added to the module's MatMul output, or a Gemm's input 2.
     LinearBias { module: String },
+    /// A LayerNorm2d affine parameter: `weight[:, None, None] * x + bias[:, None, None]`
+    /// folds to a `[C, 1, 1]` constant fed to the module's `Mul` (weight) or `Add` (bias;
+    /// its other Add adds epsilon); else the only `[C, 1, 1]` constant fed to such a node.
+    LayerNorm2d { module: String, op: &'static str },
     /// Rows of the folded `cat([iou_token.weight, mask_tokens.weight])`, the only constant
     /// of shape `[1, 5, 256]` (or `[5, 256]`).
     TokenRows { rows: std::ops::Range<usize> },
@@ -90,16 +94,21 @@ pub(crate) fn sam_decoder_weights() -> Vec<WeightSpec> {
     specs.weight_and_bias(pe, "mask_downscaling.0", &[4, 1, 2, 2], 4, CONV);
     specs.weight_and_bias(pe, "mask_downscaling.3", &[16, 4, 2, 2], 16, CONV);
     specs.weight_and_bias(pe, "mask_downscaling.6", &[DIM, 16, 1, 1], DIM, CONV);
-    // LayerNorm2d: `weight[:, None, None] * x + bias[:, None, None]`, folded to [C, 1, 1]:
-    // the only such constants of its Mul and Add nodes (the other Add adds epsilon).
     for (prefix, module, channels) in [
         (md, "output_upscaling.1", DIM / 4),
         (pe, "mask_downscaling.1", 4),
         (pe, "mask_downscaling.4", 16),
     ] {
-        let name = |param| format!("{prefix}.{module}.{param}");
-        specs.node_input(name("weight"), &[channels], module, &["Mul"], None);
-        specs.node_input(name("bias"), &[channels], module, &["Add"], None);
+        for (param, op) in [("weight", "Mul"), ("bias", "Add")] {
+            specs.push(
+                format!("{prefix}.{module}.{param}"),
+                &[channels],
+                Locate::LayerNorm2d {
+                    module: module.to_string(),
+                    op,
+                },
+            );
+        }
     }
     specs.node_input(
         format!("{pe}.pe_layer.positional_encoding_gaussian_matrix"),
