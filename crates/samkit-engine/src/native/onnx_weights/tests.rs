@@ -279,6 +279,69 @@ fn extra_outputs_expose_intermediate_values_to_onnx_runtime() {
 }
 
 #[test]
+fn every_stage_of_the_default_export_is_readable() {
+    use default_export_values::*;
+    let (q0, k0, q1, k1) = (
+        block_queries(0),
+        block_keys(0),
+        block_queries(1),
+        block_keys(1),
+    );
+    let hyper: Vec<String> = (0..4).map(hyper_in).collect();
+    let mut names = vec![
+        SPARSE_EMBEDDING,
+        DENSE_EMBEDDING,
+        TRANSFORMER_IMAGE,
+        DENSE_PE,
+        TOKENS,
+        &q0,
+        &k0,
+        &q1,
+        &k1,
+        HS,
+        UPSCALED,
+        MASKS,
+        IOU,
+        "iou_predictions",
+    ];
+    names.extend(hyper.iter().map(String::as_str));
+    let values = run_default_with_outputs(&names);
+    let image = 256 * 64 * 64;
+    let tokens = 7 * 256;
+    for (name, len) in [
+        (SPARSE_EMBEDDING, 2 * 256),
+        (DENSE_EMBEDDING, image),
+        (TRANSFORMER_IMAGE, image),
+        (DENSE_PE, image),
+        (TOKENS, tokens),
+        (&q0, tokens),
+        (&k0, image),
+        (&q1, tokens),
+        (&k1, image),
+        (HS, tokens),
+        (UPSCALED, 32 * 256 * 256),
+        (MASKS, 4 * 256 * 256),
+        (IOU, 4),
+    ] {
+        assert_eq!(values[name].len(), len, "{name}");
+    }
+    for name in &hyper {
+        assert_eq!(values[name.as_str()].len(), 32, "{name}");
+    }
+    // With no mask input, the dense embedding is the no-mask embedding at every pixel.
+    let no_mask = &default_weights()
+        .get("prompt_encoder.no_mask_embed.weight")
+        .unwrap()
+        .data;
+    for (channel, &value) in no_mask.iter().enumerate() {
+        assert_eq!(values[DENSE_EMBEDDING][channel * 4096 + 1234], value);
+    }
+    // The IoU head's output is what the graph returns for the selected mask.
+    let selected = values["iou_predictions"][0];
+    assert!(values[IOU].iter().any(|&v| v == selected));
+}
+
+#[test]
 fn a_missing_weight_is_named() {
     // A named initializer, and an unnamed MatMul weight found through its node.
     let mut model = default_model();
