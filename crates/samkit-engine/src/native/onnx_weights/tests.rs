@@ -338,7 +338,7 @@ fn every_stage_of_the_default_export_is_readable() {
     }
     // The IoU head's output is what the graph returns for the selected mask.
     let selected = values["iou_predictions"][0];
-    assert!(values[IOU].iter().any(|&v| v == selected));
+    assert!(values[IOU].contains(&selected));
 }
 
 #[test]
