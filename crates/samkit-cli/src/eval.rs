@@ -8,7 +8,8 @@ use std::time::Instant;
 use anyhow::{bail, Context};
 use samkit_eval::{
     evaluate, per_image_table, planned_runs, plot_miou, progress_bar, Curve, Dataset, DatasetPaths,
-    EvalConfig, InstanceResult, OutputPaths, ProgressLog, RunHeader, RunKey, Summary, Variant,
+    EvalConfig, InstanceResult, OutputPaths, ProgressLog, RunHeader, RunKey, SamSegmenter,
+    Strategy, Summary, Variant,
 };
 use serde_json::{json, Map, Value};
 
@@ -23,6 +24,24 @@ pub enum VariantArg {
     Nomask,
     /// Both, sharing each image's embedding
     Both,
+}
+
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StrategyArg {
+    /// The shipped decoder's rule: best of the 3 multimask masks for one click, the
+    /// single-mask output after
+    Sam,
+    /// The highest predicted IoU among all 4 masks at every click (native decoder)
+    BestIou,
+}
+
+impl From<StrategyArg> for Strategy {
+    fn from(s: StrategyArg) -> Self {
+        match s {
+            StrategyArg::Sam => Strategy::Sam,
+            StrategyArg::BestIou => Strategy::BestIou,
+        }
+    }
 }
 
 #[derive(clap::Args, Debug)]
@@ -43,6 +62,9 @@ pub struct EvalArgs {
     /// Protocol variant
     #[arg(long, value_enum, default_value_t = VariantArg::Both)]
     pub variant: VariantArg,
+    /// Which candidate mask each click keeps (and feeds back in `prev`)
+    #[arg(long, value_enum, default_value_t = StrategyArg::Sam)]
+    pub strategy: StrategyArg,
     /// Write the summary here, and OUT.clicks_<variant>.json and OUT.progress.jsonl beside it
     #[arg(long, value_name = "OUT.json")]
     pub json: Option<PathBuf>,
@@ -76,13 +98,24 @@ fn absolute(p: &Path) -> PathBuf {
     std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf())
 }
 
-/// Curves of an earlier run's summary, labelled "<model> <variant>".
+/// How a curve label names the candidate strategy: not at all for the default one.
+fn strategy_suffix(strategy: &str) -> String {
+    if strategy == Strategy::Sam.name() {
+        String::new()
+    } else {
+        format!(" {strategy}")
+    }
+}
+
+/// Curves of an earlier run's summary, labelled "<model> <variant>" (and its strategy when
+/// it was not `sam`).
 fn curves_from(path: &Path) -> anyhow::Result<Vec<Curve>> {
     let text =
         std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
     let doc: Value =
         serde_json::from_str(&text).with_context(|| format!("{} is not JSON", path.display()))?;
     let model = doc["model"].as_str().unwrap_or("?");
+    let strategy = strategy_suffix(doc["strategy"].as_str().unwrap_or("sam"));
     let Some(variants) = doc["variants"].as_object() else {
         bail!(
             "{} is not a `samkit eval --json` summary (no variants)",
@@ -96,7 +129,7 @@ fn curves_from(path: &Path) -> anyhow::Result<Vec<Curve>> {
         };
         let miou = curve.iter().filter_map(Value::as_f64).collect();
         curves.push(Curve {
-            label: format!("{model} {name}"),
+            label: format!("{model} {name}{strategy}"),
             miou,
         });
     }
@@ -152,6 +185,8 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
     model_args.threads.get_or_insert(0);
     let loaded = model_args.load()?;
     let model = &loaded.model;
+    let strategy = Strategy::from(args.strategy);
+    let segmenter = SamSegmenter::new(model, strategy)?;
 
     let header = RunHeader {
         samkit_eval_progress: RunHeader::VERSION,
@@ -160,6 +195,7 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
         images: absolute(&paths.images),
         masks: absolute(&paths.masks),
         ignore: paths.ignore.as_deref().map(absolute),
+        strategy,
     };
     let planned: Vec<RunKey> = planned_runs(&dataset, &config);
     let planned_set: HashSet<RunKey> = planned.iter().cloned().collect();
@@ -187,7 +223,7 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
     let bar = progress_bar(planned.len() as u64);
     bar.set_position(done.len() as u64);
     bar.reset_eta();
-    let fresh = evaluate(model, &dataset, &config, &done, &bar, |r| {
+    let fresh = evaluate(&segmenter, &dataset, &config, &done, &bar, |r| {
         match log.as_mut() {
             Some(log) => log.append(r),
             None => Ok(()),
@@ -207,16 +243,22 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
     }
     print!("{}", summary.table());
     println!(
-        "{} images, {} objects, model {}, {:.1} s",
+        "{} images, {} objects, model {}, {} decoder, strategy {strategy}, {:.1} s",
         summary.images,
         dataset.instance_count(),
         model.id(),
+        model.decoder().backend(),
         started.elapsed().as_secs_f64()
     );
 
     if let Some(o) = &outputs {
         let mut extra = Map::new();
         extra.insert("model".into(), json!(model.id()));
+        extra.insert(
+            "decoder".into(),
+            json!(model.decoder().backend().to_string()),
+        );
+        extra.insert("strategy".into(), json!(strategy));
         extra.insert("images_dir".into(), json!(header.images));
         extra.insert("masks_dir".into(), json!(header.masks));
         extra.insert("ignore_dir".into(), json!(header.ignore));
@@ -256,9 +298,14 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
             .iter()
             .map(|v| Curve {
                 label: if compare.is_empty() {
-                    v.variant.name().to_string()
+                    format!("{}{}", v.variant.name(), strategy_suffix(strategy.name()))
                 } else {
-                    format!("{} {}", model.id(), v.variant.name())
+                    format!(
+                        "{} {}{}",
+                        model.id(),
+                        v.variant.name(),
+                        strategy_suffix(strategy.name())
+                    )
                 },
                 miou: v.miou.clone(),
             })
@@ -295,6 +342,12 @@ mod tests {
         assert_eq!(curves.len(), 1);
         assert_eq!(curves[0].label, "m1 prev");
         assert_eq!(curves[0].miou, vec![0.5, 0.9]);
+        std::fs::write(
+            &path,
+            r#"{"model": "m1", "strategy": "best-iou", "variants": {"prev": {"mIoU_curve": [0.5]}}}"#,
+        )
+        .unwrap();
+        assert_eq!(curves_from(&path).unwrap()[0].label, "m1 prev best-iou");
         std::fs::write(&path, r#"{"model": "m1"}"#).unwrap();
         assert!(curves_from(&path)
             .unwrap_err()

@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use anyhow::{bail, Context};
 use ndarray_npy::WriteNpyExt;
-use samkit_engine::{BoxPrompt, Point, PointLabel, Prompt};
+use samkit_engine::{BoxPrompt, MaskLogits, Point, PointLabel, Prompt};
 
 use crate::budget_args::BudgetArgs;
 use crate::model_args::ModelArgs;
@@ -30,6 +30,14 @@ pub struct SegmentArgs {
     /// Also write the image with the mask tinted, outlined and the prompt marked
     #[arg(long, value_name = "OVERLAY.png")]
     pub overlay: Option<PathBuf>,
+    /// Also list every candidate mask the decoder proposes (token, predicted IoU,
+    /// stability, area, bbox), marking the one written to --out
+    #[arg(long)]
+    pub candidates: bool,
+    /// Write every candidate mask into this folder as candidate-<token>.png (created
+    /// if missing)
+    #[arg(long, value_name = "DIR")]
+    pub all_out: Option<PathBuf>,
     /// Print the result as JSON instead of text
     #[arg(long)]
     pub json: bool,
@@ -87,6 +95,72 @@ fn write_output(
     Ok(())
 }
 
+/// A candidate mask at full resolution and what the report says about it.
+struct Shown {
+    /// The decoder output token (0 = single-mask, 1..=3 = multimask); `None` when ONNX
+    /// Runtime returned it without saying which.
+    token: Option<u8>,
+    iou: f32,
+    logits: MaskLogits,
+    /// Where `--all-out` wrote it.
+    file: Option<PathBuf>,
+}
+
+/// The file name `--all-out` gives a candidate.
+fn candidate_file_name(token: Option<u8>) -> String {
+    match token {
+        Some(t) => format!("candidate-{t}.png"),
+        None => "candidate-selected.png".to_string(),
+    }
+}
+
+/// What a token is, for people.
+fn token_label(token: Option<u8>) -> String {
+    match token {
+        Some(0) => "0 (single)".to_string(),
+        Some(t) => format!("{t} (multi)"),
+        None => "- (selected)".to_string(),
+    }
+}
+
+/// `--all-out DIR`: created if missing; must be a folder we can write in. Checked before
+/// the model loads.
+fn prepare_all_out(dir: &Path) -> anyhow::Result<()> {
+    if !dir.exists() {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("cannot create --all-out folder {}", dir.display()))?;
+    }
+    if !dir.is_dir() {
+        bail!("--all-out {} is not a folder", dir.display());
+    }
+    samkit_outfile::check_writable(&dir.join(candidate_file_name(Some(0))))?;
+    Ok(())
+}
+
+fn png_bytes(logits: &MaskLogits, bytes: &mut Vec<u8>) -> anyhow::Result<()> {
+    logits
+        .to_gray()
+        .write_to(&mut std::io::Cursor::new(bytes), image::ImageFormat::Png)?;
+    Ok(())
+}
+
+/// Area, bbox `[x, y, w, h]` and the full-resolution stability score of a candidate.
+struct Stats {
+    area: u64,
+    bbox: Option<[u32; 4]>,
+    stability: f32,
+}
+
+fn stats(logits: &MaskLogits) -> anyhow::Result<Stats> {
+    let size = logits.size;
+    let mask = samkit_mask::Mask::from_bools(size.width, size.height, &logits.to_bools())?;
+    Ok(Stats {
+        area: mask.area(),
+        bbox: mask.bbox().map(|b| [b.x, b.y, b.width, b.height]),
+        stability: samkit_engine::stability_score(&logits.data, 0.0, 1.0),
+    })
+}
+
 pub fn run(args: SegmentArgs) -> anyhow::Result<()> {
     samkit_outfile::check_writable(&args.out)?;
     if let Some(o) = &args.overlay {
@@ -115,11 +189,15 @@ pub fn run(args: SegmentArgs) -> anyhow::Result<()> {
         bbox: args.bbox,
         mask_input: None,
     };
-    // Check the prompt against the image before loading anything heavy.
-    prompt.validate(samkit_engine::Size {
+    let original = samkit_engine::Size {
         width: img.width(),
         height: img.height(),
-    })?;
+    };
+    // Check the prompt against the image before loading anything heavy.
+    prompt.validate(original)?;
+    if let Some(dir) = &args.all_out {
+        prepare_all_out(dir)?;
+    }
 
     let loaded = args.model.load()?;
     let t = Instant::now();
@@ -130,9 +208,39 @@ pub fn run(args: SegmentArgs) -> anyhow::Result<()> {
     };
     let encoder_ms = t.elapsed().as_secs_f64() * 1e3;
     let t = Instant::now();
-    let prediction = loaded.model.predict(&embedding, &prompt)?;
+    let (mut shown, selected) = if args.candidates || args.all_out.is_some() {
+        let decoded = loaded
+            .model
+            .decoder()
+            .decode_candidates(&embedding, &prompt)?;
+        let shown: Vec<Shown> = decoded
+            .candidates
+            .iter()
+            .map(|c| Shown {
+                token: c.token,
+                iou: c.iou,
+                logits: samkit_engine::upscale_logits(&c.low_res, original),
+                file: None,
+            })
+            .collect();
+        (shown, decoded.selected)
+    } else {
+        // Only the mask the decoder selects is upscaled.
+        let best = loaded
+            .model
+            .predict(&embedding, &prompt)?
+            .candidates
+            .remove(0);
+        let shown = Shown {
+            token: None,
+            iou: best.iou,
+            logits: best.logits,
+            file: None,
+        };
+        (vec![shown], 0)
+    };
     let decoder_ms = t.elapsed().as_secs_f64() * 1e3;
-    let best = prediction.best();
+    let best = &shown[selected];
     let mask = best.logits.to_bools();
     let (w, h) = img.dimensions();
 
@@ -145,9 +253,7 @@ pub fn run(args: SegmentArgs) -> anyhow::Result<()> {
             let arr = ndarray::Array2::from_shape_vec((h as usize, w as usize), mask.clone())?;
             arr.write_npy(bytes)?;
         } else {
-            best.logits
-                .to_gray()
-                .write_to(&mut std::io::Cursor::new(bytes), image::ImageFormat::Png)?;
+            png_bytes(&best.logits, bytes)?;
         }
         Ok(())
     })?;
@@ -157,18 +263,51 @@ pub fn run(args: SegmentArgs) -> anyhow::Result<()> {
             Ok(pic.write_to(&mut std::io::Cursor::new(bytes), image::ImageFormat::Png)?)
         })?;
     }
+    if let Some(dir) = &args.all_out {
+        for c in &mut shown {
+            let path = dir.join(candidate_file_name(c.token));
+            write_output(&path, |bytes| png_bytes(&c.logits, bytes))?;
+            c.file = Some(path);
+        }
+    }
 
-    let binary = samkit_mask::Mask::from_bools(w, h, &mask)?;
-    let area = binary.area();
-    let bbox = binary.bbox().map(|b| [b.x, b.y, b.width, b.height]);
+    let best = &shown[selected];
+    let Stats { area, bbox, .. } = stats(&best.logits)?;
+    let listed: Vec<(&Shown, Stats)> = if args.candidates {
+        shown
+            .iter()
+            .map(|c| Ok((c, stats(&c.logits)?)))
+            .collect::<anyhow::Result<_>>()?
+    } else {
+        Vec::new()
+    };
+    let backend = loaded.model.decoder().backend();
     let mut report = String::new();
     if args.json {
-        let v = serde_json::json!({
+        let mut v = serde_json::json!({
             "image": args.image, "width": w, "height": h,
             "predicted_iou": best.iou, "area": area, "bbox": bbox,
             "encoder_ms": encoder_ms, "embedding_cached": cached, "decoder_ms": decoder_ms,
-            "model": loaded.model.id(), "out": args.out, "overlay": args.overlay,
+            "model": loaded.model.id(), "decoder": backend.to_string(),
+            "out": args.out, "overlay": args.overlay,
         });
+        if args.candidates {
+            v["selected"] = serde_json::json!(selected);
+            v["candidates"] = listed
+                .iter()
+                .enumerate()
+                .map(|(i, (c, s))| {
+                    serde_json::json!({
+                        "token": c.token, "predicted_iou": c.iou, "stability": s.stability,
+                        "area": s.area, "bbox": s.bbox, "selected": i == selected,
+                        "file": c.file,
+                    })
+                })
+                .collect();
+        }
+        if let Some(dir) = &args.all_out {
+            v["all_out"] = serde_json::json!(dir);
+        }
         writeln!(report, "{}", serde_json::to_string_pretty(&v)?)?;
     } else {
         writeln!(report, "mask        {} ({w}x{h})", args.out.display())?;
@@ -185,12 +324,50 @@ pub fn run(args: SegmentArgs) -> anyhow::Result<()> {
             Some([x, y, bw, bh]) => writeln!(report, "bbox        x={x} y={y} w={bw} h={bh}")?,
             None => writeln!(report, "bbox        none (empty mask)")?,
         }
+        if !listed.is_empty() {
+            writeln!(
+                report,
+                "candidates  ({backend} decoder; * = the one in {}; stability of the full-resolution logits at 0 ± 1; bbox x,y,w,h)",
+                args.out.display()
+            )?;
+            writeln!(
+                report,
+                "    token         predicted IoU  stability        area  bbox"
+            )?;
+            for (i, (c, s)) in listed.iter().enumerate() {
+                let bbox = s.bbox.map_or("none".to_string(), |[x, y, bw, bh]| {
+                    format!("{x},{y},{bw},{bh}")
+                });
+                writeln!(
+                    report,
+                    "  {} {:<12} {:>13.4}  {:>9.4}  {:>10}  {bbox}",
+                    if i == selected { '*' } else { ' ' },
+                    token_label(c.token),
+                    c.iou,
+                    s.stability,
+                    s.area,
+                )?;
+            }
+        }
+        if let Some(dir) = &args.all_out {
+            writeln!(
+                report,
+                "all masks   {} ({} file(s): {})",
+                dir.display(),
+                shown.len(),
+                shown
+                    .iter()
+                    .map(|c| candidate_file_name(c.token))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )?;
+        }
         writeln!(
             report,
             "encoder     {encoder_ms:.0} ms{}",
             if cached { " (cached embedding)" } else { "" }
         )?;
-        writeln!(report, "decoder     {decoder_ms:.1} ms")?;
+        writeln!(report, "decoder     {decoder_ms:.1} ms ({backend})")?;
     }
     let outputs = std::iter::once(&args.out).chain(&args.overlay);
     crate::print_report(&report, outputs);
@@ -208,5 +385,44 @@ mod tests {
         assert!(parse_xy("a,b").unwrap_err().contains("not a number"));
         assert!(parse_box("1,2,3").is_err());
         assert!(parse_xy("nan,1").is_err());
+    }
+
+    #[test]
+    fn candidate_files_are_named_by_token() {
+        assert_eq!(candidate_file_name(Some(0)), "candidate-0.png");
+        assert_eq!(candidate_file_name(Some(3)), "candidate-3.png");
+        assert_eq!(candidate_file_name(None), "candidate-selected.png");
+    }
+
+    #[test]
+    fn all_out_folder_is_created_or_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let new = dir.path().join("a/b");
+        prepare_all_out(&new).unwrap();
+        assert!(new.is_dir());
+        let file = dir.path().join("f");
+        std::fs::write(&file, b"x").unwrap();
+        let err = prepare_all_out(&file).unwrap_err().to_string();
+        assert!(err.contains("not a folder"), "{err}");
+    }
+
+    #[test]
+    fn candidate_stats_come_from_the_full_resolution_logits() {
+        // 4x3 logits: three pixels > 1, five > -1.
+        let logits = MaskLogits {
+            size: samkit_engine::Size {
+                width: 4,
+                height: 3,
+            },
+            data: vec![
+                -5.0, 2.0, 3.0, -5.0, //
+                -5.0, 1.5, 0.5, -0.5, //
+                -5.0, -5.0, -5.0, -5.0,
+            ],
+        };
+        let s = stats(&logits).unwrap();
+        assert_eq!(s.area, 4);
+        assert_eq!(s.bbox, Some([1, 0, 2, 2]));
+        assert_eq!(s.stability, 3.0 / 5.0);
     }
 }

@@ -108,9 +108,10 @@ fn serve(
         None
     } else {
         let margs = net.model.clone();
+        // The server logs a decoder fallback itself, with its other model messages.
         Some(Arc::new(move || {
             margs
-                .load()
+                .load_quietly()
                 .map(|m| Arc::new(m.model))
                 .map_err(|e| format!("{e:#}"))
         }))

@@ -7,6 +7,9 @@
 //! - [`clicker`]: the next click, from the exact EDT ([`edt`]) of the error maps.
 //! - [`run`]: the protocol loop over a [`Segmenter`] (SAM via [`samkit_engine::SamModel`], or a
 //!   fake in tests), variants `prev` (previous low-res logits fed back) and `nomask`.
+//! - [`sam`]: the model as a segmenter, keeping at each click the candidate a [`Strategy`]
+//!   chooses (`sam`: the shipped decoder's rule; `best-iou`: the highest predicted IoU of
+//!   all four outputs, [`SamSegmenter`]).
 //! - [`metrics`] and [`report`]: IoU over non-ignored pixels, NoC@85/90, mIoU@k, never-reach
 //!   counts, timings; text tables and a `summary.json`-like document.
 //! - [`output`]: the JSON files and the append-only progress file behind `--resume`.
@@ -40,7 +43,7 @@ pub mod output;
 pub mod plot;
 pub mod report;
 pub mod run;
-mod sam;
+pub mod sam;
 
 pub use clicker::{next_click, Click, Target};
 pub use dataset::{Dataset, DatasetPaths, Sample, Skipped};
@@ -52,4 +55,4 @@ pub use run::{
     evaluate, planned_runs, progress_bar, BoxError, EvalConfig, InstanceResult, RunKey,
     Segmentation, Segmenter, Variant,
 };
-pub use sam::point;
+pub use sam::{point, SamSegmenter, Strategy};

@@ -7,8 +7,8 @@
 //! | `OUT.progress.jsonl` | a header line, then one [`InstanceResult`] per line, appended and flushed as each instance finishes |
 //!
 //! `--resume` reads the progress file back, skips the runs it holds and appends the rest; a
-//! line cut short by an interruption is dropped. Resuming with another model, click budget or
-//! dataset is refused.
+//! line cut short by an interruption is dropped. Resuming with another model, click budget,
+//! candidate strategy or dataset is refused.
 
 use std::fs::{File, OpenOptions};
 use std::io::{Seek, Write};
@@ -18,6 +18,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{EvalError, Result};
 use crate::run::{InstanceResult, Variant};
+use crate::sam::Strategy;
 
 /// Where a run's files go.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -52,6 +53,10 @@ pub struct RunHeader {
     pub images: PathBuf,
     pub masks: PathBuf,
     pub ignore: Option<PathBuf>,
+    /// Which candidate each click keeps; absent in files written before strategies
+    /// existed, which all used `sam`.
+    #[serde(default)]
+    pub strategy: Strategy,
 }
 
 impl RunHeader {
@@ -167,8 +172,9 @@ impl ProgressLog {
 
 fn describe(h: &RunHeader) -> String {
     format!(
-        "model {}, {} clicks, images {}, masks {}, ignore {}",
+        "model {}, strategy {}, {} clicks, images {}, masks {}, ignore {}",
         h.model,
+        h.strategy,
         h.max_clicks,
         h.images.display(),
         h.masks.display(),
@@ -239,6 +245,7 @@ mod tests {
             images: "i".into(),
             masks: "m".into(),
             ignore: None,
+            strategy: Strategy::Sam,
         }
     }
 
@@ -297,6 +304,33 @@ mod tests {
         assert!(err.contains("another run"), "{err}");
         let (_, prev) = ProgressLog::open(&path, &other, false).unwrap();
         assert!(prev.is_empty());
+    }
+
+    #[test]
+    fn resume_refuses_another_strategy_and_reads_old_headers_as_sam() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("run.progress.jsonl");
+        let (mut log, _) = ProgressLog::open(&path, &header(), false).unwrap();
+        log.append(&result("a")).unwrap();
+        drop(log);
+        let best = RunHeader {
+            strategy: Strategy::BestIou,
+            ..header()
+        };
+        let err = ProgressLog::open(&path, &best, true)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("strategy sam") && err.contains("strategy best-iou"),
+            "{err}"
+        );
+        // A header written before strategies existed has no such field.
+        let mut old = serde_json::to_value(header()).unwrap();
+        old.as_object_mut().unwrap().remove("strategy");
+        let r = serde_json::to_string(&result("a")).unwrap();
+        std::fs::write(&path, format!("{old}\n{r}\n")).unwrap();
+        let (_, prev) = ProgressLog::open(&path, &header(), true).unwrap();
+        assert_eq!(prev, vec![result("a")]);
     }
 
     #[test]

@@ -197,6 +197,7 @@ fn synthetic_set_gives_the_clicks_known_by_construction() {
         images: paths.images.clone(),
         masks: paths.masks.clone(),
         ignore: paths.ignore.clone(),
+        strategy: Default::default(),
     };
     let (mut log, prev) = ProgressLog::open(&out.progress, &header, true).unwrap();
     assert!(prev.is_empty());

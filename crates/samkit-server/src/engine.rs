@@ -37,7 +37,12 @@ impl ModelState {
         match self {
             ModelState::Disabled => json!({"state": "disabled", "id": null, "error": null}),
             ModelState::Loading => json!({"state": "loading", "id": null, "error": null}),
-            ModelState::Ready(m) => json!({"state": "ready", "id": m.id(), "error": null}),
+            ModelState::Ready(m) => {
+                let decoder = m.decoder();
+                json!({"state": "ready", "id": m.id(), "error": null,
+                       "decoder": decoder.backend().to_string(),
+                       "decoder_notice": decoder.notice()})
+            }
             ModelState::Failed(e) => json!({"state": "failed", "id": null, "error": e}),
         }
     }
@@ -256,11 +261,16 @@ impl Engine {
                 let t = Instant::now();
                 let state = match tokio::task::spawn_blocking(move || loader()).await {
                     Ok(Ok(m)) => {
+                        let decoder = m.decoder();
                         tracing::info!(
-                            "model {} ready in {:.1} s",
+                            "model {} ready in {:.1} s ({} decoder)",
                             m.id(),
-                            t.elapsed().as_secs_f32()
+                            t.elapsed().as_secs_f32(),
+                            decoder.backend()
                         );
+                        if let Some(notice) = decoder.notice() {
+                            tracing::warn!("{notice}");
+                        }
                         ModelState::Ready(m)
                     }
                     Ok(Err(e)) => ModelState::Failed(e),
