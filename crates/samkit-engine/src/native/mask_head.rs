@@ -42,21 +42,32 @@ pub(crate) fn upscaled_masks(
     layer_norm_rows(&mut up0, &d.up1);
     gelu_inplace(up0.as_slice_mut().expect("standard layout"));
     let mut up = conv_t(up0.view(), &d.up3);
-    gelu_inplace(up.as_slice_mut().expect("standard layout"));
     debug_assert_eq!(up.ncols(), UP2);
     // [16·4096, 4]: each sub-pixel's logit for each mask token.
-    let per_subpixel = up.dot(&hyper.t());
-    let mut masks = Array2::zeros((MASK_TOKENS, LOW_RES * LOW_RES));
-    for (r, logits) in per_subpixel.rows().into_iter().enumerate() {
-        let (p, s1, s2) = (r / 16, (r / 4) % 4, r % 4);
+    let mut src = vec![0f32; up.nrows() * MASK_TOKENS];
+    let hyper = hyper.as_standard_layout();
+    super::kernels::gelu_then_hyper(
+        up.as_slice_mut().expect("standard layout"),
+        hyper.as_slice().expect("standard"),
+        &mut src,
+    );
+    let mut masks = vec![0f32; MASK_TOKENS * LOW_RES * LOW_RES];
+    let plane = LOW_RES * LOW_RES;
+    // Row (pixel·4 + s1)·4 + s2 is sub-pixel (4i + 2·dy1 + dy2, 4j + 2·dx1 + dx2).
+    for (p, block) in src.chunks_exact(16 * MASK_TOKENS).enumerate() {
         let (i, j) = (p / GRID, p % GRID);
-        let y = 4 * i + 2 * (s1 / 2) + s2 / 2;
-        let x = 4 * j + 2 * (s1 % 2) + s2 % 2;
-        for m in 0..MASK_TOKENS {
-            masks[[m, y * LOW_RES + x]] = logits[m];
+        for s1 in 0..4 {
+            for s2 in 0..4 {
+                let y = 4 * i + 2 * (s1 / 2) + s2 / 2;
+                let x = 4 * j + 2 * (s1 % 2) + s2 % 2;
+                let logits = &block[(s1 * 4 + s2) * MASK_TOKENS..(s1 * 4 + s2 + 1) * MASK_TOKENS];
+                for (m, v) in logits.iter().enumerate() {
+                    masks[m * plane + y * LOW_RES + x] = *v;
+                }
+            }
         }
     }
-    masks
+    Array2::from_shape_vec((MASK_TOKENS, plane), masks).expect("sized")
 }
 
 /// The hypernetwork weights `[4, 32]` of the mask tokens `hs[1..5]`.

@@ -6,6 +6,8 @@
 //! Tensors are `ndarray` (already a workspace dependency; its `matrixmultiply` GEMM is
 //! single-threaded, so the decoder's thread count is ours to set).
 
+mod fast;
+mod kernels;
 mod mask_head;
 pub(crate) mod onnx_proto;
 pub(crate) mod onnx_weights;
@@ -18,6 +20,7 @@ mod weights;
 mod tests;
 
 use std::path::Path;
+use std::sync::{Arc, Mutex};
 
 use ndarray::{Array1, Array2};
 
@@ -40,9 +43,14 @@ pub(crate) struct RawOutputs {
     pub iou: Array1<f32>,
 }
 
+/// Images whose prompt-independent work is kept (about 30 MB each).
+const CACHED_IMAGES: usize = 4;
+
 pub(crate) struct NativeDecoder {
     /// Prompts of a batch decoded at once; 1 decodes them in turn.
     threads: usize,
+    /// Most recently used first, keyed by a hash of the embedding and its model id.
+    images: Mutex<Vec<(u64, Arc<fast::ImageCache>)>>,
     weights: Weights,
     /// `get_dense_pe()` as image tokens `[4096, 256]`.
     image_pe: Array2<f32>,
@@ -74,6 +82,7 @@ impl NativeDecoder {
         };
         Ok(Self {
             threads,
+            images: Mutex::new(Vec::new()),
             weights,
             image_pe,
             output_tokens,
@@ -106,12 +115,70 @@ impl NativeDecoder {
         RawOutputs { masks, iou }
     }
 
-    /// Decodes prompts that share one embedding.
+    /// The prompt-independent work for an image.
+    pub(crate) fn image_cache(&self, embedding: &Embedding) -> fast::ImageCache {
+        fast::ImageCache::new(&self.weights, &image_tokens(embedding), &self.image_pe)
+    }
+
+    /// Decodes one prompt without a mask input through the per-image cache.
+    pub(crate) fn decode_cached(
+        &self,
+        cache: &fast::ImageCache,
+        input: &DecoderInput,
+        trace: Option<&mut transformer::Trace>,
+    ) -> RawOutputs {
+        fast::decode(&self.weights, cache, &self.tokens(input), trace)
+    }
+
+    /// The image's prompt-independent work, computed on first use and kept for the
+    /// next prompts on the same embedding. Keyed by content (XXH3 of the 4 MiB
+    /// embedding, a fraction of a millisecond), so a changed embedding is never
+    /// decoded with a stale cache.
+    fn cached_image(&self, embedding: &Embedding) -> Arc<fast::ImageCache> {
+        let mut h = xxhash_rust::xxh3::Xxh3::new();
+        h.update(embedding.model_id.as_bytes());
+        h.update(bytemuck::cast_slice(&embedding.data));
+        let key = h.digest();
+        let mut images = self.images.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(i) = images.iter().position(|(k, _)| *k == key) {
+            let hit = images.remove(i);
+            let cache = hit.1.clone();
+            images.insert(0, hit);
+            return cache;
+        }
+        drop(images);
+        let cache = Arc::new(self.image_cache(embedding));
+        let mut images = self.images.lock().unwrap_or_else(|e| e.into_inner());
+        images.insert(0, (key, cache.clone()));
+        images.truncate(CACHED_IMAGES);
+        cache
+    }
+
+    /// Decodes prompts that share one embedding; with more than one thread, the
+    /// prompts are shared out between them.
     pub fn decode(&self, embedding: &Embedding, inputs: &[DecoderInput]) -> Vec<RawOutputs> {
-        let _ = self.threads;
-        inputs
+        let cache = inputs
             .iter()
-            .map(|input| self.decode_reference(embedding, input, None))
-            .collect()
+            .any(|i| i.mask.is_none())
+            .then(|| self.cached_image(embedding));
+        let one = |input: &DecoderInput| match (&cache, input.mask) {
+            (Some(cache), None) => self.decode_cached(cache, input, None),
+            _ => self.decode_reference(embedding, input, None),
+        };
+        let threads = self.threads.min(inputs.len());
+        if threads <= 1 {
+            return inputs.iter().map(one).collect();
+        }
+        let chunk = inputs.len().div_ceil(threads);
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = inputs
+                .chunks(chunk)
+                .map(|part| scope.spawn(move || part.iter().map(one).collect::<Vec<_>>()))
+                .collect();
+            handles
+                .into_iter()
+                .flat_map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+                .collect()
+        })
     }
 }

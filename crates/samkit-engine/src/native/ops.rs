@@ -1,14 +1,30 @@
 //! The few element-wise and row-wise operations of SAM's decoder, on `ndarray` rows.
 
-use ndarray::{Array2, ArrayView2, ArrayViewMut1, Axis};
+use ndarray::{Array2, ArrayView2, ArrayViewMut1};
 
 use super::weights::{LayerNorm, Linear};
 
 /// `x · w + b`.
 pub(crate) fn linear(x: ArrayView2<f32>, l: &Linear) -> Array2<f32> {
-    let mut y = x.dot(&l.w);
+    let mut y = matmul(x, &l.w);
     y += &l.b;
     y
+}
+
+/// `x · w`; a few rows (prompt tokens) without the GEMM's packing of `w`.
+pub(crate) fn matmul(x: ArrayView2<f32>, w: &Array2<f32>) -> Array2<f32> {
+    if x.nrows() > 32 {
+        return x.dot(w);
+    }
+    let x = x.as_standard_layout();
+    let mut out = vec![0f32; x.nrows() * w.ncols()];
+    super::kernels::few_rows_matmul(
+        x.as_slice().expect("standard"),
+        w.as_slice().expect("weights are row-major"),
+        w.nrows(),
+        &mut out,
+    );
+    Array2::from_shape_vec((x.nrows(), w.ncols()), out).expect("sized")
 }
 
 pub(crate) fn relu(x: &mut Array2<f32>) {
@@ -17,9 +33,12 @@ pub(crate) fn relu(x: &mut Array2<f32>) {
 
 /// LayerNorm over each row (biased variance, as PyTorch).
 pub(crate) fn layer_norm_rows(x: &mut Array2<f32>, n: &LayerNorm) {
-    for row in x.rows_mut() {
-        layer_norm_row(row, n);
-    }
+    super::kernels::layer_norm(
+        x.as_slice_mut().expect("standard layout"),
+        n.gamma.as_slice().expect("contiguous"),
+        n.beta.as_slice().expect("contiguous"),
+        n.eps,
+    );
 }
 
 pub(crate) fn layer_norm_row(mut row: ArrayViewMut1<f32>, n: &LayerNorm) {
@@ -34,16 +53,8 @@ pub(crate) fn layer_norm_row(mut row: ArrayViewMut1<f32>, n: &LayerNorm) {
 
 /// Softmax over each row.
 pub(crate) fn softmax_rows(x: &mut Array2<f32>) {
-    for mut row in x.rows_mut() {
-        let max = row.fold(f32::NEG_INFINITY, |m, &v| m.max(v));
-        let mut sum = 0.0;
-        for v in row.iter_mut() {
-            *v = (*v - max).exp();
-            sum += *v;
-        }
-        let inv = 1.0 / sum;
-        row.mapv_inplace(|v| v * inv);
-    }
+    let cols = x.ncols();
+    super::kernels::softmax_chunks(x.as_slice_mut().expect("standard layout"), cols);
 }
 
 /// The error function, as Eigen's and XLA's single-precision rational approximation
@@ -78,9 +89,7 @@ pub(crate) fn gelu(x: f32) -> f32 {
 }
 
 pub(crate) fn gelu_inplace(x: &mut [f32]) {
-    for v in x {
-        *v = gelu(*v);
-    }
+    super::kernels::gelu_slice(x);
 }
 
 /// Multi-head attention (segment-anything's `Attention`): `q`, `k`, `v` are the inputs
@@ -116,16 +125,6 @@ pub(crate) fn attend(
         mixed.slice_mut(cols).assign(&scores.dot(&v.slice(cols)));
     }
     linear(mixed.view(), &a.out)
-}
-
-/// Adds `b` to every row of `a` in place.
-pub(crate) fn add_rows(a: &mut Array2<f32>, b: ArrayView2<f32>) {
-    *a += &b;
-}
-
-#[allow(dead_code)]
-pub(crate) fn sum_axis0(x: ArrayView2<f32>) -> ndarray::Array1<f32> {
-    x.sum_axis(Axis(0))
 }
 
 #[cfg(test)]

@@ -256,3 +256,59 @@ fn every_stage_matches_onnx_runtime_for_every_kind_of_prompt() {
         let _ = PIXELS;
     }
 }
+
+#[test]
+fn the_cached_path_equals_the_reference_path() {
+    let spec = default_spec();
+    let model = SamModel::load(
+        &spec,
+        EngineOptions {
+            decoder: crate::DecoderBackend::Onnx,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let native = NativeDecoder::load(&spec.decoder, 1).unwrap();
+    for name in ["chelsea.png", "coffee.png"] {
+        let img = crate::load_rgb(&sample(name)).unwrap();
+        let embedding = model.embed(&img).unwrap();
+        let cache = native.image_cache(&embedding);
+        for (i, prompt) in prompts(embedding.original).iter().enumerate() {
+            let (coords, labels) = prompt.decoder_points(embedding.original);
+            let input = DecoderInput {
+                coords: &coords,
+                labels: &labels,
+                mask: None,
+            };
+            let case = |s: &str| format!("{name} prompt {i}: {s}");
+            let mut want = Trace::default();
+            let reference = native.decode_reference(&embedding, &input, Some(&mut want));
+            let mut got = Trace::default();
+            let fast = native.decode_cached(&cache, &input, Some(&mut got));
+            compare(
+                &case("layer 1 keys"),
+                &flat(got.keys[0].view()),
+                &flat(want.keys[1].view()),
+                1e-4,
+            );
+            compare(
+                &case("final tokens"),
+                &flat(got.hs.view()),
+                &flat(want.hs.view()),
+                1e-4,
+            );
+            compare(
+                &case("IoU"),
+                &fast.iou.to_vec(),
+                &reference.iou.to_vec(),
+                1e-4,
+            );
+            compare(
+                &case("masks"),
+                &flat(fast.masks.view()),
+                &flat(reference.masks.view()),
+                1e-3,
+            );
+        }
+    }
+}
