@@ -73,6 +73,38 @@ fn main() {
         to[rounds / 2],
         tn[rounds / 2] / to[rounds / 2]
     );
+    let prev = onnx.predict(&emb, &prompt).unwrap().candidates[0]
+        .low_res
+        .clone();
+    let refine = Prompt {
+        points: vec![
+            prompt.points[0],
+            Point {
+                x: 300.0,
+                y: 100.0,
+                label: PointLabel::Negative,
+            },
+        ],
+        mask_input: Some(prev),
+        ..Default::default()
+    };
+    let (mut tn, mut to) = (Vec::new(), Vec::new());
+    for _ in 0..rounds {
+        let t = Instant::now();
+        onnx.predict(&emb, &refine).unwrap();
+        to.push(t.elapsed().as_secs_f64() * 1e3);
+        let t = Instant::now();
+        native.predict(&emb, &refine).unwrap();
+        tn.push(t.elapsed().as_secs_f64() * 1e3);
+    }
+    tn.sort_by(f64::total_cmp);
+    to.sort_by(f64::total_cmp);
+    println!(
+        "refinement (mask input) median: native {:.1} ms, onnx {:.1} ms, ratio {:.2}",
+        tn[rounds / 2],
+        to[rounds / 2],
+        tn[rounds / 2] / to[rounds / 2]
+    );
     let prompts: Vec<Prompt> = (0..64)
         .map(|i| Prompt {
             points: vec![Point {

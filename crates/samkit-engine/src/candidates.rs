@@ -68,21 +68,12 @@ pub fn export_selection(ious: &[f32], num_points: usize) -> usize {
     best
 }
 
-/// SAM's stability score (`calculate_stability_score`): the IoU between the masks
-/// thresholded at `threshold + offset` and at `threshold − offset`. 0/0 counts as 0.
+/// SAM's stability score (`calculate_stability_score`, as `samkit_mask::stability_score`):
+/// the IoU between the masks thresholded at `threshold + offset` and at
+/// `threshold − offset`. 0/0 counts as 0.
 pub fn stability_score(logits: &[f32], threshold: f32, offset: f32) -> f32 {
-    let (hi, lo) = (threshold + offset, threshold - offset);
-    let mut intersection = 0u64;
-    let mut union = 0u64;
-    for &v in logits {
-        intersection += u64::from(v > hi);
-        union += u64::from(v > lo);
-    }
-    if union == 0 {
-        0.0
-    } else {
-        intersection as f32 / union as f32
-    }
+    samkit_mask::stability_score(logits, logits.len(), threshold, offset)
+        .expect("the expected length is the slice's own")
 }
 
 #[cfg(test)]

@@ -248,6 +248,11 @@ impl SamModel {
         self.decoder.predict(embedding, prompt)
     }
 
+    /// See [`SamDecoder::prepare`].
+    pub fn prepare(&self, embedding: &Embedding) -> Result<()> {
+        self.decoder.prepare(embedding)
+    }
+
     /// See [`SamDecoder::predict_alternatives`].
     pub fn predict_alternatives(
         &self,
@@ -316,6 +321,17 @@ impl SamDecoder {
     /// Why the native decoder was asked for and ONNX Runtime runs instead, if it was.
     pub fn notice(&self) -> Option<&str> {
         self.notice.as_deref()
+    }
+
+    /// Does the prompt-independent part of decoding this embedding now (natively: about
+    /// one decoder pass, kept for the next prompts on it), so the first click on an image
+    /// costs no more than the next. Nothing to do for ONNX Runtime.
+    pub fn prepare(&self, embedding: &Embedding) -> Result<()> {
+        self.check_embedding(embedding)?;
+        if let Backend::Native(native) = &self.backend {
+            native.prepare(embedding);
+        }
+        Ok(())
     }
 
     /// Decodes a prompt against an embedding into the mask the shipped decoder

@@ -26,10 +26,14 @@ use kernels::HEAD;
 
 /// The prompt-independent part of decoding one image (no mask input).
 pub(crate) struct ImageCache {
-    /// Image tokens plus the "no mask" embedding, `[4096, 256]`, rows centred.
-    s0c: Array2<f32>,
-    /// `‖s0c_p‖²`.
+    /// `‖s0c_p‖²` and `s0c_p · centre(b_out0)` of the image tokens plus the "no mask"
+    /// embedding, rows centred (`s0c`).
     s0_sq: Array1<f32>,
+    s0_b: Array1<f32>,
+    /// `s0c · c6ᵀ` and `r' · r6ᵀ` `[4096, 17]`: the image side of the cross terms when a
+    /// mask input adds `z̃ · w̃` to the tokens (see [`ImageCache::with_mask`]).
+    s0_c6: Array2<f32>,
+    rp_r6: Array2<f32>,
     /// Layer 0: token-to-image keys and values, image-to-token queries `[4096, 128]`.
     k0: Array2<f32>,
     v0: Array2<f32>,
@@ -94,6 +98,9 @@ impl ImageCache {
         let mut s0c = s0;
         centre_rows(&mut s0c);
         let s0_sq = s0c.map_axis(Axis(1), |r| r.dot(&r));
+        let s0_b = s0c.dot(&centre(l0.image_to_token.out.b.view()));
+        let (c6, r6) = mask_basis(w);
+        let s0_c6 = s0c.dot(&c6.t());
         let g0 = s0c.dot(&l0.image_to_token.out.w.t());
         let r = &s0c * &l0.norm4.gamma;
         let mut pe_beta = pe.clone();
@@ -110,6 +117,7 @@ impl ImageCache {
         centre_rows(&mut rp);
         let cc = centre((&l0.norm4.beta + &l1.image_to_token.out.b).view());
         let rp_sq = rp.map_axis(Axis(1), |v| v.dot(&v));
+        let rp_r6 = rp.dot(&r6.t());
         let rp_c = rp.dot(&cc);
         let rp_g4 = rp.dot(&l0.norm4.gamma);
         let e0 = (&rp * &l0.norm4.gamma).dot(&l0.image_to_token.out.w.t());
@@ -121,8 +129,10 @@ impl ImageCache {
         let rvf = scaled_dot(rp.view(), g1, &fa.v.w);
         let c_up = scaled_dot(rp.view(), g1, &d.up0.w);
         Self {
-            s0c,
             s0_sq,
+            s0_b,
+            s0_c6,
+            rp_r6,
             k0,
             v0,
             q0,
@@ -142,6 +152,85 @@ impl ImageCache {
             pkf,
             rvf,
             c_up,
+        }
+    }
+}
+
+/// The mask input's contribution to the image tokens, `z̃ · w̃` with `z̃ = [z, 1]`:
+/// `w̃` is `mask_downscaling`'s last convolution and its bias minus the "no mask"
+/// vector, `[17, 256]`; `c6` is `w̃` with rows centred and `r6 = centre(c6 ⊙ γ4)`, what
+/// it adds to `s0c` and to `r'`.
+fn mask_basis(w: &Weights) -> (Array2<f32>, Array2<f32>) {
+    let pe = &w.prompt;
+    let mut wt = Array2::zeros((17, DIM));
+    wt.slice_mut(s![..16, ..]).assign(&pe.down6.w);
+    wt.row_mut(16).assign(&(&pe.down6.b - &pe.no_mask));
+    let mut c6 = wt;
+    centre_rows(&mut c6);
+    let mut r6 = &c6 * &w.decoder.layers[0].norm4.gamma;
+    centre_rows(&mut r6);
+    (c6, r6)
+}
+
+impl ImageCache {
+    /// The cache for a prompt with a mask input: the image tokens are then
+    /// `s0 + z̃ · w̃` instead of `s0` (`z` the mask's 16 features per cell, `[4096, 16]`),
+    /// a rank-17 change, so every cached projection changes by `z̃` times a small matrix
+    /// and every cached square by a cross term and a quadratic form.
+    pub fn with_mask(&self, w: &Weights, z: &Array2<f32>) -> Self {
+        let d = &w.decoder;
+        let (l0, l1, fa) = (&d.layers[0], &d.layers[1], &d.final_attn);
+        let (g4, g1) = (&l0.norm4.gamma, &l1.norm4.gamma);
+        let pe = &w.prompt;
+        let mut wt = Array2::zeros((17, DIM));
+        wt.slice_mut(s![..16, ..]).assign(&pe.down6.w);
+        wt.row_mut(16).assign(&(&pe.down6.b - &pe.no_mask));
+        let (c6, r6) = mask_basis(w);
+        let mut zt = Array2::ones((PIXELS, 17));
+        zt.slice_mut(s![.., ..16]).assign(z);
+        let plus = |base: &Array2<f32>, m: Array2<f32>| {
+            let mut out = zt.dot(&m);
+            out += base;
+            out
+        };
+        // ‖a + z̃·b‖² = ‖a‖² + 2 z̃·(a bᵀ) + z̃ (b bᵀ) z̃ᵀ, per pixel.
+        let square = |base: &Array1<f32>, cross: &Array2<f32>, b: &Array2<f32>| {
+            let zg = zt.dot(&b.dot(&b.t()));
+            let mut out = base.clone();
+            for p in 0..PIXELS {
+                let (zp, cp, gp) = (zt.row(p), cross.row(p), zg.row(p));
+                out[p] += 2.0 * zp.dot(&cp) + zp.dot(&gp);
+            }
+            out
+        };
+        let bo0c = centre(l0.image_to_token.out.b.view());
+        let cc = centre((&l0.norm4.beta + &l1.image_to_token.out.b).view());
+        let c6g4 = &c6 * g4;
+        Self {
+            s0_sq: square(&self.s0_sq, &self.s0_c6, &c6),
+            s0_b: &self.s0_b + &zt.dot(&c6.dot(&bo0c)),
+            // Cross terms of a cache with a mask are never extended again.
+            s0_c6: Array2::zeros((0, 17)),
+            rp_r6: Array2::zeros((0, 17)),
+            k0: plus(&self.k0, wt.dot(&l0.token_to_image.k.w)),
+            v0: plus(&self.v0, wt.dot(&l0.token_to_image.v.w)),
+            q0: plus(&self.q0, wt.dot(&l0.image_to_token.q.w)),
+            g0: plus(&self.g0, c6.dot(&l0.image_to_token.out.w.t())),
+            r: plus(&self.r, c6g4.clone()),
+            rk1: plus(&self.rk1, c6g4.dot(&l1.token_to_image.k.w)),
+            pk1: self.pk1.clone(),
+            rv1: plus(&self.rv1, c6g4.dot(&l1.token_to_image.v.w)),
+            rq1: plus(&self.rq1, c6g4.dot(&l1.image_to_token.q.w)),
+            pq1: self.pq1.clone(),
+            rp_sq: square(&self.rp_sq, &self.rp_r6, &r6),
+            rp_c: &self.rp_c + &zt.dot(&r6.dot(&cc)),
+            rp_g4: &self.rp_g4 + &zt.dot(&r6.dot(g4)),
+            e0: plus(&self.e0, (&r6 * g4).dot(&l0.image_to_token.out.w.t())),
+            e1: plus(&self.e1, r6.dot(&l1.image_to_token.out.w.t())),
+            rkf: plus(&self.rkf, scaled_dot(r6.view(), g1, &fa.k.w)),
+            pkf: self.pkf.clone(),
+            rvf: plus(&self.rvf, scaled_dot(r6.view(), g1, &fa.v.w)),
+            c_up: plus(&self.c_up, scaled_dot(r6.view(), g1, &d.up0.w)),
         }
     }
 }
@@ -266,7 +355,7 @@ pub(crate) fn decode(
     );
     let gram = u0c.dot(&u0c.t());
     let ub = u0c.dot(&bo0c);
-    let sb = cache.s0c.dot(&bo0c);
+    let sb = &cache.s0_b;
     let a0_gram = a0.dot(&gram);
     let mut var1 = cache.s0_sq.clone();
     let bb = bo0c.dot(&bo0c);

@@ -182,13 +182,17 @@ pub(crate) fn rescale_add2(
     }
 }
 
-/// GELU of the upscaled features `[rows, 32]` followed by each mask token's hypernetwork
+/// GELU (exact, or tanh-approximated) of the upscaled features `[rows, 32]` followed by each mask token's hypernetwork
 /// weights `hyper` `[4, 32]`: `[rows, 4]` logits.
 #[multiversion(targets("x86_64+avx512f+avx512vl", "x86_64+avx2+fma"))]
-pub(crate) fn gelu_then_hyper(up: &mut [f32], hyper: &[f32], out: &mut [f32]) {
+pub(crate) fn gelu_then_hyper(up: &mut [f32], hyper: &[f32], tanh: bool, out: &mut [f32]) {
     let c = hyper.len() / 4;
-    for v in up.iter_mut() {
-        *v = gelu(*v);
+    if tanh {
+        up.iter_mut().for_each(|v| *v = super::ops::gelu_tanh(*v));
+    } else {
+        for v in up.iter_mut() {
+            *v = gelu(*v);
+        }
     }
     for (row, o) in up.chunks_exact(c).zip(out.chunks_exact_mut(4)) {
         for m in 0..4 {

@@ -40,7 +40,7 @@ pub(crate) fn upscaled_masks(
     hyper: ArrayView2<f32>,
 ) -> Array2<f32> {
     layer_norm_rows(&mut up0, &d.up1);
-    gelu_inplace(up0.as_slice_mut().expect("standard layout"));
+    gelu_inplace(up0.as_slice_mut().expect("standard layout"), d.gelu_tanh);
     let mut up = conv_t(up0.view(), &d.up3);
     debug_assert_eq!(up.ncols(), UP2);
     // [16·4096, 4]: each sub-pixel's logit for each mask token.
@@ -49,6 +49,7 @@ pub(crate) fn upscaled_masks(
     super::kernels::gelu_then_hyper(
         up.as_slice_mut().expect("standard layout"),
         hyper.as_slice().expect("standard"),
+        d.gelu_tanh,
         &mut src,
     );
     let mut masks = vec![0f32; MASK_TOKENS * LOW_RES * LOW_RES];
@@ -86,6 +87,7 @@ pub(crate) fn iou_predictions(d: &MaskDecoder, hs: ArrayView2<f32>) -> Array1<f3
 
 /// Low-resolution logits `[4, 65536]` and predicted IoUs of the transformer's outputs
 /// (`hs`: prompt tokens, `src`: image tokens `[4096, 256]`).
+#[cfg_attr(not(test), allow(dead_code))] // the reference path, for the tests
 pub(crate) fn masks_and_iou(
     d: &MaskDecoder,
     hs: ArrayView2<f32>,

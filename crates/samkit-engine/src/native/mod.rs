@@ -99,7 +99,9 @@ impl NativeDecoder {
         .expect("same width")
     }
 
-    /// SAM's decoder as written, one prompt at a time.
+    /// SAM's decoder as written, one prompt at a time: the oracle the cached path is
+    /// tested against, stage by stage.
+    #[cfg_attr(not(test), allow(dead_code))]
     pub fn decode_reference(
         &self,
         embedding: &Embedding,
@@ -154,16 +156,21 @@ impl NativeDecoder {
         cache
     }
 
+    /// Builds and keeps the image's prompt-independent work.
+    pub fn prepare(&self, embedding: &Embedding) {
+        self.cached_image(embedding);
+    }
+
     /// Decodes prompts that share one embedding; with more than one thread, the
     /// prompts are shared out between them.
     pub fn decode(&self, embedding: &Embedding, inputs: &[DecoderInput]) -> Vec<RawOutputs> {
-        let cache = inputs
-            .iter()
-            .any(|i| i.mask.is_none())
-            .then(|| self.cached_image(embedding));
-        let one = |input: &DecoderInput| match (&cache, input.mask) {
-            (Some(cache), None) => self.decode_cached(cache, input, None),
-            _ => self.decode_reference(embedding, input, None),
+        let cache = self.cached_image(embedding);
+        let one = |input: &DecoderInput| match input.mask {
+            None => self.decode_cached(&cache, input, None),
+            Some(mask) => {
+                let z = prompt_encoder::mask_features(&self.weights.prompt, mask);
+                self.decode_cached(&cache.with_mask(&self.weights, &z), input, None)
+            }
         };
         let threads = self.threads.min(inputs.len());
         if threads <= 1 {

@@ -197,7 +197,6 @@ impl DecoderWeights {
 
     /// Whether the export computes GELU with the tanh approximation (segment-anything's
     /// `export_onnx_model.py --gelu-approximate`) rather than exactly (with `erf`).
-    #[cfg_attr(not(test), allow(dead_code))]
     pub fn gelu_tanh(&self) -> bool {
         self.gelu_tanh
     }

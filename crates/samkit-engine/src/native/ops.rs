@@ -88,8 +88,19 @@ pub(crate) fn gelu(x: f32) -> f32 {
     0.5 * x * (1.0 + erf(x * std::f32::consts::FRAC_1_SQRT_2))
 }
 
-pub(crate) fn gelu_inplace(x: &mut [f32]) {
-    super::kernels::gelu_slice(x);
+/// GELU with the tanh approximation, as `nn.GELU(approximate="tanh")`.
+pub(crate) fn gelu_tanh(x: f32) -> f32 {
+    const C: f32 = 0.797_884_6; // sqrt(2/π)
+    0.5 * x * (1.0 + (C * (x + 0.044_715 * x * x * x)).tanh())
+}
+
+/// GELU in place: exact, or with the tanh approximation when the export used it.
+pub(crate) fn gelu_inplace(x: &mut [f32], tanh: bool) {
+    if tanh {
+        x.iter_mut().for_each(|v| *v = gelu_tanh(*v));
+    } else {
+        super::kernels::gelu_slice(x);
+    }
 }
 
 /// Multi-head attention (segment-anything's `Attention`): `q`, `k`, `v` are the inputs

@@ -93,23 +93,32 @@ fn conv2x2(input: &Array2<f32>, side: usize, conv: &Conv2x2) -> Array2<f32> {
 
 /// The dense prompt embedding `[4096, 256]`: `mask_downscaling` of the previous
 /// low-resolution logits, or the "no mask" embedding in every cell.
+#[cfg_attr(not(test), allow(dead_code))] // the reference path, for the tests
 pub(crate) fn dense_embedding(pe: &PromptEncoder, mask: Option<&LowResLogits>) -> Array2<f32> {
-    let Some(mask) = mask else {
-        let mut out = Array2::zeros((PIXELS, DIM));
-        out += &pe.no_mask;
-        return out;
-    };
+    match mask {
+        Some(mask) => linear(mask_features(pe, mask).view(), &pe.down6),
+        None => {
+            let mut out = Array2::zeros((PIXELS, DIM));
+            out += &pe.no_mask;
+            out
+        }
+    }
+}
+
+/// `mask_downscaling` up to its last (1×1) convolution: 16 features per embedding cell,
+/// `[4096, 16]`; the dense embedding is these times `down6`.
+pub(crate) fn mask_features(pe: &PromptEncoder, mask: &LowResLogits) -> Array2<f32> {
     let input =
         Array2::from_shape_vec((LOW_RES * LOW_RES, 1), mask.0.clone()).expect("256×256 logits");
     let mut x = conv2x2(&input, LOW_RES, &pe.down0);
     for row in x.rows_mut() {
         layer_norm_row(row, &pe.down1);
     }
-    gelu_inplace(x.as_slice_mut().expect("standard layout"));
+    gelu_inplace(x.as_slice_mut().expect("standard layout"), pe.gelu_tanh);
     let mut x = conv2x2(&x, LOW_RES / 2, &pe.down3);
     for row in x.rows_mut() {
         layer_norm_row(row, &pe.down4);
     }
-    gelu_inplace(x.as_slice_mut().expect("standard layout"));
-    linear(x.view(), &pe.down6)
+    gelu_inplace(x.as_slice_mut().expect("standard layout"), pe.gelu_tanh);
+    x
 }

@@ -273,12 +273,30 @@ fn the_cached_path_equals_the_reference_path() {
         let img = crate::load_rgb(&sample(name)).unwrap();
         let embedding = model.embed(&img).unwrap();
         let cache = native.image_cache(&embedding);
-        for (i, prompt) in prompts(embedding.original).iter().enumerate() {
+        let mut cases = prompts(embedding.original);
+        // Refinements: the previous prediction's logits as mask input.
+        for i in 0..2 {
+            let previous = model.predict(&embedding, &cases[i]).unwrap();
+            cases.push(Prompt {
+                mask_input: Some(previous.candidates[0].low_res.clone()),
+                ..cases[(i + 1) % 3].clone()
+            });
+        }
+        for (i, prompt) in cases.iter().enumerate() {
             let (coords, labels) = prompt.decoder_points(embedding.original);
             let input = DecoderInput {
                 coords: &coords,
                 labels: &labels,
-                mask: None,
+                mask: prompt.mask_input.as_ref(),
+            };
+            let masked;
+            let cache = match input.mask {
+                None => &cache,
+                Some(m) => {
+                    let z = prompt_encoder::mask_features(&native.weights.prompt, m);
+                    masked = cache.with_mask(&native.weights, &z);
+                    &masked
+                }
             };
             let case = |s: &str| format!("{name} prompt {i}: {s}");
             let mut want = Trace::default();

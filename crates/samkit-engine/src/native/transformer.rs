@@ -13,6 +13,7 @@ pub(crate) struct Trace {
     /// Image tokens after each block's `norm4`.
     pub keys: Vec<Array2<f32>>,
     /// Prompt tokens after each block's `norm3`.
+    #[cfg_attr(not(test), allow(dead_code))] // the reference path, for the tests
     pub queries: Vec<Array2<f32>>,
     /// Prompt tokens after the final attention's norm.
     pub hs: Array2<f32>,

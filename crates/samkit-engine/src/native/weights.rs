@@ -85,6 +85,8 @@ pub(crate) struct PromptEncoder {
     pub down4: LayerNorm,
     /// 1×1 convolution 16 → 256.
     pub down6: Linear,
+    /// GELU with the tanh approximation (an export option) instead of `erf`.
+    pub gelu_tanh: bool,
 }
 
 pub(crate) struct MaskDecoder {
@@ -99,6 +101,7 @@ pub(crate) struct MaskDecoder {
     pub up3: ConvT2x2,
     pub hyper: [Mlp3; 4],
     pub iou_head: Mlp3,
+    pub gelu_tanh: bool,
 }
 
 pub(crate) struct Weights {
@@ -217,6 +220,7 @@ impl Weights {
     /// Takes every weight SAM's decoder needs; the first one missing or mis-shaped is
     /// the error.
     pub fn from_decoder_weights(mut source: DecoderWeights) -> Result<Self, WeightError> {
+        let gelu_tanh = source.gelu_tanh();
         let mut t = Take(&mut source);
         let pe = "prompt_encoder";
         let gaussian = t.vec(
@@ -250,6 +254,7 @@ impl Weights {
                 w: d6,
                 b: t.array1(&format!("{pe}.mask_downscaling.6.bias"), DIM)?,
             },
+            gelu_tanh,
         };
         let md = "mask_decoder";
         let tr = format!("{md}.transformer");
@@ -275,6 +280,7 @@ impl Weights {
                 hyper(&mut t, 3)?,
             ],
             iou_head: t.mlp3(&format!("{md}.iou_prediction_head"), 4)?,
+            gelu_tanh,
         };
         Ok(Self { prompt, decoder })
     }
