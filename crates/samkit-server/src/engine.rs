@@ -607,13 +607,17 @@ fn encode(
 ) -> Result<(Embedding, String, bool), String> {
     let img = load_rgb_within(path, budget).map_err(|e| e.to_string())?;
     let hash = image_hash(&img);
+    // The decoder's per-image work is done here, in the background, so that the first
+    // click on the image is as fast as the next ones.
     if let Some(e) = cache.load(model.id(), &hash) {
         if (e.original.width, e.original.height) == (img.width(), img.height()) {
+            model.prepare(&e).map_err(|e| e.to_string())?;
             return Ok((e, hash, true));
         }
     }
     let e = model.embed(&img).map_err(|e| e.to_string())?;
     cache.store(&hash, &e).map_err(|e| e.to_string())?;
+    model.prepare(&e).map_err(|e| e.to_string())?;
     Ok((e, hash, false))
 }
 
