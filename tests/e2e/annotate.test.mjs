@@ -101,14 +101,22 @@ test('annotate an object: click, refine, accept, undo/redo, reload, export COCO'
   const timing = await page.evaluate(() => window.samkit.timing);
   t.diagnostic(`prompt -> painted mask: ${JSON.stringify(timing)}`);
   assert.ok(timing.client_ms < 100, `RLE decode + paint took ${timing.client_ms} ms`);
+  // The native decoder offers its 3 multimask masks and the single-mask one (equal masks
+  // once): C cycles through them all, each with its predicted IoU, and back.
   const cycle = page.getByTestId('candidate-cycle');
-  const cycText = await cycle.textContent();
-  if (/1\/[2-9]/.test(cycText)) {
+  const n = Number(/mask 1\/(\d)/.exec(await cycle.textContent())?.[1]);
+  assert.ok(n >= 3 && n <= 4, `${n} candidates after one click`);
+  const kinds = [];
+  for (let k = 2; k <= n + 1; k++) {
     await page.keyboard.press('c');
-    await cycle.filter({ hasText: /mask 2\// }).waitFor();
-    await page.keyboard.press('Shift+C'); // back to the best candidate
-    await cycle.filter({ hasText: /mask 1\// }).waitFor();
+    const shown = ((k - 1) % n) + 1;
+    await cycle.filter({ hasText: `mask ${shown}/${n}` }).waitFor();
+    const text = await status(page).textContent();
+    assert.match(text, new RegExp(`predicted IoU [01]\\.\\d\\d \\(candidate ${shown}/${n}: (single-mask|multimask) output`), text);
+    kinds.push(/single-mask|multimask output \d/.exec(text)[0]);
   }
+  assert.ok(kinds.includes('single-mask'), `the single-mask output is offered: ${kinds}`);
+  assert.equal(new Set(kinds).size, n, `each output once: ${kinds}`);
   assert.equal(await areaOf(page), a1);
   await screenshot(page, '02-positive-click');
 

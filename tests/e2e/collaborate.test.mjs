@@ -113,14 +113,17 @@ test('two annotators: the stale write gets a conflict message, no lost update', 
   await carol.context().close();
 });
 
-test('several candidate masks: cycle with C / Tab, accept the one shown (predict answer stubbed)', async () => {
+test('several candidate masks: cycle with C / Tab through the multimask and single-mask ones with their predicted IoU, accept the one shown (predict answer stubbed)', async () => {
   const { images } = await api(server.url, 'GET', '/api/images');
   const image = images.find((i) => i.name === 'astronaut.png');
   const { width: w, height: h } = image;
-  const boxes = [[100, 100, 200, 200], [80, 80, 260, 260], [120, 120, 160, 160]];
+  // The native decoder's answer to one click: its selection (multimask output 2) first,
+  // then multimask 1, the single-mask output (token 0) and multimask 3.
+  const boxes = [[100, 100, 200, 200], [80, 80, 260, 260], [120, 120, 160, 160], [90, 90, 210, 210]];
+  const tokens = [2, 1, 0, 3];
   const requests = [];
   const page = await openAs('hana', image.id);
-  // This server runs without a model; stub the decoder's answer (3 candidates) in the browser.
+  // This server runs without a model; stub the decoder's answer (4 candidates) in the browser.
   await page.route('**/api/images/*/predict', async (route) => {
     const body = route.request().postDataJSON();
     requests.push(body);
@@ -133,7 +136,8 @@ test('several candidate masks: cycle with C / Tab, accept the one shown (predict
         decode_ms: 1,
         wait_ms: 0,
         candidates: (n === 1 ? boxes : n === 3 ? [[100, 100, 150, 200]] : [[100, 100, 180, 200]]).map((b, i) => ({
-          rle: rectRle(w, h, b), iou: 0.9 - i * 0.1, area: (b[2] - b[0]) * (b[3] - b[1]), bbox: [b[0], b[1], b[2] - b[0], b[3] - b[1]],
+          rle: rectRle(w, h, b), iou: 0.9 - i * 0.1, token: n === 1 ? tokens[i] : 0, stability: 0.95,
+          area: (b[2] - b[0]) * (b[3] - b[1]), bbox: [b[0], b[1], b[2] - b[0], b[3] - b[1]],
         })),
       }),
     });
@@ -146,12 +150,23 @@ test('several candidate masks: cycle with C / Tab, accept the one shown (predict
   const cyc = page.getByTestId('candidate-cycle');
   await click(150, 150);
   await st.filter({ hasText: 'mask: 10,000 px' }).waitFor();
-  assert.equal(await cyc.textContent(), 'mask 1/3');
+  assert.equal(await cyc.textContent(), 'mask 1/4');
+  // Each candidate shows SAM's predicted IoU, named as such, and which output it is.
+  assert.equal(await st.textContent(), 'mask: 10,000 px, predicted IoU 0.90 (candidate 1/4: multimask output 2)');
+  assert.match(await cyc.getAttribute('title'), /predicted IoU: ▸0\.90, 0\.80, 0\.70, 0\.60/);
   await page.keyboard.press('c');
   await st.filter({ hasText: 'mask: 32,400 px' }).waitFor();
-  assert.equal(await cyc.textContent(), 'mask 2/3');
+  assert.equal(await cyc.textContent(), 'mask 2/4');
+  assert.equal(await st.textContent(), 'mask: 32,400 px, predicted IoU 0.80 (candidate 2/4: multimask output 1)');
   await page.keyboard.press('Tab');
-  await st.filter({ hasText: 'mask: 1,600 px' }).waitFor();
+  await st.filter({ hasText: 'mask: 1,600 px, predicted IoU 0.70 (candidate 3/4: single-mask output)' }).waitFor();
+  await page.keyboard.press('c');
+  await st.filter({ hasText: 'mask: 14,400 px, predicted IoU 0.60 (candidate 4/4: multimask output 3)' }).waitFor();
+  await page.keyboard.press('c'); // wraps around to the selection
+  await st.filter({ hasText: 'mask: 10,000 px, predicted IoU 0.90 (candidate 1/4' }).waitFor();
+  await page.keyboard.press('Shift+C'); // and back
+  await st.filter({ hasText: 'mask: 14,400 px' }).waitFor();
+  await page.keyboard.press('Shift+C');
   await page.keyboard.press('Shift+C');
   await st.filter({ hasText: 'mask: 32,400 px' }).waitFor();
   await screenshot(page, '15-candidates');
@@ -174,7 +189,7 @@ test('several candidate masks: cycle with C / Tab, accept the one shown (predict
   assert.equal(requests.length, 3);
   assert.match(await st.textContent(), /^mask: 8,000 px/, 'the late answer did not replace the mask');
   assert.equal(await page.getByTestId('prompt-status').textContent().then((t) => /1 \+, 1 −/.test(t)), true);
-  // Undo the refinement: candidate 2/3 is back; accept it.
+  // Undo the refinement: candidate 2/4 is back; accept it.
   await page.keyboard.press('Control+z');
   await st.filter({ hasText: 'mask: 32,400 px' }).waitFor();
   await page.keyboard.press('Enter');

@@ -100,6 +100,10 @@ fn validate_with_engine(
         encoder: files.encoder.clone(),
         decoder: files.decoder.clone(),
     };
-    samkit_engine::SamModel::load(&spec, samkit_engine::EngineOptions::default())?;
+    let model = samkit_engine::SamModel::load(&spec, samkit_engine::EngineOptions::default())?;
+    // Still a valid model; say now that it will decode on ONNX Runtime.
+    if let Some(notice) = model.decoder().notice() {
+        eprintln!("warning: {notice}");
+    }
     Ok(())
 }

@@ -173,9 +173,12 @@ async fn annotator(
                     if step == 0 {
                         let x2 = (0.2 + 0.6 * rnd()) * w;
                         let y2 = (0.2 + 0.6 * rnd()) * h;
+                        // As the web app: candidates for the first click, one mask
+                        // for a refinement.
                         body = json!({"points": [{"x": x, "y": y, "label": "positive"},
                                                  {"x": x2, "y": y2, "label": "negative"}],
-                                      "prev": {"token": v["token"], "candidate": 0}});
+                                      "prev": {"token": v["token"], "candidate": 0},
+                                      "multimask": false});
                     }
                     last = Some(v);
                 }

@@ -90,6 +90,79 @@ async fn predict_refine_accept_and_reopen_without_reencoding() {
     assert_eq!(insts["instances"].as_array().unwrap().len(), 1);
 }
 
+/// A lone click offers every candidate (the native decoder's four outputs, the selected
+/// one first), each with its predicted IoU; any of them can be refined.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lone_click_offers_every_candidate_with_its_predicted_iou() {
+    let dir = tempfile::tempdir().unwrap();
+    samkit_server::demo::write_samples(dir.path()).unwrap();
+    for n in samkit_server::demo::sample_names() {
+        if n != "chelsea.png" {
+            let _ = std::fs::remove_file(dir.path().join(n));
+        }
+    }
+    let cache = tempfile::tempdir().unwrap();
+    let s = start(dir.path(), Some(common::model_loader()), cache.path()).await;
+    let c = s.client.as_user("alice");
+    let p = json!({"points": [{"x": 225, "y": 150, "label": "positive"}]});
+    let r = c.post("/api/images/1/predict", &p).await.unwrap();
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    let v = r.json();
+    assert_eq!(v["decoder"], "native");
+    let cands = v["candidates"].as_array().unwrap();
+    let tokens: Vec<u64> = cands.iter().map(|c| c["token"].as_u64().unwrap()).collect();
+    let mut sorted = tokens.clone();
+    sorted.sort();
+    sorted.dedup();
+    assert_eq!(sorted.len(), tokens.len(), "{tokens:?}");
+    assert!(tokens.len() >= 3 && tokens.contains(&0), "{tokens:?}");
+    // SAM's rule for one click: the multimask output with the best predicted IoU.
+    let iou = |c: &serde_json::Value| c["iou"].as_f64().unwrap();
+    assert!((1..=3).contains(&tokens[0]), "{tokens:?}");
+    for c in &cands[1..] {
+        if c["token"] != 0 {
+            assert!(iou(c) <= iou(&cands[0]), "{v}");
+        }
+    }
+    for c in cands {
+        let runs: Vec<u64> = c["rle"]["counts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x.as_u64().unwrap())
+            .collect();
+        let ones: u64 = runs.iter().skip(1).step_by(2).sum();
+        assert_eq!(c["area"].as_u64().unwrap(), ones);
+        let stability = c["stability"].as_f64().unwrap();
+        assert!((0.0..=1.0).contains(&stability), "{stability}");
+    }
+    // Refining the single-mask candidate uses its logits.
+    let single = tokens.iter().position(|&t| t == 0).unwrap();
+    let refine = json!({"points": [{"x": 225, "y": 150, "label": "positive"}, {"x": 20, "y": 20, "label": "negative"}],
+                        "prev": {"token": v["token"], "candidate": single}});
+    let r2 = c.post("/api/images/1/predict", &refine).await.unwrap();
+    assert_eq!(r2.status, 200, "{}", String::from_utf8_lossy(&r2.body));
+    let beyond =
+        json!({"points": p["points"], "prev": {"token": v["token"], "candidate": tokens.len()}});
+    let r3 = c.post("/api/images/1/predict", &beyond).await.unwrap();
+    assert_eq!(r3.status, 400, "{}", String::from_utf8_lossy(&r3.body));
+    // Without multimask: the selection alone, the same mask.
+    let one = c
+        .post(
+            "/api/images/1/predict",
+            &json!({"points": p["points"], "multimask": false}),
+        )
+        .await
+        .unwrap()
+        .json();
+    assert_eq!(one["candidates"].as_array().unwrap().len(), 1);
+    assert_eq!(one["candidates"][0]["rle"], cands[0]["rle"]);
+    assert_eq!(one["candidates"][0]["token"], cands[0]["token"]);
+    let health = c.get("/api/health").await.unwrap().json();
+    assert_eq!(health["model"]["decoder"], "native", "{health}");
+    assert!(health["model"]["decoder_notice"].is_null(), "{health}");
+}
+
 /// The bounded version of the load test: 5 annotators for 5 s, every acknowledged
 /// instance must be in the database afterwards.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

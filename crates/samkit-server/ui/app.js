@@ -518,7 +518,7 @@ async function runPredict(p, t0 = performance.now()) {
   if (superseded() || !S.image || S.image.id !== imageId) return null;
   markEmbedded(imageId);
   const t1 = performance.now();
-  const candidates = res.candidates.map((c) => ({ mask: decodeRle(c.rle), iou: c.iou, area: c.area, bbox: c.bbox }));
+  const candidates = res.candidates.map((c) => ({ mask: decodeRle(c.rle), iou: c.iou, token: c.token ?? null, area: c.area, bbox: c.bbox }));
   const done = {
     ...p,
     result: { token: res.token, candidates, decode_ms: res.decode_ms },
@@ -546,6 +546,12 @@ function handlePredictError(e, seq) {
   }
   showError(e, 'prediction');
   tid('mask-status').textContent = `prediction failed: ${e.message}`;
+}
+
+/** Which decoder output a candidate is: SAM's single-mask output or one of its three multimask outputs. */
+function candidateKind(c) {
+  if (c?.token == null) return '';
+  return c.token === 0 ? ': single-mask output' : `: multimask output ${c.token}`;
 }
 
 function cycleCandidate(dir = 1) {
@@ -589,6 +595,9 @@ function updatePromptUi() {
   const cyc = tid('candidate-cycle');
   cyc.textContent = n ? `mask ${p.sel + 1}/${n}` : 'mask –';
   cyc.disabled = n < 2;
+  cyc.title = n > 1
+    ? `Next candidate mask (C / Tab); predicted IoU: ${p.result.candidates.map((c, i) => `${i === p.sel ? '▸' : ''}${c.iou != null ? c.iou.toFixed(2) : '–'}`).join(', ')}`
+    : 'Next candidate mask (C / Tab)';
   const st = tid('mask-status');
   if (S.image?.missing) {
     st.textContent = 'cannot annotate: the image file is missing';
@@ -598,8 +607,10 @@ function updatePromptUi() {
     st.textContent = emb === 'queued' || emb === 'encoding' ? 'encoding image… the mask appears when it is ready' : 'predicting…';
   } else if (p.mask) {
     const area = maskArea(p.mask);
-    const iou = p.edited ? 'edited by hand' : p.iou != null ? `IoU ${p.iou.toFixed(2)}` : '';
-    st.textContent = `mask: ${fmtInt(area)} px${iou ? `, ${iou}` : ''}${n > 1 ? ` (candidate ${p.sel + 1}/${n})` : ''}`;
+    // SAM's own estimate, not a measured IoU: say so.
+    const iou = p.edited ? 'edited by hand' : p.iou != null ? `predicted IoU ${p.iou.toFixed(2)}` : '';
+    const which = n > 1 ? ` (candidate ${p.sel + 1}/${n}${candidateKind(p.result.candidates[p.sel])})` : '';
+    st.textContent = `mask: ${fmtInt(area)} px${iou ? `, ${iou}` : ''}${which}`;
     st.dataset.area = area;
   } else {
     const model = S.embeddings?.model?.state;

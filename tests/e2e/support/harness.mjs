@@ -169,7 +169,7 @@ export async function api(url, method, pathname, body, user = 'e2e-script') {
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-/** Integer from a status line like "mask: 12,345 px, IoU 0.97". */
+/** Integer from a status line like "mask: 12,345 px, predicted IoU 0.97". */
 export function parseArea(text) {
   const m = /mask:\s*([\d,]+)\s*px/.exec(text || '');
   return m ? Number(m[1].replace(/,/g, '')) : 0;

@@ -118,12 +118,14 @@ const server = http.createServer(async (req, res) => {
     const pos = json.points.filter((q) => q.label === 'positive');
     const neg = json.points.filter((q) => q.label === 'negative');
     const c = pos[0] || { x: (json.box[0] + json.box[2]) / 2, y: (json.box[1] + json.box[3]) / 2 };
-    const radii = json.multimask === false ? [70] : [70, 110, 40];
-    const candidates = radii.map((r, k) => {
+    // As the native decoder: the selection first (a multimask output for one click), then
+    // the other multimask outputs and the single-mask one (token 0).
+    const radii = json.multimask === false ? [[70, 0]] : [[70, 2], [110, 1], [55, 0], [40, 3]];
+    const candidates = radii.map(([r, token], k) => {
       const d = rleDisc(im.width, im.height, [{ x: c.x, y: c.y, r, v: 1 }, ...neg.map((n) => ({ x: n.x, y: n.y, r: 35, v: 0 }))]);
-      return { ...d, iou: 0.95 - k * 0.05, bbox: [c.x - r, c.y - r, 2 * r, 2 * r] };
+      return { ...d, iou: 0.95 - k * 0.05, token, stability: 0.9, bbox: [c.x - r, c.y - r, 2 * r, 2 * r] };
     });
-    return send(res, 200, { token: `p-${++tokens}`, candidates, decode_ms: 12.3, wait_ms: 0 });
+    return send(res, 200, { token: `p-${++tokens}`, candidates, decoder: 'native', decode_ms: 12.3, wait_ms: 0 });
   }
   if ((m = /^\/api\/images\/(\d+)\/instances$/.exec(p))) {
     const id = Number(m[1]);

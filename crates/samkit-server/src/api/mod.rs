@@ -12,7 +12,7 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
-use samkit_engine::{BoxPrompt, PixelBudget, Point, PointLabel, Prediction, Prompt};
+use samkit_engine::{BoxPrompt, PixelBudget, Point, PointLabel, Prompt};
 use samkit_mask::CocoRle;
 use samkit_store::{HistoryQuery, ImageStatus, InstancePatch, NewInstance, Store, StoreError};
 use serde::de::DeserializeOwned;

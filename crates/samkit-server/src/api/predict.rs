@@ -1,6 +1,10 @@
 //! Predictions: a prompt decoded against the image's embedding.
 
 use super::*;
+use samkit_engine::{
+    stability_score, upscale_logits, Candidate, Decoded, DecoderBackend, Embedding, MaskLogits,
+    Size,
+};
 
 #[derive(Deserialize)]
 #[serde(untagged)]
@@ -161,14 +165,60 @@ pub(super) async fn predict(
     };
     let wait_ms = t_wait.elapsed().as_secs_f64() * 1e3;
     let multimask = r.multimask.unwrap_or(true);
+    let backend = match st.engine.model() {
+        ModelState::Ready(m) => m.decoder().backend(),
+        other => return Err(model_err(other)),
+    };
+    let (proposals, decode_ms) = match backend {
+        // One pass gives all four outputs at low resolution.
+        DecoderBackend::Native => {
+            let main = st.engine.decode(move |m| {
+                let t = Instant::now();
+                let decoded = m
+                    .decode_candidates(&emb, &prompt)
+                    .map_err(|e| e.to_string());
+                (decoded, emb.original, t.elapsed().as_secs_f64() * 1e3)
+            });
+            let (decoded, size, ms) = main.await.ok_or_else(|| model_err(st.engine.model()))?;
+            let decoded =
+                decoded.map_err(|e| ApiError::bad_request(format!("cannot predict: {e}")))?;
+            (Proposals::from_decoded(decoded, size), ms)
+        }
+        DecoderBackend::Onnx => onnx_proposals(&st, emb, prompt, multimask).await?,
+    };
+    let out = tokio::task::spawn_blocking(move || proposals.into_json(multimask))
+        .await
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?
+        .map_err(|e| ApiError::bad_request(format!("cannot predict: {e}")))?;
+    let (cands, low): (Vec<Value>, Vec<LowRes>) = out.into_iter().unzip();
+    let token = st.engine.put_token(TokenEntry {
+        image_id: id,
+        low_res: Arc::new(low),
+    });
+    Ok(Json(json!({
+        "token": token,
+        "candidates": cands,
+        "decoder": backend.to_string(),
+        "decode_ms": (decode_ms * 10.0).round() / 10.0,
+        "wait_ms": (wait_ms * 10.0).round() / 10.0,
+    })))
+}
+
+/// ONNX Runtime returns only the mask it selects. A lone click also gets SAM's
+/// single-mask output as a second candidate, decoded at the same time on another session
+/// of the pool so the answer is not twice as slow.
+async fn onnx_proposals(
+    st: &Arc<AppState>,
+    emb: Arc<Embedding>,
+    prompt: Prompt,
+    multimask: bool,
+) -> ApiResult<(Proposals, f64)> {
     let (emb2, prompt2) = (emb.clone(), prompt.clone());
     let main = st.engine.decode(move |m| {
         let t = Instant::now();
         let pred = m.predict(&emb, &prompt).map_err(|e| e.to_string());
         (pred, t.elapsed().as_secs_f64() * 1e3)
     });
-    // A lone click also gets SAM's single-mask output as a second candidate, decoded at
-    // the same time on another session of the pool so the answer is not twice as slow.
     let alt = async {
         if !multimask {
             return None;
@@ -183,29 +233,25 @@ pub(super) async fn predict(
     };
     let (main, alt) = tokio::join!(main, alt);
     let (pred, mut decode_ms) = main.ok_or_else(|| model_err(st.engine.model()))?;
-    let mut pred = pred.map_err(|e| ApiError::bad_request(format!("cannot predict: {e}")))?;
-    if let Some((alt, alt_ms)) = alt {
-        if let (Some(c), 1) = (alt, pred.candidates.len()) {
-            pred.push_distinct(c);
+    let pred = pred.map_err(|e| ApiError::bad_request(format!("cannot predict: {e}")))?;
+    let mut proposals: Vec<Proposal> = pred
+        .candidates
+        .into_iter()
+        .map(|c| Proposal::full(None, c))
+        .collect();
+    if let Some((Some(c), alt_ms)) = alt {
+        if proposals.len() == 1 {
+            proposals.push(Proposal::full(Some(0), c));
             decode_ms = decode_ms.max(alt_ms);
         }
     }
-    let out = tokio::task::spawn_blocking(move || candidates_json(pred, multimask))
-        .await
-        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?
-        .map_err(|e| ApiError::bad_request(format!("cannot predict: {e}")))?;
-    let cands = out;
-    let low: Vec<_> = cands.iter().map(|(_, _, l)| l.clone()).collect();
-    let token = st.engine.put_token(TokenEntry {
-        image_id: id,
-        low_res: Arc::new(low),
-    });
-    Ok(Json(json!({
-        "token": token,
-        "candidates": cands.into_iter().map(|(v, _, _)| v).collect::<Vec<_>>(),
-        "decode_ms": (decode_ms * 10.0).round() / 10.0,
-        "wait_ms": (wait_ms * 10.0).round() / 10.0,
-    })))
+    Ok((
+        Proposals {
+            list: proposals,
+            selected: 0,
+        },
+        decode_ms,
+    ))
 }
 
 pub(super) type LowRes = samkit_engine::LowResLogits;
@@ -217,27 +263,173 @@ pub(super) fn logits_to_rle(data: &[f32], w: u32, h: u32) -> Result<CocoRle, Str
     let mask = samkit_mask::Mask::from_raw(w, h, bits).map_err(|e| e.to_string())?;
     Ok(CocoRle::encode(&mask))
 }
-/// The API's candidates (JSON, IoU, low-res logits), best predicted IoU first; one
-/// candidate unless `multimask`.
-pub(super) fn candidates_json(
-    pred: Prediction,
-    multimask: bool,
-) -> Result<Vec<(Value, f32, LowRes)>, String> {
-    let mut cands = pred.candidates;
-    cands.sort_by(|a, b| b.iou.total_cmp(&a.iou));
-    if !multimask {
-        cands.truncate(1);
+/// One candidate mask of a prediction, at low resolution and, once needed, full resolution.
+pub(super) struct Proposal {
+    /// Decoder output token: 0 = single-mask, 1..=3 = multimask; `None` when ONNX Runtime
+    /// did not say which.
+    token: Option<u8>,
+    iou: f32,
+    low_res: LowRes,
+    /// Upscaled by the decoder already (ONNX Runtime), else only when it is sent.
+    logits: Option<MaskLogits>,
+    size: Size,
+}
+
+impl Proposal {
+    fn full(token: Option<u8>, c: Candidate) -> Self {
+        Self {
+            token,
+            iou: c.iou,
+            size: c.logits.size,
+            low_res: c.low_res,
+            logits: Some(c.logits),
+        }
     }
-    cands
-        .into_iter()
-        .map(|c| {
-            let size = c.logits.size;
-            let rle = logits_to_rle(&c.logits.data, size.width, size.height)?;
+}
+
+/// Every candidate of a prediction and the one the decoder's own rule selects.
+pub(super) struct Proposals {
+    list: Vec<Proposal>,
+    selected: usize,
+}
+
+impl Proposals {
+    pub(super) fn from_decoded(decoded: Decoded, size: Size) -> Self {
+        let list = decoded
+            .candidates
+            .into_iter()
+            .map(|c| Proposal {
+                token: c.token,
+                iou: c.iou,
+                low_res: c.low_res,
+                logits: None,
+                size,
+            })
+            .collect();
+        Self {
+            list,
+            selected: decoded.selected,
+        }
+    }
+
+    /// The API's candidates (JSON and low-res logits): the decoder's selection first,
+    /// then the others by predicted IoU, best first; a mask equal to one already listed
+    /// is left out. Only the selection unless `multimask`. Only the candidates sent are
+    /// upscaled.
+    pub(super) fn into_json(self, multimask: bool) -> Result<Vec<(Value, LowRes)>, String> {
+        let Proposals { list, selected } = self;
+        let mut order: Vec<Proposal> = Vec::with_capacity(list.len());
+        let mut rest = Vec::with_capacity(list.len());
+        for (i, p) in list.into_iter().enumerate() {
+            if i == selected {
+                order.insert(0, p);
+            } else {
+                rest.push(p);
+            }
+        }
+        if multimask {
+            rest.sort_by(|a, b| b.iou.total_cmp(&a.iou));
+            order.extend(rest);
+        }
+        let mut seen: Vec<CocoRle> = Vec::with_capacity(order.len());
+        let mut out = Vec::with_capacity(order.len());
+        for p in order {
+            let logits = p
+                .logits
+                .unwrap_or_else(|| upscale_logits(&p.low_res, p.size));
+            let size = logits.size;
+            let rle = logits_to_rle(&logits.data, size.width, size.height)?;
+            if seen.contains(&rle) {
+                continue;
+            }
             let v = json!({
                 "rle": {"size": [rle.height(), rle.width()], "counts": rle.counts()},
-                "iou": c.iou, "area": rle.area(), "bbox": rle.bbox(),
+                "iou": p.iou, "token": p.token,
+                "stability": stability_score(&logits.data, 0.0, 1.0),
+                "area": rle.area(), "bbox": rle.bbox(),
             });
-            Ok((v, c.iou, c.low_res))
-        })
-        .collect()
+            seen.push(rle);
+            out.push((v, p.low_res));
+        }
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use samkit_engine::{LowResCandidate, LowResLogits, LOW_RES};
+
+    /// A low-res map that is positive on the columns below `cut` (a different mask per cut).
+    fn low(cut: usize) -> LowRes {
+        LowResLogits(
+            (0..LOW_RES * LOW_RES)
+                .map(|i| if i % LOW_RES < cut { 4.0 } else { -4.0 })
+                .collect(),
+        )
+    }
+
+    fn decoded(ious: [f32; 4], cuts: [usize; 4], selected: usize) -> Decoded {
+        Decoded {
+            candidates: (0..4)
+                .map(|t| LowResCandidate {
+                    token: Some(t as u8),
+                    iou: ious[t],
+                    stability: 1.0,
+                    low_res: low(cuts[t]),
+                })
+                .collect(),
+            selected,
+        }
+    }
+
+    const SIZE: Size = Size {
+        width: 64,
+        height: 48,
+    };
+
+    #[test]
+    fn the_selection_comes_first_then_by_predicted_iou() {
+        let d = decoded([0.7, 0.8, 0.95, 0.6], [32, 96, 160, 224], 2);
+        let out = Proposals::from_decoded(d, SIZE).into_json(true).unwrap();
+        let tokens: Vec<u64> = out
+            .iter()
+            .map(|(v, _)| v["token"].as_u64().unwrap())
+            .collect();
+        assert_eq!(tokens, [2, 1, 0, 3]);
+        // The low-res logits kept under the token follow the same order (`prev.candidate`).
+        assert_eq!(out[1].1, low(96));
+        let (v, _) = &out[0];
+        assert_eq!(v["iou"].as_f64().unwrap() as f32, 0.95);
+        assert_eq!(v["rle"]["size"], json!([48, 64]));
+        // Columns below 160/256 of the width: 40 of 64.
+        assert_eq!(v["area"].as_u64().unwrap(), 40 * 48);
+        assert_eq!(v["stability"].as_f64().unwrap(), 1.0);
+
+        // More than one point: the single-mask output is the selection even with a lower
+        // predicted IoU than others.
+        let d = decoded([0.7, 0.8, 0.95, 0.6], [32, 96, 160, 224], 0);
+        let out = Proposals::from_decoded(d, SIZE).into_json(true).unwrap();
+        let tokens: Vec<u64> = out
+            .iter()
+            .map(|(v, _)| v["token"].as_u64().unwrap())
+            .collect();
+        assert_eq!(tokens, [0, 2, 1, 3]);
+    }
+
+    #[test]
+    fn without_multimask_only_the_selection_and_equal_masks_once() {
+        let d = decoded([0.7, 0.8, 0.95, 0.6], [32, 96, 160, 224], 1);
+        let out = Proposals::from_decoded(d, SIZE).into_json(false).unwrap();
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].0["token"], 1);
+        // Tokens 1 and 3 give the same full-resolution mask: it is listed once.
+        let d = decoded([0.7, 0.8, 0.95, 0.6], [32, 96, 160, 96], 2);
+        let out = Proposals::from_decoded(d, SIZE).into_json(true).unwrap();
+        let tokens: Vec<u64> = out
+            .iter()
+            .map(|(v, _)| v["token"].as_u64().unwrap())
+            .collect();
+        assert_eq!(tokens, [2, 1, 0]);
+    }
 }
