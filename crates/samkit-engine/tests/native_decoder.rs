@@ -174,8 +174,8 @@ fn an_unmappable_decoder_falls_back_to_onnx_runtime_with_a_notice() {
     assert!(
         obscure(
             &mut bytes,
-            "self_attn/q_proj/MatMul",
-            "self_attn/q_proj/XXXXXX"
+            "layers.0/self_attn/q_proj/",
+            "layers.0/self_attn/XXXXXX/"
         ) > 0
     );
     assert!(

@@ -3,6 +3,10 @@
 //! image and k = 1..20, the first k clicks, with the previous call's low-res logits fed
 //! back from click 2 on — and compares every IoU with the recorded one.
 //!
+//! The model decodes with the default (native) decoder; at every click the ONNX decoder
+//! decodes the same prompt too, and the two must agree: selected low-res logits within
+//! 1e-3, full-resolution masks with IoU ≥ 0.999.
+//!
 //! Needs the default model and ONNX Runtime (fetched on first use into the samkit home).
 //! `SAMKIT_PARITY_IMAGES=N` limits the run to the first N images.
 
@@ -10,7 +14,8 @@ use std::path::{Path, PathBuf};
 
 use samkit_assets::{Home, Progress};
 use samkit_engine::{
-    init_runtime, load_rgb, EngineOptions, ModelSpec, Point, PointLabel, Prompt, SamModel,
+    init_runtime, load_rgb, DecoderBackend, EngineOptions, ModelSpec, Point, PointLabel, Prompt,
+    SamDecoder, SamModel,
 };
 
 /// The GrabCut reference data (`$SAMKIT_TEST_DATA/grabcut`), or `None` when it is absent
@@ -20,7 +25,7 @@ fn data() -> Option<PathBuf> {
         .map(|_| samkit_testdata::data_root().join("grabcut"))
 }
 
-pub fn default_model() -> SamModel {
+pub fn default_model() -> (SamModel, SamDecoder) {
     let home = Home::from_env().expect("samkit home");
     let assets = samkit_assets::ensure_default(&home, &Progress::hidden())
         .expect("default model and runtime (run `samkit setup` to see why they cannot be fetched)");
@@ -30,14 +35,25 @@ pub fn default_model() -> SamModel {
         encoder: assets.model.encoder.clone(),
         decoder: assets.model.decoder.clone(),
     };
-    SamModel::load(
+    let model = SamModel::load(
         &spec,
         EngineOptions {
             intra_threads: 2,
             ..Default::default()
         },
     )
-    .expect("default model loads")
+    .expect("default model loads");
+    assert_eq!(model.decoder().backend(), DecoderBackend::Native);
+    let onnx = SamDecoder::load(
+        &spec.id,
+        &spec.decoder,
+        EngineOptions {
+            intra_threads: 2,
+            decoder: DecoderBackend::Onnx,
+        },
+    )
+    .expect("ONNX decoder loads");
+    (model, onnx)
 }
 
 fn grey(path: &Path) -> Vec<bool> {
@@ -87,8 +103,10 @@ fn replays_reference_clicks_teacher_forced() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(records.len());
-    let model = default_model();
+    let (model, onnx) = default_model();
     let (mut max_dev, mut sum_dev, mut n) = (0f64, 0f64, 0usize);
+    let (mut max_logit_dev, mut min_mask_iou) = (0f32, 1f64);
+    let mut worst_decoder = String::new();
     let mut worst = String::new();
     for rec in records.iter().take(limit) {
         let img = load_rgb(&dir.join(format!("images/{}.png", rec.name))).unwrap();
@@ -118,6 +136,21 @@ fn replays_reference_clicks_teacher_forced() {
             };
             let pred = model.predict(&embedding, &prompt).unwrap();
             let best = pred.best();
+            let shipped = onnx.predict(&embedding, &prompt).unwrap();
+            let shipped = &shipped.candidates[0];
+            let logit_dev = best
+                .low_res
+                .0
+                .iter()
+                .zip(&shipped.low_res.0)
+                .map(|(a, b)| (a - b).abs())
+                .fold(0f32, f32::max);
+            let mask_iou = iou(&best.logits.to_bools(), &shipped.logits.to_bools(), None);
+            if logit_dev > max_logit_dev || mask_iou < min_mask_iou {
+                worst_decoder = format!("{} click {k}", rec.name);
+            }
+            max_logit_dev = max_logit_dev.max(logit_dev);
+            min_mask_iou = min_mask_iou.min(mask_iou);
             let got = iou(&best.logits.to_bools(), &gt, ignore.as_deref());
             let dev = (got - rec.ious[k - 1]).abs();
             if dev > max_dev {
@@ -134,5 +167,16 @@ fn replays_reference_clicks_teacher_forced() {
         limit.min(records.len()),
         sum_dev / n as f64
     );
+    println!(
+        "native vs ONNX decoder: max |Δ low-res logit| = {max_logit_dev:.2e}, min mask IoU = {min_mask_iou:.6} (worst: {worst_decoder})"
+    );
     assert!(max_dev <= 1e-3, "max deviation {max_dev} at {worst}");
+    assert!(
+        max_logit_dev <= 1e-3,
+        "native and ONNX low-res logits differ by {max_logit_dev} at {worst_decoder}"
+    );
+    assert!(
+        min_mask_iou >= 0.999,
+        "native and ONNX masks have IoU {min_mask_iou} at {worst_decoder}"
+    );
 }
