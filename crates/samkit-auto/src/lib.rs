@@ -1,0 +1,45 @@
+//! Segment everything: segment-anything v1.0's `SamAutomaticMaskGenerator`
+//! (`automatic_mask_generator.py`) and its helpers (`utils/amg.py`), ported stage by
+//! stage, one module per concern as the original:
+//!
+//! * [`grid`] — the point grids of each crop layer (`build_point_grid`,
+//!   `build_all_layer_point_grids`);
+//! * [`crops`] — crop boxes, uncropping and the crop-edge filter;
+//! * [`mask_data`] — the batch of mask records (`MaskData`), masks kept as COCO RLE
+//!   once filtered, plus `batched_mask_to_box`, the stability score and the records;
+//! * [`nms`] — torchvision's `nms` / `batched_nms` on the CPU, tie order included;
+//! * [`generator`] — the pipeline ([`generate`]) over any [`PointDecoder`]; the real
+//!   one is [`SamPointDecoder`] (the native batched decoder of `samkit-engine`).
+//!
+//! Where the original is ambiguous or depends on its platform, the choice is written
+//! at the place it is made (module docs of [`nms`] and [`generator`]).
+
+pub mod crops;
+pub mod generator;
+pub mod grid;
+pub mod mask_data;
+pub mod nms;
+
+pub use crops::CropBox;
+pub use generator::{
+    generate, postprocess_small_regions, AutoParams, PointDecoder, Proposal, SamPointDecoder, Stage,
+};
+pub use mask_data::{MaskData, MaskRecord, OutputMode, SamRecord, Segmentation};
+
+/// What can go wrong generating masks.
+#[derive(Debug, thiserror::Error)]
+pub enum AutoError {
+    /// A parameter SAM would reject (an assertion, a division by zero) or that makes
+    /// no sense; the message names it and the accepted range.
+    #[error("invalid parameter: {0}")]
+    Param(String),
+    #[error(transparent)]
+    Engine(#[from] samkit_engine::EngineError),
+    #[error(transparent)]
+    Mask(#[from] samkit_mask::MaskError),
+    /// The decoder did not give the three multimask outputs of a point.
+    #[error("{0}")]
+    Decoder(String),
+}
+
+pub type Result<T> = std::result::Result<T, AutoError>;
