@@ -445,20 +445,38 @@ pub(crate) fn decode(
         &mut cross1,
     );
     let u0_mean = u0.mean_axis(Axis(1)).expect("rows");
+    let g1 = &l1.norm4.gamma;
+    let fa = &d.final_attn;
+    let scale = 1.0 / (HEAD as f32).sqrt();
+    let qf = linear((&queries + tokens).view(), &fa.q);
+    let qs = qf.as_slice().expect("standard");
+    let cc_row = cc.view().insert_axis(Axis(0));
+    let cvk = scaled_dot(cv.view(), g1, &fa.k.w);
+    let mut dk = vec![0f32; k2 * cols];
+    kernels::head_scores(cvk.as_slice().expect("standard"), qs, scale, &mut dk);
+    let wc = &d.up0.w;
+    let m = scaled_dot(cv.view(), g1, wc);
+    // Everything the coefficients multiply, in one product (one wide GEMM instead of
+    // three narrow ones): the Gram matrix for ‖x2c‖², the final attention's low-rank
+    // scores, the first upscaling convolution's low-rank part.
     let gram2 = cv.dot(&cv.t());
+    let width = k2 + cols + m.ncols();
+    let mut rhs = Array2::zeros((k2, width));
+    rhs.slice_mut(s![.., ..k2]).assign(&gram2);
+    rhs.slice_mut(s![.., k2..k2 + cols])
+        .assign(&ArrayView2::from_shape((k2, cols), &dk).expect("sized"));
+    rhs.slice_mut(s![.., k2 + cols..]).assign(&m);
+    let prod = coeffs.dot(&rhs);
+    let ps = prod.as_slice().expect("standard");
     let cv_cc = cv.dot(&cc);
     let cc_sq = cc.dot(&cc);
-    let coeffs_gram = coeffs.dot(&gram2);
-    let (cs, cgs) = (
-        coeffs.as_slice().expect("standard"),
-        coeffs_gram.as_slice().expect("standard"),
-    );
+    let cs = coeffs.as_slice().expect("standard");
     let cv_cc = cv_cc.as_slice().expect("contiguous");
     let u0_mean = u0_mean.as_slice().expect("contiguous");
     let mut var2 = Array1::zeros(PIXELS);
     for p in 0..PIXELS {
         let cp = &cs[p * k2..(p + 1) * k2];
-        let gp = &cgs[p * k2..(p + 1) * k2];
+        let gp = &ps[p * width..p * width + k2];
         let (c0, c1) = (
             &cross0[p * cols..(p + 1) * cols],
             &cross1[p * cols..(p + 1) * cols],
@@ -477,38 +495,29 @@ pub(crate) fn decode(
         var2[p] = ri * ri * cache.rp_sq[p] + 2.0 * ri * (cross + cache.rp_c[p]) + quad + cc_sq;
     }
     let r2 = inv_std(&var2, n, &l1.norm4);
-    let g1 = &l1.norm4.gamma;
 
     // Final token-to-image attention on the expansion: per-image projections of r',
     // a low-rank correction, the per-pixel scales r1 and r2.
-    let fa = &d.final_attn;
-    let scale = 1.0 / (HEAD as f32).sqrt();
-    let qf = linear((&queries + tokens).view(), &fa.q);
-    let qs = qf.as_slice().expect("standard");
-    let cc_row = cc.view().insert_axis(Axis(0));
-    let cvk = scaled_dot(cv.view(), g1, &fa.k.w);
     let kc = scaled_dot(cc_row, g1, &fa.k.w);
     let mut s_r = vec![0f32; PIXELS * cols];
     kernels::head_scores(slice(&cache.rkf.view()), qs, scale, &mut s_r);
     let mut s_pe = vec![0f32; PIXELS * cols];
     kernels::head_scores(slice(&cache.pkf.view()), qs, scale, &mut s_pe);
-    let mut dk = vec![0f32; k2 * cols];
-    kernels::head_scores(cvk.as_slice().expect("standard"), qs, scale, &mut dk);
     let mut kcq = vec![0f32; cols];
     kernels::head_scores(kc.as_slice().expect("standard"), qs, scale, &mut kcq);
-    let dk = Array2::from_shape_vec((k2, cols), dk).expect("sized");
-    let mut scores = coeffs.dot(&dk);
+    let mut scores = Array2::zeros((PIXELS, cols));
     {
         let ss = scores.as_slice_mut().expect("standard");
         for p in 0..PIXELS {
             let (r1p, r2p) = (r1[p], r2[p]);
             let row = &mut ss[p * cols..(p + 1) * cols];
+            let low_rank = &ps[p * width + k2..p * width + k2 + cols];
             let (sr, sp) = (
                 &s_r[p * cols..(p + 1) * cols],
                 &s_pe[p * cols..(p + 1) * cols],
             );
             for j in 0..cols {
-                row[j] = r2p * (r1p * sr[j] + row[j] + kcq[j]) + sp[j];
+                row[j] = r2p * (r1p * sr[j] + low_rank[j] + kcq[j]) + sp[j];
             }
         }
     }
@@ -557,19 +566,18 @@ pub(crate) fn decode(
 
     // First transposed convolution of keys2 = r2 ⊙ γ1 ⊙ x2c + β1 (no spatial overlap:
     // a per-pixel linear map) through the expansion.
-    let wc = &d.up0.w;
-    let m = scaled_dot(cv.view(), g1, wc);
     let l_const = scaled_dot(cc_row, g1, wc).row(0).to_owned();
     let mut bias = l1.norm4.beta.dot(wc);
     for (i, v) in bias.iter_mut().enumerate() {
         *v += d.up0.b[i % d.up0.out];
     }
     // up = r2 ⊙ (r1 ⊙ c_up + coeffs·m + l) + bias, in one pass over the product.
-    let mut up = coeffs.dot(&m);
+    let mut up = Array2::zeros((PIXELS, m.ncols()));
     let r2s = r2.as_slice().expect("contiguous");
     let r12: Vec<f32> = r1s.iter().zip(r2s).map(|(a, b)| a * b).collect();
     kernels::rescale_add2(
         up.as_slice_mut().expect("standard"),
+        (ps, width, k2 + cols),
         slice(&cache.c_up.view()),
         &r12,
         r2s,

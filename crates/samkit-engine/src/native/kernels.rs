@@ -163,10 +163,12 @@ pub(crate) fn rescale_add(
     }
 }
 
-/// `out[p, j] = s2[p] · (out[p, j] + add[j]) + s12[p] · a[p, j] + post[j]`.
+/// `out[p, j] = s2[p] · (src[p, offset + j] + add[j]) + s12[p] · a[p, j] + post[j]`,
+/// `src` row-major with rows of `stride`.
 #[multiversion(targets("x86_64+avx512f+avx512vl", "x86_64+avx2+fma"))]
 pub(crate) fn rescale_add2(
     out: &mut [f32],
+    (src, stride, offset): (&[f32], usize, usize),
     a: &[f32],
     s12: &[f32],
     s2: &[f32],
@@ -176,8 +178,9 @@ pub(crate) fn rescale_add2(
     let n = add.len();
     for (p, (o, ar)) in out.chunks_exact_mut(n).zip(a.chunks_exact(n)).enumerate() {
         let (x, y) = (s2[p], s12[p]);
+        let sr = &src[p * stride + offset..p * stride + offset + n];
         for j in 0..n {
-            o[j] = x * (o[j] + add[j]) + y * ar[j] + post[j];
+            o[j] = x * (sr[j] + add[j]) + y * ar[j] + post[j];
         }
     }
 }

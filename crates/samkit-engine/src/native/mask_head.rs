@@ -4,7 +4,7 @@
 
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2};
 
-use super::ops::{gelu_inplace, layer_norm_rows, linear, relu};
+use super::ops::{gelu_inplace, linear, relu};
 use super::prompt_encoder::{GRID, PIXELS};
 use super::weights::{ConvT2x2, MaskDecoder, Mlp3, DIM, UP2};
 use crate::candidates::MASK_TOKENS;
@@ -39,19 +39,34 @@ pub(crate) fn upscaled_masks(
     mut up0: Array2<f32>,
     hyper: ArrayView2<f32>,
 ) -> Array2<f32> {
-    layer_norm_rows(&mut up0, &d.up1);
-    gelu_inplace(up0.as_slice_mut().expect("standard layout"), d.gelu_tanh);
-    let mut up = conv_t(up0.view(), &d.up3);
-    debug_assert_eq!(up.ncols(), UP2);
-    // [16·4096, 4]: each sub-pixel's logit for each mask token.
-    let mut src = vec![0f32; up.nrows() * MASK_TOKENS];
+    // In blocks of rows, so each block's features stay in cache from the LayerNorm to
+    // the mask logits: [16·4096, 4], each sub-pixel's logit for each mask token.
+    const BLOCK: usize = 1024;
+    let rows = up0.nrows();
+    let mut src = vec![0f32; 4 * rows * MASK_TOKENS];
     let hyper = hyper.as_standard_layout();
-    super::kernels::gelu_then_hyper(
-        up.as_slice_mut().expect("standard layout"),
-        hyper.as_slice().expect("standard"),
-        d.gelu_tanh,
-        &mut src,
+    let hyper = hyper.as_slice().expect("standard");
+    let (gamma, beta) = (
+        d.up1.gamma.as_slice().expect("contiguous"),
+        d.up1.beta.as_slice().expect("contiguous"),
     );
+    for start in (0..rows).step_by(BLOCK) {
+        let end = (start + BLOCK).min(rows);
+        let mut block = up0.slice_mut(ndarray::s![start..end, ..]);
+        let x = block
+            .as_slice_mut()
+            .expect("row blocks of a standard array");
+        super::kernels::layer_norm(x, gamma, beta, d.up1.eps);
+        gelu_inplace(x, d.gelu_tanh);
+        let mut up = conv_t(block.view(), &d.up3);
+        debug_assert_eq!(up.ncols(), UP2);
+        super::kernels::gelu_then_hyper(
+            up.as_slice_mut().expect("standard layout"),
+            hyper,
+            d.gelu_tanh,
+            &mut src[4 * start * MASK_TOKENS..4 * end * MASK_TOKENS],
+        );
+    }
     let mut masks = vec![0f32; MASK_TOKENS * LOW_RES * LOW_RES];
     let plane = LOW_RES * LOW_RES;
     // Row (pixel·4 + s1)·4 + s2 is sub-pixel (4i + 2·dy1 + dy2, 4j + 2·dx1 + dx2).
