@@ -269,6 +269,9 @@ pub(super) struct Proposal {
     /// did not say which.
     token: Option<u8>,
     iou: f32,
+    /// SAM's stability score of the 256×256 logits (free natively; the full-resolution
+    /// one would cost a pass over every pixel of every candidate).
+    stability: f32,
     low_res: LowRes,
     /// Upscaled by the decoder already (ONNX Runtime), else only when it is sent.
     logits: Option<MaskLogits>,
@@ -280,6 +283,7 @@ impl Proposal {
         Self {
             token,
             iou: c.iou,
+            stability: stability_score(&c.low_res.0, 0.0, 1.0),
             size: c.logits.size,
             low_res: c.low_res,
             logits: Some(c.logits),
@@ -301,6 +305,7 @@ impl Proposals {
             .map(|c| Proposal {
                 token: c.token,
                 iou: c.iou,
+                stability: c.stability,
                 low_res: c.low_res,
                 logits: None,
                 size,
@@ -345,7 +350,7 @@ impl Proposals {
             let v = json!({
                 "rle": {"size": [rle.height(), rle.width()], "counts": rle.counts()},
                 "iou": p.iou, "token": p.token,
-                "stability": stability_score(&logits.data, 0.0, 1.0),
+                "stability": p.stability,
                 "area": rle.area(), "bbox": rle.bbox(),
             });
             seen.push(rle);
@@ -375,7 +380,8 @@ mod tests {
                 .map(|t| LowResCandidate {
                     token: Some(t as u8),
                     iou: ious[t],
-                    stability: 1.0,
+                    // Told apart from a recomputed one.
+                    stability: if t == 1 { 0.5 } else { 1.0 },
                     low_res: low(cuts[t]),
                 })
                 .collect(),
@@ -405,6 +411,7 @@ mod tests {
         // Columns below 160/256 of the width: 40 of 64.
         assert_eq!(v["area"].as_u64().unwrap(), 40 * 48);
         assert_eq!(v["stability"].as_f64().unwrap(), 1.0);
+        assert_eq!(out[1].0["stability"].as_f64().unwrap(), 0.5);
 
         // More than one point: the single-mask output is the selection even with a lower
         // predicted IoU than others.
