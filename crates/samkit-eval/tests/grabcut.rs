@@ -37,7 +37,14 @@ fn model() -> SamModel {
         encoder: resolved.model.encoder,
         decoder: resolved.model.decoder,
     };
-    SamModel::load(&spec, EngineOptions { intra_threads: 0, ..Default::default() }).expect("model loads")
+    SamModel::load(
+        &spec,
+        EngineOptions {
+            intra_threads: 0,
+            ..Default::default()
+        },
+    )
+    .expect("model loads")
 }
 
 #[derive(Deserialize)]
