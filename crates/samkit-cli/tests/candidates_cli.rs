@@ -295,3 +295,49 @@ fn bench_reports_both_decoders_from_one_run() {
         );
     }
 }
+
+#[test]
+fn eval_records_its_strategy_and_refuses_to_resume_another() {
+    let dir = tempfile::tempdir().unwrap();
+    let (images, masks) = (dir.path().join("images"), dir.path().join("masks"));
+    std::fs::create_dir_all(&images).unwrap();
+    std::fs::create_dir_all(&masks).unwrap();
+    let image = disk(dir.path());
+    std::fs::copy(&image, images.join("disk.png")).unwrap();
+    let gt = image::GrayImage::from_fn(320, 240, |x, y| {
+        let inside = (x as f32 - 150.0).powi(2) + (y as f32 - 110.0).powi(2) <= 3600.0;
+        image::Luma([if inside { 255 } else { 0 }])
+    });
+    gt.save(masks.join("disk.png")).unwrap();
+    let out = dir.path().join("run.json");
+    let eval = |strategy: &str, resume: bool| {
+        let mut args = vec![
+            "eval",
+            "--images",
+            images.to_str().unwrap(),
+            "--masks",
+            masks.to_str().unwrap(),
+            "--max-clicks",
+            "3",
+            "--threads",
+            "1",
+            "--strategy",
+            strategy,
+            "--json",
+            out.to_str().unwrap(),
+        ];
+        if resume {
+            args.push("--resume");
+        }
+        samkit(&args)
+    };
+    let o = eval("best-iou", false);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("strategy best-iou"));
+    let summary: Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
+    assert_eq!(summary["strategy"], "best-iou");
+    assert_eq!(summary["decoder"], "native");
+    let o = eval("sam", true);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(stderr(&o).contains("strategy best-iou"), "{}", stderr(&o));
+}
