@@ -5,6 +5,7 @@
 //! out-of-range values, missing arguments); 1 every other error, printed as one
 //! `error: …` line.
 
+mod auto;
 mod bench;
 mod budget_args;
 mod convert;
@@ -45,6 +46,8 @@ enum Command {
     Models(models::ModelsArgs),
     /// Segment one object from clicks and/or a box; write the mask (and an overlay)
     Segment(segment::SegmentArgs),
+    /// Segment everything: SAM's automatic mask generator on images and folders
+    Auto(auto::AutoArgs),
     /// Measure encoder and decoder latency (median of N runs after warm-up)
     Bench(bench::BenchArgs),
     /// Measure click efficiency (NoC@85/90, mIoU@k) on a labelled image set
@@ -73,6 +76,7 @@ fn main() {
         Command::Setup(args) => setup::run(args),
         Command::Models(args) => models::run(args),
         Command::Segment(args) => segment::run(args),
+        Command::Auto(args) => auto::run(args),
         Command::Bench(args) => bench::run(args),
         Command::Eval(args) => eval::run(args),
         Command::Convert(args) => convert::run(args),
