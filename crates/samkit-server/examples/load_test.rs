@@ -10,8 +10,8 @@
 //! cargo run --release -p samkit-server --example load_test -- --seconds 60 --clients 20
 //! ```
 //! Options: `--seconds S` (default 60, at most 600), `--clients N` (default 20, at most
-//! 200), `--decoders K` (decoder sessions, default 2), `--images DIR` (default: the
-//! bundled samples). The model is the default one
+//! 200), `--decoders K` (decoder sessions, default 2), `--decoder-backend native|onnx`
+//! (default native), `--images DIR` (default: the bundled samples). The model is the default one
 //! (installed like `samkit setup`), or `--encoder E --decoder D --ort-lib L`.
 
 use std::path::PathBuf;
@@ -46,6 +46,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             samkit_server::demo::write_samples(dir.path())?;
         }
     }
+    let opts = samkit_engine::EngineOptions {
+        decoder: arg(&args, "--decoder-backend")
+            .map(|b| b.parse::<samkit_engine::DecoderBackend>())
+            .transpose()?
+            .unwrap_or_default(),
+        ..Default::default()
+    };
+    let backend = opts.decoder;
     let loader = match (
         arg(&args, "--encoder"),
         arg(&args, "--decoder"),
@@ -58,7 +66,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 encoder: e.into(),
                 decoder: d.into(),
             },
-            samkit_engine::EngineOptions::default(),
+            opts,
         ),
         _ => {
             let home = samkit_assets::Home::from_env()?;
@@ -68,7 +76,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 encoder: a.model.encoder,
                 decoder: a.model.decoder,
             };
-            samkit_server::engine_loader(a.ort_lib, spec, samkit_engine::EngineOptions::default())
+            samkit_server::engine_loader(a.ort_lib, spec, opts)
         }
     };
     let rt = tokio::runtime::Runtime::new()?;
@@ -115,7 +123,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             }
         }
         println!("{}", serde_json::to_string_pretty(&serde_json::json!({
-            "clients": report.clients, "decoders": decoders, "seconds": report.seconds, "predicts": report.predicts,
+            "clients": report.clients, "decoders": decoders, "decoder_backend": backend.to_string(), "seconds": report.seconds, "predicts": report.predicts,
             "predicts_per_s": report.predicts as f64 / report.seconds,
             "p50_ms": report.p50_ms, "p95_ms": report.p95_ms, "max_ms": report.max_ms,
             "decode_p50_ms": report.decode_p50_ms,

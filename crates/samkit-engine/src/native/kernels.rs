@@ -32,17 +32,41 @@ pub(crate) fn layer_norm(x: &mut [f32], gamma: &[f32], beta: &[f32], eps: f32) {
     }
 }
 
-/// Softmax of each `chunk`-long run of `x` in place.
+/// `e^x` by Cephes' `expf` (range reduction by ln 2 in two parts, a degree-5 polynomial,
+/// the exponent set directly): within 2 ulp of libm's, and branch-free, so the softmax
+/// loops vectorise instead of calling libm once per value.
+// The coefficients are written as published.
+#[allow(clippy::excessive_precision)]
+#[inline]
+pub(crate) fn exp(x: f32) -> f32 {
+    let x = x.clamp(-87.0, 88.0);
+    let n = (x * std::f32::consts::LOG2_E + 0.5).floor();
+    let r = x - n * 0.693_359_375 - n * -2.121_944_4e-4;
+    let mut p = 1.987_569_15e-4_f32;
+    p = p * r + 1.398_199_950_7e-3;
+    p = p * r + 8.333_451_907_3e-3;
+    p = p * r + 4.166_579_589_4e-2;
+    p = p * r + 1.666_666_545_9e-1;
+    p = p * r + 5.000_000_120_1e-1;
+    let y = p * r * r + r + 1.0;
+    y * f32::from_bits(((n as i32 + 127) as u32) << 23)
+}
+
+/// Softmax of each `chunk`-long run of `x` in place. Maxima and sums are per run, the
+/// exponentials one pass over everything, so they vectorise even for runs of 7.
 #[multiversion(targets("x86_64+avx512f+avx512vl", "x86_64+avx2+fma"))]
 pub(crate) fn softmax_chunks(x: &mut [f32], chunk: usize) {
     for c in x.chunks_exact_mut(chunk) {
         let max = c.iter().fold(f32::NEG_INFINITY, |m, &v| m.max(v));
-        let mut sum = 0.0;
         for v in c.iter_mut() {
-            *v = (*v - max).exp();
-            sum += *v;
+            *v -= max;
         }
-        let inv = 1.0 / sum;
+    }
+    for v in x.iter_mut() {
+        *v = exp(*v);
+    }
+    for c in x.chunks_exact_mut(chunk) {
+        let inv = 1.0 / c.iter().sum::<f32>();
         for v in c.iter_mut() {
             *v *= inv;
         }
@@ -61,7 +85,7 @@ pub(crate) fn softmax_columns(x: &mut [f32], cols: usize) {
     let mut sum = vec![0f32; cols];
     for row in x.chunks_exact_mut(cols) {
         for ((v, m), s) in row.iter_mut().zip(&max).zip(sum.iter_mut()) {
-            *v = (*v - m).exp();
+            *v = exp(*v - m);
             *s += *v;
         }
     }
@@ -96,20 +120,23 @@ pub(crate) fn head_scores(image: &[f32], tokens: &[f32], scale: f32, out: &mut [
 fn head_scores_transposed(image: &[f32], kt: &[f32], t: usize, lanes: usize, out: &mut [f32]) {
     let width = 8 * HEAD;
     for (row, o) in image.chunks_exact(width).zip(out.chunks_exact_mut(8 * t)) {
-        for h in 0..8 {
-            let q: &[f32; HEAD] = row[h * HEAD..(h + 1) * HEAD].try_into().expect("16");
-            for block in 0..lanes / 8 {
-                // Eight tokens' accumulators stay in one vector register.
-                let mut acc = [0f32; 8];
-                for (i, qv) in q.iter().enumerate() {
+        for block in 0..lanes / 8 {
+            // The eight heads' accumulators are independent, so the multiply-adds of one
+            // head do not wait on each other's latency; eight tokens fill one register.
+            let mut acc = [[0f32; 8]; 8];
+            for i in 0..HEAD {
+                for (h, a) in acc.iter_mut().enumerate() {
+                    let q = row[h * HEAD + i];
                     let at = (h * HEAD + i) * lanes + block * 8;
                     let k: &[f32; 8] = kt[at..at + 8].try_into().expect("8");
                     for l in 0..8 {
-                        acc[l] += qv * k[l];
+                        a[l] += q * k[l];
                     }
                 }
-                let n = (t - block * 8).min(8);
-                o[h * t + block * 8..h * t + block * 8 + n].copy_from_slice(&acc[..n]);
+            }
+            let n = (t - block * 8).min(8);
+            for (h, a) in acc.iter().enumerate() {
+                o[h * t + block * 8..h * t + block * 8 + n].copy_from_slice(&a[..n]);
             }
         }
     }
@@ -197,14 +224,24 @@ pub(crate) fn gelu_then_hyper(up: &mut [f32], hyper: &[f32], tanh: bool, out: &m
             *v = gelu(*v);
         }
     }
-    for (row, o) in up.chunks_exact(c).zip(out.chunks_exact_mut(4)) {
+    assert_eq!(c, 32, "SAM's upscaled features have 32 channels");
+    for (row, o) in up.chunks_exact(32).zip(out.chunks_exact_mut(4)) {
         for m in 0..4 {
-            let hrow = &hyper[m * c..(m + 1) * c];
-            let mut acc = 0.0;
-            for (a, b) in row.iter().zip(hrow) {
-                acc += a * b;
+            let h = &hyper[m * 32..(m + 1) * 32];
+            // Sixteen lanes of partial sums and a tree to add them: a dot product the
+            // compiler vectorises (a plain running sum must stay sequential).
+            let mut acc = [0f32; 16];
+            for l in 0..16 {
+                acc[l] = row[l] * h[l] + row[16 + l] * h[16 + l];
             }
-            o[m] = acc;
+            let mut width = 8;
+            while width > 0 {
+                for l in 0..width {
+                    acc[l] += acc[l + width];
+                }
+                width /= 2;
+            }
+            o[m] = acc[0];
         }
     }
 }
@@ -232,6 +269,18 @@ pub(crate) fn head_pool(a: &[f32], v: &[f32], t: usize, out: &mut [f32]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn exp_is_within_two_ulp_of_libm() {
+        let mut worst = 0f32;
+        for i in -86_000..=87_000 {
+            let x = i as f32 / 1000.0 + 0.000_37;
+            let (got, want) = (exp(x), x.exp());
+            worst = worst.max(((got - want) / want).abs());
+        }
+        assert!(worst < 2.5e-7, "max relative error {worst}");
+        assert!(exp(-1000.0) < 1e-37 && exp(-1000.0) >= 0.0);
+    }
 
     #[test]
     fn softmaxes_sum_to_one_and_keep_order() {
