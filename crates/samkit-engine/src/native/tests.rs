@@ -302,7 +302,7 @@ fn the_cached_path_equals_the_reference_path() {
             let mut want = Trace::default();
             let reference = native.decode_reference(&embedding, &input, Some(&mut want));
             let mut got = Trace::default();
-            let fast = native.decode_cached(&cache, &input, Some(&mut got));
+            let fast = native.decode_cached(cache, &input, Some(&mut got));
             compare(
                 &case("layer 1 keys"),
                 &flat(got.keys[0].view()),
