@@ -20,14 +20,16 @@ pub struct AutoArgs {
     /// Images and/or folders (searched recursively for png, jpg, jpeg, tif, tiff, bmp, webp)
     #[arg(required = true, value_name = "INPUT")]
     pub inputs: Vec<PathBuf>,
-    /// Output folder: OUT/<name>.json per image (folder inputs keep their sub-folders);
-    /// with a single image, OUT may be the .json file itself
+    /// sam-json: output folder, OUT/<name>.json per image (folder inputs keep their
+    /// sub-folders; with a single image, OUT may be the .json file itself).
+    /// coco: the COCO file; per-image results are kept in OUT.parts/ for resuming
     #[arg(long, value_name = "OUT")]
     pub out: PathBuf,
-    /// Output format: sam-json = SAM's list of records per image
+    /// Output format: sam-json (SAM's list of records per image) or coco (one COCO
+    /// instances file for all images, class-agnostic category, score = predicted IoU)
     #[arg(long, value_enum, default_value_t = Format::SamJson)]
     pub format: Format,
-    /// How `segmentation` is written: coco_rle ({size, counts: string}),
+    /// How sam-json writes `segmentation`: coco_rle ({size, counts: string}),
     /// uncompressed_rle ({size, counts: [runs]}) or binary_mask (rows of booleans)
     #[arg(long, default_value = "coco_rle", value_parser = parse_output_mode)]
     pub output_mode: OutputMode,
@@ -80,6 +82,8 @@ pub struct AutoArgs {
 pub enum Format {
     /// A JSON list of SAM's records per image
     SamJson,
+    /// One COCO instances file for all images
+    Coco,
 }
 
 fn parse_output_mode(s: &str) -> Result<OutputMode, String> {
@@ -124,6 +128,8 @@ impl AutoArgs {
 struct Job {
     image: PathBuf,
     output: PathBuf,
+    /// The image's path relative to its input folder (its COCO `file_name`).
+    name: String,
 }
 
 fn is_image(path: &Path) -> bool {
@@ -168,6 +174,11 @@ fn plan(inputs: &[PathBuf], out: &Path) -> anyhow::Result<Vec<Job>> {
         return Ok(vec![Job {
             image: inputs[0].clone(),
             output: out.to_path_buf(),
+            name: inputs[0]
+                .file_name()
+                .unwrap_or(inputs[0].as_os_str())
+                .to_string_lossy()
+                .into_owned(),
         }]);
     }
     let mut jobs = Vec::new();
@@ -181,6 +192,7 @@ fn plan(inputs: &[PathBuf], out: &Path) -> anyhow::Result<Vec<Job>> {
                 let rel = image.strip_prefix(input).unwrap_or(&image);
                 jobs.push(Job {
                     output: out.join(rel).with_extension("json"),
+                    name: rel.to_string_lossy().into_owned(),
                     image,
                 });
             }
@@ -188,6 +200,11 @@ fn plan(inputs: &[PathBuf], out: &Path) -> anyhow::Result<Vec<Job>> {
             let stem = input.file_stem().unwrap_or(input.as_os_str());
             jobs.push(Job {
                 output: out.join(stem).with_extension("json"),
+                name: input
+                    .file_name()
+                    .unwrap_or(input.as_os_str())
+                    .to_string_lossy()
+                    .into_owned(),
                 image: input.clone(),
             });
         }
@@ -218,7 +235,27 @@ fn is_complete(output: &Path) -> bool {
 pub fn run(args: AutoArgs) -> anyhow::Result<()> {
     let params = args.params();
     params.point_grids().context("invalid parameters")?;
-    let jobs = plan(&args.inputs, &args.out)?;
+    let output_mode = match args.format {
+        Format::SamJson => args.output_mode,
+        Format::Coco => {
+            anyhow::ensure!(
+                args.output_mode == OutputMode::CocoRle,
+                "--output-mode is for --format sam-json; COCO files hold RLE"
+            );
+            samkit_outfile::check_writable(&args.out)
+                .with_context(|| format!("cannot write {}", args.out.display()))?;
+            OutputMode::CocoRle
+        }
+    };
+    let parts = parts_dir(&args.out);
+    let jobs = plan(
+        &args.inputs,
+        if args.format == Format::Coco {
+            &parts
+        } else {
+            &args.out
+        },
+    )?;
     anyhow::ensure!(
         !jobs.is_empty(),
         "no images found in {} (looked for {})",
@@ -237,6 +274,10 @@ pub fn run(args: AutoArgs) -> anyhow::Result<()> {
             "all {} outputs are complete (use --force to redo them)",
             done.len()
         );
+        if args.format == Format::Coco {
+            let all: Vec<Job> = done.into_iter().collect();
+            write_coco(&all, &args)?;
+        }
         return Ok(());
     }
     let loaded = args.model.load()?;
@@ -259,7 +300,7 @@ pub fn run(args: AutoArgs) -> anyhow::Result<()> {
     for job in &todo {
         images_bar.set_message(job.image.display().to_string());
         points_bar.set_position(0);
-        let result = run_one(job, &decoder, &params, &args, &points_bar);
+        let result = run_one(job, &decoder, &params, &args, output_mode, &points_bar);
         match result {
             Ok(n) => {
                 written += 1;
@@ -295,7 +336,15 @@ pub fn run(args: AutoArgs) -> anyhow::Result<()> {
             format!("; {} failed", failed.len())
         },
     );
-    let outputs: Vec<PathBuf> = todo.iter().map(|j| j.output.clone()).collect();
+    let outputs: Vec<PathBuf> = match args.format {
+        Format::SamJson => todo.iter().map(|j| j.output.clone()).collect(),
+        Format::Coco => {
+            let mut all: Vec<Job> = done.into_iter().chain(todo.iter().cloned()).collect();
+            all.retain(|j| !failed.contains(&j.image));
+            write_coco(&all, &args)?;
+            vec![args.out.clone()]
+        }
+    };
     crate::print_report(&report, &outputs);
     anyhow::ensure!(
         failed.is_empty(),
@@ -312,6 +361,7 @@ fn run_one(
     decoder: &SamPointDecoder,
     params: &AutoParams,
     args: &AutoArgs,
+    output_mode: OutputMode,
     points_bar: &ProgressBar,
 ) -> anyhow::Result<usize> {
     let image = samkit_engine::load_rgb_within(&job.image, args.budget.budget())?;
@@ -327,7 +377,7 @@ fn run_one(
     let records: Vec<_> = data
         .records
         .iter()
-        .map(|r| r.to_sam_record(args.output_mode))
+        .map(|r| r.to_sam_record(output_mode))
         .collect();
     let json = serde_json::to_vec(&records)?;
     if let Some(parent) = job.output.parent().filter(|p| !p.as_os_str().is_empty()) {
@@ -337,6 +387,108 @@ fn run_one(
     samkit_outfile::write_bytes(&job.output, &json)
         .with_context(|| format!("cannot write {}", job.output.display()))?;
     Ok(records.len())
+}
+
+/// Where `--format coco` keeps each image's records between runs: `OUT.parts/`.
+fn parts_dir(out: &Path) -> PathBuf {
+    let mut name = out.as_os_str().to_owned();
+    name.push(".parts");
+    PathBuf::from(name)
+}
+
+/// The COCO file of the images whose parts are complete, in plan order: image ids 1..,
+/// one class-agnostic category, each record an instance scored by its predicted IoU with
+/// its point as prompt.
+fn write_coco(jobs: &[Job], args: &AutoArgs) -> anyhow::Result<()> {
+    use samkit_formats::{AnnotationSet, Category, ImageInfo, Instance, PromptPoint, Prompts};
+    /// One sam-json record's fields that COCO keeps.
+    struct Part {
+        segmentation: samkit_mask::CocoRle,
+        predicted_iou: f32,
+        point_coords: Vec<[f64; 2]>,
+    }
+    fn part(v: serde_json::Value) -> Option<Part> {
+        let point_coords = v["point_coords"]
+            .as_array()?
+            .iter()
+            .map(|p| Some([p[0].as_f64()?, p[1].as_f64()?]))
+            .collect::<Option<Vec<_>>>()?;
+        Some(Part {
+            segmentation: serde_json::from_value(v["segmentation"].clone()).ok()?,
+            predicted_iou: v["predicted_iou"].as_f64()? as f32,
+            point_coords,
+        })
+    }
+    let mut set = AnnotationSet {
+        categories: vec![Category {
+            id: 1,
+            name: "object".into(),
+            color: None,
+            supercategory: None,
+        }],
+        ..Default::default()
+    };
+    for (k, job) in jobs.iter().enumerate() {
+        let bytes = std::fs::read(&job.output)
+            .with_context(|| format!("cannot read {}", job.output.display()))?;
+        let not_records = || {
+            format!(
+                "{} is not SAM's records with COCO RLE (rerun with --force)",
+                job.output.display()
+            )
+        };
+        let values: Vec<serde_json::Value> =
+            serde_json::from_slice(&bytes).with_context(not_records)?;
+        let records: Vec<Part> = values
+            .into_iter()
+            .map(part)
+            .collect::<Option<_>>()
+            .with_context(not_records)?;
+        let image_id = k as u64 + 1;
+        let (width, height) = match records.first() {
+            Some(r) => (r.segmentation.width(), r.segmentation.height()),
+            None => {
+                let img = samkit_engine::load_rgb_within(&job.image, args.budget.budget())?;
+                img.dimensions()
+            }
+        };
+        set.images.push(ImageInfo {
+            id: image_id,
+            file_name: job.name.clone(),
+            width,
+            height,
+        });
+        for r in records {
+            set.instances.push(Instance {
+                id: set.instances.len() as u64 + 1,
+                image_id,
+                category_id: 1,
+                mask: r.segmentation,
+                score: Some(r.predicted_iou),
+                prompts: Prompts {
+                    points: r
+                        .point_coords
+                        .iter()
+                        .map(|p| PromptPoint {
+                            x: p[0] as f32,
+                            y: p[1] as f32,
+                            label: 1,
+                        })
+                        .collect(),
+                    bbox: None,
+                },
+                iscrowd: false,
+            });
+        }
+    }
+    samkit_formats::coco::export_coco(
+        &set,
+        &args.out,
+        &samkit_formats::coco::CocoExportOptions::default(),
+        &mut |_, _| {},
+    )
+    .with_context(|| format!("cannot write {}", args.out.display()))?;
+    Ok(())
 }
 
 #[cfg(test)]
@@ -363,11 +515,13 @@ mod tests {
             vec![
                 Job {
                     image: root.join("b.png"),
-                    output: out.join("b.json")
+                    output: out.join("b.json"),
+                    name: "b.png".into(),
                 },
                 Job {
                     image: root.join("sub/a.JPG"),
-                    output: out.join("sub/a.json")
+                    output: out.join("sub/a.json"),
+                    name: "sub/a.JPG".into(),
                 },
             ]
         );

@@ -81,6 +81,42 @@ fn a_folder_with_a_bad_image_is_segmented_resumably() {
     assert!(again[0]["segmentation"]["counts"].is_array());
     assert_eq!(again[0]["bbox"], before[0]["bbox"]);
     assert_eq!(again[0]["predicted_iou"], before[0]["predicted_iou"]);
+
+    // --format coco: one COCO file of the same masks, resumable through OUT.parts/.
+    let coco = d.path().join("coco.json");
+    let mut c = vec![s(&input), "--out", s(&coco), "--format", "coco"];
+    c.extend(small);
+    let o = samkit(&c);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let doc: serde_json::Value = serde_json::from_slice(&std::fs::read(&coco).unwrap()).unwrap();
+    assert_eq!(doc["images"][0]["file_name"], "cats/chelsea.png");
+    assert_eq!(doc["images"][0]["width"], 451);
+    assert_eq!(doc["categories"][0]["id"], 1);
+    let anns = doc["annotations"].as_array().unwrap();
+    assert_eq!(anns.len(), records.len());
+    for (a, r) in anns.iter().zip(records) {
+        assert_eq!(a["segmentation"], r["segmentation"]);
+        assert_eq!(
+            a["score"].as_f64().unwrap() as f32,
+            r["predicted_iou"].as_f64().unwrap() as f32
+        );
+        assert_eq!(a["area"].as_f64().unwrap(), r["area"].as_f64().unwrap());
+        assert_eq!(a["image_id"], 1);
+    }
+    assert!(d.path().join("coco.json.parts/cats/chelsea.json").is_file());
+    // A rerun rebuilds the file from the parts without segmenting again.
+    std::fs::remove_file(&coco).unwrap();
+    let o = samkit(&c);
+    let err = String::from_utf8_lossy(&o.stderr).to_string();
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    assert!(err.contains("complete"), "{err}");
+    let again: serde_json::Value = serde_json::from_slice(&std::fs::read(&coco).unwrap()).unwrap();
+    assert_eq!(again, doc);
 }
 
 #[test]
