@@ -8,6 +8,7 @@
 //! * [`mask_data`] — the batch of mask records (`MaskData`), masks kept as COCO RLE
 //!   once filtered, plus `batched_mask_to_box`, the stability score and the records;
 //! * [`nms`] — torchvision's `nms` / `batched_nms` on the CPU, tie order included;
+//! * [`overlay`] — a picture of every mask in its own colour;
 //! * [`generator`] — the pipeline ([`generate`]) over any [`PointDecoder`]; the real
 //!   one is [`SamPointDecoder`] (the native batched decoder of `samkit-engine`).
 //!
@@ -19,6 +20,7 @@ pub mod generator;
 pub mod grid;
 pub mod mask_data;
 pub mod nms;
+pub mod overlay;
 
 pub use crops::CropBox;
 pub use generator::{

@@ -33,6 +33,9 @@ pub struct AutoArgs {
     /// uncompressed_rle ({size, counts: [runs]}) or binary_mask (rows of booleans)
     #[arg(long, default_value = "coco_rle", value_parser = parse_output_mode)]
     pub output_mode: OutputMode,
+    /// Also write DIR/<name>.png per image: the photo with every mask in its own colour
+    #[arg(long, value_name = "DIR")]
+    pub overlay: Option<PathBuf>,
     /// Redo images whose output already exists
     #[arg(long)]
     pub force: bool,
@@ -242,6 +245,10 @@ pub fn run(args: AutoArgs) -> anyhow::Result<()> {
                 args.output_mode == OutputMode::CocoRle,
                 "--output-mode is for --format sam-json; COCO files hold RLE"
             );
+            if let Some(parent) = args.out.parent().filter(|p| !p.as_os_str().is_empty()) {
+                std::fs::create_dir_all(parent)
+                    .with_context(|| format!("cannot create folder {}", parent.display()))?;
+            }
             samkit_outfile::check_writable(&args.out)
                 .with_context(|| format!("cannot write {}", args.out.display()))?;
             OutputMode::CocoRle
@@ -269,14 +276,23 @@ pub fn run(args: AutoArgs) -> anyhow::Result<()> {
     let (todo, done): (Vec<Job>, Vec<Job>) = jobs
         .into_iter()
         .partition(|j| args.force || !is_complete(&j.output));
+    if let Some(dir) = &args.overlay {
+        for job in &done {
+            let path = overlay_path(dir, job);
+            if !path.exists() {
+                if let Err(e) = overlay_from_output(job, &path, &args) {
+                    eprintln!("warning: no overlay for {}: {e:#}", job.image.display());
+                }
+            }
+        }
+    }
     if todo.is_empty() {
         eprintln!(
             "all {} outputs are complete (use --force to redo them)",
             done.len()
         );
         if args.format == Format::Coco {
-            let all: Vec<Job> = done.into_iter().collect();
-            write_coco(&all, &args)?;
+            write_coco(&done, &args)?;
         }
         return Ok(());
     }
@@ -386,7 +402,45 @@ fn run_one(
     }
     samkit_outfile::write_bytes(&job.output, &json)
         .with_context(|| format!("cannot write {}", job.output.display()))?;
+    if let Some(dir) = &args.overlay {
+        let masks: Vec<&samkit_mask::CocoRle> = data.records.iter().map(|r| &r.rle).collect();
+        write_overlay(&image, &masks, &overlay_path(dir, job))?;
+    }
     Ok(records.len())
+}
+
+/// DIR/<the image's path in its input, extension png>.
+fn overlay_path(dir: &Path, job: &Job) -> PathBuf {
+    dir.join(&job.name).with_extension("png")
+}
+
+fn write_overlay(
+    image: &image::RgbImage,
+    masks: &[&samkit_mask::CocoRle],
+    path: &Path,
+) -> anyhow::Result<()> {
+    let picture = samkit_auto::overlay::render(image, masks);
+    let mut png = Vec::new();
+    picture.write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)?;
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("cannot create folder {}", parent.display()))?;
+    }
+    samkit_outfile::write_bytes(path, &png)
+        .with_context(|| format!("cannot write {}", path.display()))
+}
+
+/// The overlay of an image done in an earlier run, from its output's RLEs.
+fn overlay_from_output(job: &Job, path: &Path, args: &AutoArgs) -> anyhow::Result<()> {
+    let values: Vec<serde_json::Value> = serde_json::from_slice(&std::fs::read(&job.output)?)?;
+    let masks = values
+        .into_iter()
+        .map(|mut v| serde_json::from_value::<samkit_mask::CocoRle>(v["segmentation"].take()))
+        .collect::<Result<Vec<_>, _>>()
+        .context("its output holds no RLE (binary_mask output: rerun with --force)")?;
+    let image = samkit_engine::load_rgb_within(&job.image, args.budget.budget())?;
+    let refs: Vec<&samkit_mask::CocoRle> = masks.iter().collect();
+    write_overlay(&image, &refs, path)
 }
 
 /// Where `--format coco` keeps each image's records between runs: `OUT.parts/`.

@@ -58,16 +58,33 @@ fn a_folder_with_a_bad_image_is_segmented_resumably() {
     }
     let first = std::fs::read(&json).unwrap();
 
-    // Without the bad image, a rerun finds everything complete and loads nothing.
+    // Without the bad image, a rerun finds everything complete and loads nothing; an
+    // overlay asked for then is drawn from the output.
     std::fs::remove_file(input.join("broken.png")).unwrap();
-    let o = samkit(&args);
+    let overlay = d.path().join("overlay");
+    let mut with_overlay = args.clone();
+    with_overlay.extend(["--overlay", s(&overlay)]);
+    let o = samkit(&with_overlay);
     let err = String::from_utf8_lossy(&o.stderr).to_string();
     assert_eq!(o.status.code(), Some(0), "{err}");
     assert!(err.contains("complete"), "{err}");
+    let picture = image::open(overlay.join("cats/chelsea.png"))
+        .unwrap()
+        .to_rgb8();
+    assert_eq!(picture.dimensions(), (451, 300));
+    let photo = image::open(sample("chelsea.png")).unwrap().to_rgb8();
+    assert_ne!(picture, photo, "the masks are painted");
 
     // --force redoes it, with the same result; another output mode as asked.
     let mut forced = args.clone();
-    forced.extend(["--force", "--output-mode", "uncompressed_rle"]);
+    let overlay2 = d.path().join("overlay2");
+    forced.extend([
+        "--force",
+        "--output-mode",
+        "uncompressed_rle",
+        "--overlay",
+        s(&overlay2),
+    ]);
     let o = samkit(&forced);
     assert_eq!(
         o.status.code(),
@@ -79,6 +96,13 @@ fn a_folder_with_a_bad_image_is_segmented_resumably() {
     let before: serde_json::Value = serde_json::from_slice(&first).unwrap();
     assert_eq!(again.as_array().unwrap().len(), records.len());
     assert!(again[0]["segmentation"]["counts"].is_array());
+    // The overlay drawn while segmenting equals the one drawn from the output.
+    assert_eq!(
+        image::open(overlay2.join("cats/chelsea.png"))
+            .unwrap()
+            .to_rgb8(),
+        picture
+    );
     assert_eq!(again[0]["bbox"], before[0]["bbox"]);
     assert_eq!(again[0]["predicted_iou"], before[0]["predicted_iou"]);
 
