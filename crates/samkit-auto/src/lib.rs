@@ -8,6 +8,7 @@
 //! * [`mask_data`] — the batch of mask records (`MaskData`), masks kept as COCO RLE
 //!   once filtered, plus `batched_mask_to_box`, the stability score and the records;
 //! * [`nms`] — torchvision's `nms` / `batched_nms` on the CPU, tie order included;
+//! * [`boxes`] — masks for boxes (`samkit masks-from-boxes`);
 //! * [`overlay`] — a picture of every mask in its own colour;
 //! * [`generator`] — the pipeline ([`generate`]) over any [`PointDecoder`]; the real
 //!   one is [`SamPointDecoder`] (the native batched decoder of `samkit-engine`).
@@ -15,6 +16,7 @@
 //! Where the original is ambiguous or depends on its platform, the choice is written
 //! at the place it is made (module docs of [`nms`] and [`generator`]).
 
+pub mod boxes;
 pub mod crops;
 pub mod generator;
 pub mod grid;

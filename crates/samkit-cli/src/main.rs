@@ -11,6 +11,7 @@ mod budget_args;
 mod convert;
 mod eval;
 mod export;
+mod masks_from_boxes;
 mod model_args;
 mod models;
 mod segment;
@@ -48,6 +49,8 @@ enum Command {
     Segment(segment::SegmentArgs),
     /// Segment everything: SAM's automatic mask generator on images and folders
     Auto(auto::AutoArgs),
+    /// A mask inside every box of a COCO file (boxes from a detector or an older dataset)
+    MasksFromBoxes(masks_from_boxes::MasksFromBoxesArgs),
     /// Measure encoder and decoder latency (median of N runs after warm-up)
     Bench(bench::BenchArgs),
     /// Measure click efficiency (NoC@85/90, mIoU@k) on a labelled image set
@@ -77,6 +80,7 @@ fn main() {
         Command::Models(args) => models::run(args),
         Command::Segment(args) => segment::run(args),
         Command::Auto(args) => auto::run(args),
+        Command::MasksFromBoxes(args) => masks_from_boxes::run(args),
         Command::Bench(args) => bench::run(args),
         Command::Eval(args) => eval::run(args),
         Command::Convert(args) => convert::run(args),

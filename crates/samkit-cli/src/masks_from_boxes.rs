@@ -1,0 +1,261 @@
+//! `samkit masks-from-boxes`: a SAM mask inside every box of a COCO file, written as
+//! COCO with everything else of each annotation kept.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::Context;
+use indicatif::{ProgressBar, ProgressStyle};
+use samkit_auto::boxes::{check_xywh, masks_for_boxes, CheckedBox};
+use serde_json::{json, Value};
+
+use crate::budget_args::BudgetArgs;
+use crate::model_args::ModelArgs;
+
+/// The most bytes of an annotations file we read (a COCO file of a million objects
+/// with polygons is a few hundred MB).
+const MAX_ANNOTATIONS_BYTES: u64 = 2 << 30;
+
+#[derive(clap::Args, Debug)]
+pub struct MasksFromBoxesArgs {
+    /// COCO instances file whose annotations have a `bbox` (with or without segmentation)
+    #[arg(value_name = "ANNOTATIONS")]
+    pub annotations: PathBuf,
+    /// Folder the images' `file_name`s are relative to
+    #[arg(long, value_name = "DIR")]
+    pub images: PathBuf,
+    /// The COCO file to write: the input with each box's mask as `segmentation`, its
+    /// `area`, and the predicted IoU as `score`
+    #[arg(long, value_name = "OUT")]
+    pub out: PathBuf,
+    /// Write polygons (holes kept, joined by a zero-width cut) instead of RLE
+    #[arg(long)]
+    pub polygons: bool,
+    /// Boxes decoded together (memory grows with it)
+    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=4096))]
+    pub batch: u32,
+    /// Encode even when a cached embedding exists
+    #[arg(long)]
+    pub no_cache: bool,
+    #[command(flatten)]
+    pub model: ModelArgs,
+    #[command(flatten)]
+    pub budget: BudgetArgs,
+}
+
+pub fn run(args: MasksFromBoxesArgs) -> anyhow::Result<()> {
+    let len = std::fs::metadata(&args.annotations)
+        .with_context(|| format!("cannot read {}", args.annotations.display()))?
+        .len();
+    anyhow::ensure!(
+        len <= MAX_ANNOTATIONS_BYTES,
+        "{} is {len} bytes, more than the {MAX_ANNOTATIONS_BYTES} an annotations file may have",
+        args.annotations.display()
+    );
+    let bytes = std::fs::read(&args.annotations)
+        .with_context(|| format!("cannot read {}", args.annotations.display()))?;
+    let mut doc: Value = serde_json::from_slice(&bytes)
+        .with_context(|| format!("{} is not JSON", args.annotations.display()))?;
+    let declared_sizes = image_sizes(&doc);
+    let images = image_files(&doc)
+        .with_context(|| format!("{}: bad `images`", args.annotations.display()))?;
+    let Some(annotations) = doc.get_mut("annotations").and_then(Value::as_array_mut) else {
+        anyhow::bail!(
+            "{} has no `annotations` list: is it a COCO instances file?",
+            args.annotations.display()
+        );
+    };
+    // Annotation indices per image, in file order.
+    let mut by_image: Vec<(u64, Vec<usize>)> = Vec::new();
+    let mut slot: HashMap<u64, usize> = HashMap::new();
+    let mut notes = Vec::new();
+    for (k, a) in annotations.iter().enumerate() {
+        let Some(image_id) = a.get("image_id").and_then(Value::as_u64) else {
+            notes.push(format!("annotation #{k} has no image_id: left as it was"));
+            continue;
+        };
+        let s = *slot.entry(image_id).or_insert_with(|| {
+            by_image.push((image_id, Vec::new()));
+            by_image.len() - 1
+        });
+        by_image[s].1.push(k);
+    }
+    samkit_outfile::check_writable(&args.out)
+        .with_context(|| format!("cannot write {}", args.out.display()))?;
+
+    let loaded = args.model.load()?;
+    let decoder = loaded.model.decoder();
+    let bar = ProgressBar::new(annotations.len() as u64);
+    bar.set_style(
+        ProgressStyle::with_template("boxes [{bar:40}] {pos}/{len} ({eta}) {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
+    let started = Instant::now();
+    let (mut masked, mut skipped) = (0usize, vec![false; annotations.len()]);
+    for (image_id, members) in &by_image {
+        let Some(file_name) = images.get(image_id) else {
+            notes.push(format!(
+                "image {image_id} is not in `images`: its {} annotations left as they were",
+                members.len()
+            ));
+            bar.inc(members.len() as u64);
+            continue;
+        };
+        bar.set_message(file_name.clone());
+        let path = args.images.join(file_name);
+        let image = match samkit_engine::load_rgb_within(&path, args.budget.budget()) {
+            Ok(img) => img,
+            Err(e) => {
+                notes.push(format!(
+                    "{}: {e}; its {} annotations left as they were",
+                    path.display(),
+                    members.len()
+                ));
+                bar.inc(members.len() as u64);
+                continue;
+            }
+        };
+        let (w, h) = image.dimensions();
+        if let Some(declared) = declared_sizes.get(image_id).filter(|&&d| d != (w, h)) {
+            notes.push(format!(
+                "{} is {w}x{h} but the file says {}x{}: its {} annotations left as they were",
+                path.display(),
+                declared.0,
+                declared.1,
+                members.len()
+            ));
+            bar.inc(members.len() as u64);
+            continue;
+        }
+        let mut prompts = Vec::new();
+        for &k in members {
+            let a = &annotations[k];
+            let id = a.get("id").cloned().unwrap_or(Value::Null);
+            let bbox = a.get("bbox").and_then(Value::as_array).and_then(|b| {
+                let v: Vec<f64> = b.iter().filter_map(Value::as_f64).collect();
+                <[f64; 4]>::try_from(v).ok()
+            });
+            match bbox.map(|b| check_xywh(b, w, h)) {
+                Some(CheckedBox::Inside(b)) => prompts.push((k, b)),
+                Some(CheckedBox::Clipped(b)) => {
+                    notes.push(format!(
+                        "annotation {id}: box {:?} reaches outside the {w}x{h} image {file_name}: clipped",
+                        bbox.unwrap_or_default()
+                    ));
+                    prompts.push((k, b));
+                }
+                Some(CheckedBox::Empty) | None => {
+                    notes.push(format!(
+                        "annotation {id}: no box inside the {w}x{h} image {file_name}: skipped"
+                    ));
+                    skipped[k] = true;
+                    bar.inc(1);
+                }
+            }
+        }
+        if prompts.is_empty() {
+            continue;
+        }
+        let embedding = if args.no_cache {
+            loaded.model.embed(&image)?
+        } else {
+            loaded.cache.get_or_embed(&loaded.model, &image)?.0
+        };
+        for chunk in prompts.chunks(args.batch as usize) {
+            let boxes: Vec<_> = chunk.iter().map(|(_, b)| *b).collect();
+            let masks = masks_for_boxes(&decoder, &embedding, &boxes)?;
+            for ((k, _), (mask, iou)) in chunk.iter().zip(masks) {
+                let a = &mut annotations[*k];
+                let segmentation = if args.polygons {
+                    json!(
+                        samkit_mask::Polygons::from_mask(&mask, samkit_mask::DEFAULT_TOLERANCE)
+                            .to_coco()
+                    )
+                } else {
+                    serde_json::to_value(samkit_mask::CocoRle::encode(&mask))?
+                };
+                if let Some(obj) = a.as_object_mut() {
+                    obj.insert("segmentation".into(), segmentation);
+                    obj.insert("area".into(), json!(mask.area() as f64));
+                    obj.insert("score".into(), json!(iou));
+                    obj.insert("iscrowd".into(), json!(0));
+                }
+                masked += 1;
+            }
+            bar.inc(chunk.len() as u64);
+        }
+    }
+    bar.finish_and_clear();
+    let mut k = 0;
+    annotations.retain(|_| {
+        k += 1;
+        !skipped[k - 1]
+    });
+    let out_bytes = serde_json::to_vec(&doc)?;
+    samkit_outfile::write_bytes(&args.out, &out_bytes)
+        .with_context(|| format!("cannot write {}", args.out.display()))?;
+    for note in &notes {
+        eprintln!("note: {note}");
+    }
+    let secs = started.elapsed().as_secs_f64();
+    let report = format!(
+        "wrote {masked} masks ({:.1} boxes per second) to {}{}\n",
+        if secs > 0.0 {
+            masked as f64 / secs
+        } else {
+            0.0
+        },
+        args.out.display(),
+        match skipped.iter().filter(|&&s| s).count() {
+            0 => String::new(),
+            n => format!("; {n} empty boxes skipped"),
+        }
+    );
+    crate::print_report(&report, [&args.out]);
+    Ok(())
+}
+
+/// `images[].id` → declared `(width, height)`, where both are given.
+fn image_sizes(doc: &Value) -> HashMap<u64, (u32, u32)> {
+    let dim = |img: &Value, key: &str| img.get(key)?.as_u64()?.try_into().ok();
+    doc.get("images")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|img| {
+            Some((
+                img.get("id")?.as_u64()?,
+                (dim(img, "width")?, dim(img, "height")?),
+            ))
+        })
+        .collect()
+}
+
+/// `images[].id` → `file_name`.
+fn image_files(doc: &Value) -> anyhow::Result<HashMap<u64, String>> {
+    let mut map = HashMap::new();
+    for (k, img) in doc
+        .get("images")
+        .and_then(Value::as_array)
+        .context("no `images` list")?
+        .iter()
+        .enumerate()
+    {
+        let id = img
+            .get("id")
+            .and_then(Value::as_u64)
+            .with_context(|| format!("image #{k} has no integer id"))?;
+        let name = img
+            .get("file_name")
+            .and_then(Value::as_str)
+            .with_context(|| format!("image {id} has no file_name"))?;
+        anyhow::ensure!(
+            !name.split(['/', '\\']).any(|part| part == ".."),
+            "image {id}'s file_name {name:?} leaves the images folder"
+        );
+        map.insert(id, name.to_string());
+    }
+    Ok(map)
+}
