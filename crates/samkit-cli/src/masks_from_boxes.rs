@@ -252,10 +252,37 @@ fn image_files(doc: &Value) -> anyhow::Result<HashMap<u64, String>> {
             .and_then(Value::as_str)
             .with_context(|| format!("image {id} has no file_name"))?;
         anyhow::ensure!(
-            !name.split(['/', '\\']).any(|part| part == ".."),
-            "image {id}'s file_name {name:?} leaves the images folder"
+            !name.split(['/', '\\']).any(|part| part == "..")
+                && !name.starts_with(['/', '\\'])
+                && !std::path::Path::new(name).is_absolute(),
+            "image {id}'s file_name {name:?} leaves the images folder: give a path inside --images"
         );
         map.insert(id, name.to_string());
     }
     Ok(map)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_names_stay_inside_the_images_folder() {
+        let doc = |name: &str| json!({"images": [{"id": 1, "file_name": name}]});
+        assert_eq!(image_files(&doc("a/b.png")).unwrap()[&1], "a/b.png");
+        for bad in [
+            "../x.png",
+            "a/../../x.png",
+            "/etc/passwd",
+            "\\\\server\\x.png",
+        ] {
+            let err = image_files(&doc(bad)).unwrap_err().to_string();
+            assert!(err.contains("leaves the images folder"), "{bad}: {err}");
+        }
+        assert!(image_files(&json!({"images": [{"id": 1}]})).is_err());
+        assert_eq!(
+            image_sizes(&json!({"images": [{"id": 1, "width": 4, "height": 3}]}))[&1],
+            (4, 3)
+        );
+    }
 }
