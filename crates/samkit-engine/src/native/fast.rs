@@ -14,6 +14,8 @@
 //! attention is reassociated (`(x W) q = x (W q)`) instead. The results equal the
 //! reference path's up to rounding (tested).
 
+use std::sync::Arc;
+
 use ndarray::{s, Array1, Array2, ArrayView1, ArrayView2, Axis};
 
 use super::ops::{attention, layer_norm_rows, linear, relu};
@@ -40,14 +42,16 @@ pub(crate) struct ImageCache {
     q0: Array2<f32>,
     /// `s0c · W_out0ᵀ` `[4096, 128]`: the image side of `⟨s0c_p, u_j⟩`.
     g0: Array2<f32>,
-    /// `r = γ4 ⊙ s0c` (layer 0's norm4 scale), `[4096, 256]`.
+    /// `r = γ4 ⊙ s0c` (layer 0's norm4 scale), `[4096, 256]`: kept only for the tests,
+    /// which form the image tokens explicitly.
+    #[cfg(test)]
     r: Array2<f32>,
     /// Layer 1 projections of `r`, and of `β4 + pe` with the bias.
     rk1: Array2<f32>,
-    pk1: Array2<f32>,
+    pk1: Arc<Array2<f32>>,
     rv1: Array2<f32>,
     rq1: Array2<f32>,
-    pq1: Array2<f32>,
+    pq1: Arc<Array2<f32>>,
     /// Per pixel, of `r' = centre(r + γ4 ⊙ centre(b_out0))` (the image part of the
     /// centred tokens after layer 1, up to the per-pixel scale): `‖r'‖²`, `r' · centre(β4 + b_out1)`, `r' · γ4`.
     rp_sq: Array1<f32>,
@@ -59,10 +63,35 @@ pub(crate) struct ImageCache {
     e1: Array2<f32>,
     /// Final attention: `(γ1 ⊙ r') · W_k`, `(β1 + pe) · W_k + b_k`, `(γ1 ⊙ r') · W_v`.
     rkf: Array2<f32>,
-    pkf: Array2<f32>,
+    pkf: Arc<Array2<f32>>,
     rvf: Array2<f32>,
     /// The first transposed convolution of `γ1 ⊙ r'`, `[4096, 256]`.
     c_up: Array2<f32>,
+}
+
+/// Projections of the positional encodings alone, the same for every image: layer 1's
+/// `(β4 + pe) · W + b` for its token-to-image keys and image-to-token queries, and the
+/// final attention's `(β1 + pe) · W_k + b_k`, `[4096, 128]` each.
+pub(crate) struct PeProjections {
+    pk1: Arc<Array2<f32>>,
+    pq1: Arc<Array2<f32>>,
+    pkf: Arc<Array2<f32>>,
+}
+
+impl PeProjections {
+    pub fn new(w: &Weights, pe: &Array2<f32>) -> Self {
+        let d = &w.decoder;
+        let (l0, l1) = (&d.layers[0], &d.layers[1]);
+        let mut pe_beta = pe.clone();
+        pe_beta += &l0.norm4.beta;
+        let mut pe_beta1 = pe.clone();
+        pe_beta1 += &l1.norm4.beta;
+        Self {
+            pk1: Arc::new(linear(pe_beta.view(), &l1.token_to_image.k)),
+            pq1: Arc::new(linear(pe_beta.view(), &l1.image_to_token.q)),
+            pkf: Arc::new(linear(pe_beta1.view(), &d.final_attn.k)),
+        }
+    }
 }
 
 fn centre_rows(x: &mut Array2<f32>) -> Array1<f32> {
@@ -85,7 +114,7 @@ fn scaled_dot(x: ArrayView2<f32>, gamma: &Array1<f32>, w: &Array2<f32>) -> Array
 }
 
 impl ImageCache {
-    pub fn new(w: &Weights, image: &Array2<f32>, pe: &Array2<f32>) -> Self {
+    pub fn new(w: &Weights, image: &Array2<f32>, pe: &Array2<f32>, shared: &PeProjections) -> Self {
         let d = &w.decoder;
         let l0 = &d.layers[0];
         let l1 = &d.layers[1];
@@ -103,13 +132,9 @@ impl ImageCache {
         let s0_c6 = s0c.dot(&c6.t());
         let g0 = s0c.dot(&l0.image_to_token.out.w.t());
         let r = &s0c * &l0.norm4.gamma;
-        let mut pe_beta = pe.clone();
-        pe_beta += &l0.norm4.beta;
         let rk1 = r.dot(&l1.token_to_image.k.w);
-        let pk1 = linear(pe_beta.view(), &l1.token_to_image.k);
         let rv1 = r.dot(&l1.token_to_image.v.w);
         let rq1 = r.dot(&l1.image_to_token.q.w);
-        let pq1 = linear(pe_beta.view(), &l1.image_to_token.q);
         let fa = &d.final_attn;
         let g1 = &l1.norm4.gamma;
         let gb0 = centre(l0.image_to_token.out.b.view()) * &l0.norm4.gamma;
@@ -123,9 +148,6 @@ impl ImageCache {
         let e0 = (&rp * &l0.norm4.gamma).dot(&l0.image_to_token.out.w.t());
         let e1 = rp.dot(&l1.image_to_token.out.w.t());
         let rkf = scaled_dot(rp.view(), g1, &fa.k.w);
-        let mut pe_beta1 = pe.clone();
-        pe_beta1 += &l1.norm4.beta;
-        let pkf = linear(pe_beta1.view(), &fa.k);
         let rvf = scaled_dot(rp.view(), g1, &fa.v.w);
         let c_up = scaled_dot(rp.view(), g1, &d.up0.w);
         Self {
@@ -137,19 +159,20 @@ impl ImageCache {
             v0,
             q0,
             g0,
+            #[cfg(test)]
             r,
             rk1,
-            pk1,
+            pk1: shared.pk1.clone(),
             rv1,
             rq1,
-            pq1,
+            pq1: shared.pq1.clone(),
             rp_sq,
             rp_c,
             rp_g4,
             e0,
             e1,
             rkf,
-            pkf,
+            pkf: shared.pkf.clone(),
             rvf,
             c_up,
         }
@@ -216,6 +239,7 @@ impl ImageCache {
             v0: plus(&self.v0, wt.dot(&l0.token_to_image.v.w)),
             q0: plus(&self.q0, wt.dot(&l0.image_to_token.q.w)),
             g0: plus(&self.g0, c6.dot(&l0.image_to_token.out.w.t())),
+            #[cfg(test)]
             r: plus(&self.r, c6g4.clone()),
             rk1: plus(&self.rk1, c6g4.dot(&l1.token_to_image.k.w)),
             pk1: self.pk1.clone(),
@@ -554,13 +578,16 @@ pub(crate) fn decode(
     layer_norm_rows(&mut queries, &d.norm_final);
     if let Some(tr) = trace {
         // The image tokens after layer 1, formed only for the tests.
-        let mut x2 = cache.r.clone();
-        x2 += &(centre(l0.image_to_token.out.b.view()) * &l0.norm4.gamma);
-        x2 *= &r1.view().insert_axis(Axis(1));
-        x2 += &coeffs.dot(&vectors);
-        x2 += &c;
-        layer_norm_rows(&mut x2, &l1.norm4);
-        tr.keys.push(x2);
+        #[cfg(test)]
+        {
+            let mut x2 = cache.r.clone();
+            x2 += &(centre(l0.image_to_token.out.b.view()) * &l0.norm4.gamma);
+            x2 *= &r1.view().insert_axis(Axis(1));
+            x2 += &coeffs.dot(&vectors);
+            x2 += &c;
+            layer_norm_rows(&mut x2, &l1.norm4);
+            tr.keys.push(x2);
+        }
         tr.hs = queries.clone();
     }
 

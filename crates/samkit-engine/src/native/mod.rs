@@ -43,8 +43,10 @@ pub(crate) struct RawOutputs {
     pub iou: Array1<f32>,
 }
 
-/// Images whose prompt-independent work is kept (about 30 MB each).
-const CACHED_IMAGES: usize = 4;
+/// Images whose prompt-independent work is kept, about 20 MB each: enough for a few
+/// annotators on different images without pushing a server past its memory goal
+/// (BENCHMARKS.md, serving memory).
+const CACHED_IMAGES: usize = 3;
 
 pub(crate) struct NativeDecoder {
     /// Prompts of a batch decoded at once; 1 decodes them in turn.
@@ -54,6 +56,7 @@ pub(crate) struct NativeDecoder {
     weights: Weights,
     /// `get_dense_pe()` as image tokens `[4096, 256]`.
     image_pe: Array2<f32>,
+    pe_projections: fast::PeProjections,
     /// The IoU token then the 4 mask tokens, `[5, 256]`.
     output_tokens: Array2<f32>,
 }
@@ -80,11 +83,13 @@ impl NativeDecoder {
             0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
             n => n,
         };
+        let pe_projections = fast::PeProjections::new(&weights, &image_pe);
         Ok(Self {
             threads,
             images: Mutex::new(Vec::new()),
             weights,
             image_pe,
+            pe_projections,
             output_tokens,
         })
     }
@@ -119,7 +124,12 @@ impl NativeDecoder {
 
     /// The prompt-independent work for an image.
     pub(crate) fn image_cache(&self, embedding: &Embedding) -> fast::ImageCache {
-        fast::ImageCache::new(&self.weights, &image_tokens(embedding), &self.image_pe)
+        fast::ImageCache::new(
+            &self.weights,
+            &image_tokens(embedding),
+            &self.image_pe,
+            &self.pe_projections,
+        )
     }
 
     /// Decodes one prompt without a mask input through the per-image cache.
