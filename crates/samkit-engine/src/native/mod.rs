@@ -46,7 +46,7 @@ pub(crate) struct RawOutputs {
 /// Images whose prompt-independent work is kept, about 20 MB each: enough for a few
 /// annotators on different images without pushing a server past its memory goal
 /// (BENCHMARKS.md, serving memory).
-const CACHED_IMAGES: usize = 3;
+const CACHED_IMAGES: usize = 4;
 
 pub(crate) struct NativeDecoder {
     /// Prompts of a batch decoded at once; 1 decodes them in turn.
