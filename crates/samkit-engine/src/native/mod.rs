@@ -43,9 +43,10 @@ pub(crate) struct RawOutputs {
     pub iou: Array1<f32>,
 }
 
-/// Images whose prompt-independent work is kept, about 20 MB each: enough for a few
-/// annotators on different images without pushing a server past its memory goal
-/// (BENCHMARKS.md, serving memory).
+/// Images whose prompt-independent work is kept, about 20 MB each. Fewer than the
+/// images being annotated at once makes every prompt rebuild it (≈ 40 ms): with 3 for
+/// the load test's 4 images the native decoder served fewer prompts than ONNX Runtime
+/// (BENCHMARKS.md, native decoder).
 const CACHED_IMAGES: usize = 4;
 
 pub(crate) struct NativeDecoder {
