@@ -217,9 +217,17 @@ mod tests {
         assert_eq!(m.decoder_file(), Some(&PathBuf::from("./onnx")));
         assert_eq!(m.engine_options().decoder, DecoderBackend::Native);
         assert!(m.check().is_ok());
-        let err = parse(&["--decoder", "d.onnx"]).unwrap().check().unwrap_err().to_string();
+        let err = parse(&["--decoder", "d.onnx"])
+            .unwrap()
+            .check()
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("--encoder PATH"), "{err}");
-        let err = parse(&["--encoder", "e.onnx"]).unwrap().check().unwrap_err().to_string();
+        let err = parse(&["--encoder", "e.onnx"])
+            .unwrap()
+            .check()
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("--decoder PATH"), "{err}");
         let err = parse(&["--encoder", "e.onnx", "--decoder", "onnx"])
             .unwrap()

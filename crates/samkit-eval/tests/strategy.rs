@@ -96,7 +96,10 @@ fn strategies_choose_among_the_native_candidates() {
         prev = Some(s.state);
     }
     // Otherwise the two strategies would not have been told apart.
-    assert!(differ > 0, "no click where SAM's rule and best-iou disagree");
+    assert!(
+        differ > 0,
+        "no click where SAM's rule and best-iou disagree"
+    );
 }
 
 #[test]
