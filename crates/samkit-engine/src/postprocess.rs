@@ -7,60 +7,65 @@ use crate::prediction::MaskLogits;
 use crate::preprocess::{resized_size, Size, INPUT_SIZE};
 use crate::{LowResLogits, LOW_RES};
 
-/// Source index pairs and weights of a 1-D bilinear resize, half-pixel centres, as
-/// PyTorch's `upsample_bilinear2d` with `align_corners=False`.
+/// Source index pairs and weights of a 1-D linear resize with half-pixel centres, as
+/// ONNX Runtime's `Resize` computes them (the exported graph's op): the source
+/// coordinate is `(x + 0.5) / scale − 0.5` with `scale = out / in` in f32, clamped to the
+/// input, and the weights are the distances to both neighbours. Computing the coordinate
+/// as `(x + 0.5) · (in / out)` instead moves it by up to 1e-4 pixel on a 1000-pixel side,
+/// enough to flip a mask pixel.
 struct Taps {
     i0: Vec<usize>,
     i1: Vec<usize>,
+    /// Weight of `i1` and of `i0`.
     w1: Vec<f32>,
+    w0: Vec<f32>,
 }
 
-fn taps(input: usize, scale: f32, count: usize) -> Taps {
+fn taps(input: usize, output: usize, count: usize) -> Taps {
+    let scale = output as f32 / input as f32;
     let mut t = Taps {
         i0: Vec::with_capacity(count),
         i1: Vec::with_capacity(count),
         w1: Vec::with_capacity(count),
+        w0: Vec::with_capacity(count),
     };
     for x in 0..count {
-        let src = ((x as f32 + 0.5) * scale - 0.5).max(0.0);
+        let src = ((x as f32 + 0.5) / scale - 0.5).clamp(0.0, (input - 1) as f32);
         let i0 = (src as usize).min(input - 1);
         let i1 = (i0 + 1).min(input - 1);
+        let (w1, w0) = if i0 == i1 {
+            (0.5, 0.5)
+        } else {
+            ((src - i0 as f32).abs(), (src - i1 as f32).abs())
+        };
         t.i0.push(i0);
         t.i1.push(i1);
-        t.w1.push(src - i0 as f32);
+        t.w1.push(w1);
+        t.w0.push(w0);
     }
     t
 }
 
 /// Bilinear resize of a `sh × sw` map to `dh × dw`, keeping only the first `keep_h`
 /// rows and `keep_w` columns of the output (SAM crops right after its first resize).
+/// Each output is `w0y·w0x·a + w0y·w1x·b + w1y·w0x·c + w1y·w1x·d`, summed in that order,
+/// as ONNX Runtime does, so the masks match the exported decoder's to the last bit or so.
 fn resize(
     src: &[f32],
     (sh, sw): (usize, usize),
     (dh, dw): (usize, usize),
     (keep_h, keep_w): (usize, usize),
 ) -> Vec<f32> {
-    let xs = taps(sw, sw as f32 / dw as f32, keep_w);
-    let ys = taps(sh, sh as f32 / dh as f32, keep_h);
-    // Horizontal pass on every source row, then vertical: the same arithmetic as
-    // PyTorch's h-lerp of w-lerps up to the order of two roundings.
-    let mut rows = vec![0f32; sh * keep_w];
-    for y in 0..sh {
-        let s = &src[y * sw..(y + 1) * sw];
-        let d = &mut rows[y * keep_w..(y + 1) * keep_w];
-        for x in 0..keep_w {
-            let (a, b, w) = (s[xs.i0[x]], s[xs.i1[x]], xs.w1[x]);
-            d[x] = a + (b - a) * w;
-        }
-    }
+    let xs = taps(sw, dw, keep_w);
+    let ys = taps(sh, dh, keep_h);
     let mut out = vec![0f32; keep_h * keep_w];
     for y in 0..keep_h {
-        let (r0, r1, w) = (ys.i0[y], ys.i1[y], ys.w1[y]);
-        let a = &rows[r0 * keep_w..(r0 + 1) * keep_w];
-        let b = &rows[r1 * keep_w..(r1 + 1) * keep_w];
+        let (r0, r1) = (&src[ys.i0[y] * sw..(ys.i0[y] + 1) * sw], &src[ys.i1[y] * sw..(ys.i1[y] + 1) * sw]);
+        let (v0, v1) = (ys.w0[y], ys.w1[y]);
         let d = &mut out[y * keep_w..(y + 1) * keep_w];
         for x in 0..keep_w {
-            d[x] = a[x] + (b[x] - a[x]) * w;
+            let (x0, x1, u0, u1) = (xs.i0[x], xs.i1[x], xs.w0[x], xs.w1[x]);
+            d[x] = u0 * v0 * r0[x0] + u1 * v0 * r0[x1] + u0 * v1 * r1[x0] + u1 * v1 * r1[x1];
         }
     }
     out

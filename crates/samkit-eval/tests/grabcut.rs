@@ -93,7 +93,8 @@ fn grabcut_reproduces_the_reference() {
     println!("{}", summary.table());
     println!("wall time {:.1} s", elapsed.as_secs_f64());
 
-    // Click 1 of every image: same position, same IoU (the reference has 6 decimals).
+    // Click 1 of every image: same position, same IoU (the reference has 6 decimals; see
+    // below for the tolerance).
     let mut first_click_failures = Vec::new();
     let mut same_clicks = HashMap::new();
     for variant in Variant::ALL {
@@ -101,7 +102,10 @@ fn grabcut_reproduces_the_reference() {
         let mut identical = 0;
         for r in results.iter().filter(|r| r.variant == variant) {
             let want = &reference[&r.name];
-            if r.clicks[0] != want.clicks[0] || (r.ious[0] - want.ious[0]).abs() > 1e-6 + 1e-12 {
+            // The reference was made with the ONNX decoder; the native decoder's logits
+            // differ by ~1e-5, which can flip a pixel whose logit is within that of 0
+            // (1 pixel of 50 first masks does): IoU within 1e-4, positions exact.
+            if r.clicks[0] != want.clicks[0] || (r.ious[0] - want.ious[0]).abs() > 1e-4 {
                 first_click_failures.push(format!(
                     "{} {}: click 1 {:?} IoU {} vs reference {:?} IoU {}",
                     variant, r.name, r.clicks[0], r.ious[0], want.clicks[0], want.ious[0]
