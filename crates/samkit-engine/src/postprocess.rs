@@ -60,7 +60,10 @@ fn resize(
     let ys = taps(sh, dh, keep_h);
     let mut out = vec![0f32; keep_h * keep_w];
     for y in 0..keep_h {
-        let (r0, r1) = (&src[ys.i0[y] * sw..(ys.i0[y] + 1) * sw], &src[ys.i1[y] * sw..(ys.i1[y] + 1) * sw]);
+        let (r0, r1) = (
+            &src[ys.i0[y] * sw..(ys.i0[y] + 1) * sw],
+            &src[ys.i1[y] * sw..(ys.i1[y] + 1) * sw],
+        );
         let (v0, v1) = (ys.w0[y], ys.w1[y]);
         let d = &mut out[y * keep_w..(y + 1) * keep_w];
         for x in 0..keep_w {
