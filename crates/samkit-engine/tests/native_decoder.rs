@@ -142,8 +142,15 @@ fn batches_equal_one_at_a_time_and_the_selection_matches_onnx() {
         // SAM's postprocessing in Rust equals the exported graph's Resize ops.
         let ours = upscale_logits(&want.low_res, emb.original);
         let resize_dev = max_abs(&ours.data, &want.logits.data);
-        assert!(resize_dev <= 1e-5, "prompt {i}: upscaling differs by {resize_dev}");
-        assert_eq!(ours.to_bools(), want.logits.to_bools(), "prompt {i}: upscaled mask");
+        assert!(
+            resize_dev <= 1e-5,
+            "prompt {i}: upscaling differs by {resize_dev}"
+        );
+        assert_eq!(
+            ours.to_bools(),
+            want.logits.to_bools(),
+            "prompt {i}: upscaled mask"
+        );
         let full = native.predict(&emb, p).unwrap();
         let iou = mask_iou(&full.candidates[0].logits, &want.logits);
         assert!(iou >= 0.999, "prompt {i}: full-resolution masks IoU {iou}");
