@@ -66,9 +66,9 @@ fn resize(
         );
         let (v0, v1) = (ys.w0[y], ys.w1[y]);
         let d = &mut out[y * keep_w..(y + 1) * keep_w];
-        for x in 0..keep_w {
+        for (x, out) in d.iter_mut().enumerate() {
             let (x0, x1, u0, u1) = (xs.i0[x], xs.i1[x], xs.w0[x], xs.w1[x]);
-            d[x] = u0 * v0 * r0[x0] + u1 * v0 * r0[x1] + u0 * v1 * r1[x0] + u1 * v1 * r1[x1];
+            *out = u0 * v0 * r0[x0] + u1 * v0 * r0[x1] + u0 * v1 * r1[x0] + u1 * v1 * r1[x1];
         }
     }
     out
