@@ -128,7 +128,7 @@ impl ImageCache {
         centre_rows(&mut s0c);
         let s0_sq = s0c.map_axis(Axis(1), |r| r.dot(&r));
         let s0_b = s0c.dot(&centre(l0.image_to_token.out.b.view()));
-        let (c6, r6) = mask_basis(w);
+        let (_, c6, r6) = mask_basis(w);
         let s0_c6 = s0c.dot(&c6.t());
         let g0 = s0c.dot(&l0.image_to_token.out.w.t());
         let r = &s0c * &l0.norm4.gamma;
@@ -181,18 +181,18 @@ impl ImageCache {
 
 /// The mask input's contribution to the image tokens, `z̃ · w̃` with `z̃ = [z, 1]`:
 /// `w̃` is `mask_downscaling`'s last convolution and its bias minus the "no mask"
-/// vector, `[17, 256]`; `c6` is `w̃` with rows centred and `r6 = centre(c6 ⊙ γ4)`, what
+/// vector, `[17, 256]` (returned first); `c6` is `w̃` with rows centred and `r6 = centre(c6 ⊙ γ4)`, what
 /// it adds to `s0c` and to `r'`.
-fn mask_basis(w: &Weights) -> (Array2<f32>, Array2<f32>) {
+fn mask_basis(w: &Weights) -> (Array2<f32>, Array2<f32>, Array2<f32>) {
     let pe = &w.prompt;
     let mut wt = Array2::zeros((17, DIM));
     wt.slice_mut(s![..16, ..]).assign(&pe.down6.w);
     wt.row_mut(16).assign(&(&pe.down6.b - &pe.no_mask));
-    let mut c6 = wt;
+    let mut c6 = wt.clone();
     centre_rows(&mut c6);
     let mut r6 = &c6 * &w.decoder.layers[0].norm4.gamma;
     centre_rows(&mut r6);
-    (c6, r6)
+    (wt, c6, r6)
 }
 
 impl ImageCache {
@@ -204,11 +204,7 @@ impl ImageCache {
         let d = &w.decoder;
         let (l0, l1, fa) = (&d.layers[0], &d.layers[1], &d.final_attn);
         let (g4, g1) = (&l0.norm4.gamma, &l1.norm4.gamma);
-        let pe = &w.prompt;
-        let mut wt = Array2::zeros((17, DIM));
-        wt.slice_mut(s![..16, ..]).assign(&pe.down6.w);
-        wt.row_mut(16).assign(&(&pe.down6.b - &pe.no_mask));
-        let (c6, r6) = mask_basis(w);
+        let (wt, c6, r6) = mask_basis(w);
         let mut zt = Array2::ones((PIXELS, 17));
         zt.slice_mut(s![.., ..16]).assign(z);
         let plus = |base: &Array2<f32>, m: Array2<f32>| {
