@@ -178,43 +178,57 @@ impl PointDecoder for SamPointDecoder<'_> {
         embedding: &Embedding,
         points: &[[f64; 2]],
     ) -> Result<Vec<[Proposal<LowResLogits>; 3]>> {
-        let prompts: Vec<Prompt> = points
-            .iter()
-            .map(|p| Prompt {
-                points: vec![Point {
-                    x: p[0] as f32,
-                    y: p[1] as f32,
-                    label: PointLabel::Positive,
-                }],
-                ..Default::default()
-            })
-            .collect();
-        let decoded = self.decoder.decode_batch(embedding, &prompts)?;
-        decoded
-            .into_iter()
-            .map(|d| {
-                let mut outs = d.candidates.into_iter().filter(|c| matches!(c.token, Some(1..=3)));
-                let mut next = || {
-                    outs.next().map(|c| Proposal {
-                        iou: c.iou,
-                        low_res: c.low_res,
-                    })
-                };
-                match (next(), next(), next()) {
-                    (Some(a), Some(b), Some(c)) => Ok([a, b, c]),
-                    _ => Err(AutoError::Decoder(format!(
-                        "segment everything needs the decoder's three multimask outputs of each point; \
-                         the {} decoder does not give them: use --decoder-backend native",
-                        self.decoder.backend()
-                    ))),
-                }
-            })
-            .collect()
+        multimask_outputs(&self.decoder, embedding, points)
     }
 
     fn upscale(&self, embedding: &Embedding, low_res: &LowResLogits) -> Vec<f32> {
         upscale_logits(low_res, embedding.original).data
     }
+}
+
+/// SAM's three multimask outputs of each point (one positive click each, in `decoder`'s
+/// batches): what [`PointDecoder::decode_multimask`] needs from a [`SamDecoder`]. Only
+/// the native backend gives them; the ONNX one is refused with a message saying so.
+pub fn multimask_outputs(
+    decoder: &SamDecoder,
+    embedding: &Embedding,
+    points: &[[f64; 2]],
+) -> Result<Vec<[Proposal<LowResLogits>; 3]>> {
+    let prompts: Vec<Prompt> = points
+        .iter()
+        .map(|p| Prompt {
+            points: vec![Point {
+                x: p[0] as f32,
+                y: p[1] as f32,
+                label: PointLabel::Positive,
+            }],
+            ..Default::default()
+        })
+        .collect();
+    let decoded = decoder.decode_batch(embedding, &prompts)?;
+    decoded
+        .into_iter()
+        .map(|d| {
+            let mut outs = d
+                .candidates
+                .into_iter()
+                .filter(|c| matches!(c.token, Some(1..=3)));
+            let mut next = || {
+                outs.next().map(|c| Proposal {
+                    iou: c.iou,
+                    low_res: c.low_res,
+                })
+            };
+            match (next(), next(), next()) {
+                (Some(a), Some(b), Some(c)) => Ok([a, b, c]),
+                _ => Err(AutoError::Decoder(format!(
+                    "segment everything needs the decoder's three multimask outputs of each point; \
+                     the {} decoder does not give them: use --decoder-backend native",
+                    decoder.backend()
+                ))),
+            }
+        })
+        .collect()
 }
 
 /// Where the generator is, for a progress bar.

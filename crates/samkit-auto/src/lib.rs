@@ -26,7 +26,8 @@ pub mod overlay;
 
 pub use crops::CropBox;
 pub use generator::{
-    generate, postprocess_small_regions, AutoParams, PointDecoder, Proposal, SamPointDecoder, Stage,
+    generate, multimask_outputs, postprocess_small_regions, AutoParams, PointDecoder, Proposal,
+    SamPointDecoder, Stage,
 };
 pub use mask_data::{MaskData, MaskRecord, OutputMode, SamRecord, Segmentation};
 
@@ -44,6 +45,9 @@ pub enum AutoError {
     /// The decoder did not give the three multimask outputs of a point.
     #[error("{0}")]
     Decoder(String),
+    /// The caller asked to stop (the web app's job was cancelled or replaced).
+    #[error("cancelled")]
+    Cancelled,
 }
 
 pub type Result<T> = std::result::Result<T, AutoError>;

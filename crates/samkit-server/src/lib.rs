@@ -22,6 +22,7 @@
 //! ```
 
 mod api;
+mod auto_jobs;
 pub mod client;
 pub mod demo;
 mod engine;
@@ -120,6 +121,7 @@ pub struct AppState {
     pub(crate) skipped: RwLock<Vec<Skipped>>,
     pub follow_symlinks: bool,
     pub budget: samkit_engine::PixelBudget,
+    pub(crate) auto_jobs: auto_jobs::AutoJobs,
 }
 
 /// An opened project, ready to serve.
@@ -194,6 +196,7 @@ impl Server {
             skipped: RwLock::new(Vec::new()),
             follow_symlinks: cfg.follow_symlinks,
             budget: cfg.max_pixels,
+            auto_jobs: auto_jobs::AutoJobs::default(),
         });
         api::rescan(&state).await.map_err(|e| ServerError::Root {
             path: cfg.root.clone(),

@@ -32,6 +32,7 @@ include!(concat!(env!("OUT_DIR"), "/ui_files.rs"));
 const PLACEHOLDER: &str = "<!doctype html><meta charset=utf-8><title>samkit</title>\
 <p>samkit server is running; the UI files are not built into this binary (crates/samkit-server/ui/).</p>";
 
+mod auto;
 mod categories;
 mod fuzzing;
 mod history;
@@ -42,6 +43,7 @@ mod project;
 mod transfer;
 mod ui;
 
+use auto::*;
 use categories::*;
 use history::*;
 use images::*;
@@ -285,6 +287,10 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/images/{id}/embed", post(embed))
         .route("/embeddings", get(embeddings))
         .route("/images/{id}/predict", post(predict))
+        .route(
+            "/images/{id}/auto",
+            post(start_auto).get(get_auto).delete(discard_auto),
+        )
         .route(
             "/images/{id}/instances",
             get(list_instances).post(create_instance.layer(limit(MASK_BODY))),
