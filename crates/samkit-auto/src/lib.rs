@@ -10,6 +10,8 @@
 //! * [`nms`] — torchvision's `nms` / `batched_nms` on the CPU, tie order included;
 //! * [`boxes`] — masks for boxes (`samkit masks-from-boxes`);
 //! * [`overlay`] — a picture of every mask in its own colour;
+//! * [`instance_map`] — every mask of an image in one 16-bit map, painted in the
+//!   overlay's order (largest first);
 //! * [`generator`] — the pipeline ([`generate`]) over any [`PointDecoder`]; the real
 //!   one is [`SamPointDecoder`] (the native batched decoder of `samkit-engine`).
 //!
@@ -20,6 +22,7 @@ pub mod boxes;
 pub mod crops;
 pub mod generator;
 pub mod grid;
+pub mod instance_map;
 pub mod mask_data;
 pub mod nms;
 pub mod overlay;
@@ -45,6 +48,9 @@ pub enum AutoError {
     /// The decoder did not give the three multimask outputs of a point.
     #[error("{0}")]
     Decoder(String),
+    /// Masks that do not fit an instance map (too many, or not the image's size).
+    #[error("{0}")]
+    InstanceMap(String),
     /// The caller asked to stop (the web app's job was cancelled or replaced).
     #[error("cancelled")]
     Cancelled,

@@ -21,13 +21,12 @@ pub fn colour(k: usize) -> [u8; 3] {
     [r, g, b].map(|v: f32| (40.0 + v * 215.0) as u8)
 }
 
-/// `image` with `masks` painted over it, the largest first; masks of another size than
+/// `image` with `masks` painted over it, the largest first
+/// ([`paint_order`](crate::instance_map::paint_order)); masks of another size than
 /// the image are skipped.
 pub fn render(image: &RgbImage, masks: &[&CocoRle]) -> RgbImage {
     let mut out = image.clone();
-    let mut order: Vec<usize> = (0..masks.len()).collect();
-    order.sort_by_key(|&k| std::cmp::Reverse(masks[k].area()));
-    for k in order {
+    for k in crate::instance_map::paint_order(masks) {
         let rle = masks[k];
         if (rle.width(), rle.height()) != image.dimensions() {
             continue;
