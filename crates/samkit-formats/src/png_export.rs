@@ -27,6 +27,25 @@ pub(crate) fn mkdir(dir: &Path) -> Result<(), FormatError> {
 
 use crate::write::{write_png as save, write_text};
 
+/// Writes a 16-bit greyscale PNG (Pillow "I;16") of `width × height` row-major
+/// `pixels`, such as an instance map of more than 255 instances.
+pub fn write_gray16_png(
+    path: &Path,
+    width: u32,
+    height: u32,
+    pixels: &[u16],
+) -> Result<(), FormatError> {
+    if pixels.len() as u64 != u64::from(width) * u64::from(height) {
+        return Err(FormatError::write(
+            path,
+            format!("{} pixels are not {width}x{height}", pixels.len()),
+        ));
+    }
+    // `ImageEncoder` takes 16-bit samples in native byte order.
+    let bytes: Vec<u8> = pixels.iter().flat_map(|v| v.to_ne_bytes()).collect();
+    save(path, &bytes, width, height, image::ExtendedColorType::L16)
+}
+
 /// Category palette: entry `i + 1` is the colour of the i-th category.
 pub(crate) fn category_palette(set: &AnnotationSet) -> [[u8; 3]; 256] {
     let mut pal = voc_colormap();
@@ -84,9 +103,7 @@ pub fn export_png(
             let bytes: Vec<u8> = map.iter().map(|&v| v as u8).collect();
             save(&path, &bytes, w, h, image::ExtendedColorType::L8)?;
         } else if insts.len() <= 65535 {
-            // `ImageEncoder` takes 16-bit samples in native byte order.
-            let bytes: Vec<u8> = map.iter().flat_map(|v| v.to_ne_bytes()).collect();
-            save(&path, &bytes, w, h, image::ExtendedColorType::L16)?;
+            write_gray16_png(&path, w, h, &map)?;
         } else {
             return Err(FormatError::write(
                 &path,
