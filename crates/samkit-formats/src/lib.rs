@@ -8,6 +8,7 @@
 //! | PNG ([`png_export`]) | per-instance masks, instance-id map, palette semantic map + legend, RGBA cut-outs | — |
 //! | NumPy ([`numpy`]) | `.npy` per instance and instance map, `.npz` stack | — |
 //! | YOLO segmentation ([`yolo`]) | `labels/*.txt`, `classes.txt`, `data.yaml` | with image sizes from an images folder |
+//! | YOLO detection boxes ([`yolo_boxes`]) | — | `class cx cy w h` per line, for `samkit masks-from-boxes` |
 //! | Pascal VOC ([`voc`]) | `SegmentationClass`, `SegmentationObject` palette PNGs | — |
 //!
 //! [`convert`] ties them together (what `samkit convert` calls). Bad input never
@@ -28,6 +29,7 @@ pub mod png_export;
 pub mod voc;
 mod write;
 pub mod yolo;
+pub mod yolo_boxes;
 
 pub use convert::{convert, import, ConvertOptions, ConvertReport, Format, InputFormat, Progress};
 pub use error::{FormatError, Problem};

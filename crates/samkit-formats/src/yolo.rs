@@ -7,7 +7,7 @@
 //! COCO polygon export.
 //!
 //! Import: a folder holding `labels/` (or the `.txt` files themselves) and
-//! `classes.txt` or `data.yaml` (searched in the folder and its parent); image sizes
+//! `classes.txt`, `obj.names` or `data.yaml` (searched in the folder and its parent); image sizes
 //! come from the images folder (same stem, any common image extension). YOLO has no
 //! grouping of parts, so every line becomes its own instance; class `k` becomes
 //! category id `k + 1`.
@@ -23,7 +23,7 @@ const IMAGE_EXTS: [&str; 8] = ["png", "jpg", "jpeg", "bmp", "tif", "tiff", "webp
 
 /// The largest class index (exclusive) read from labels without `classes.txt` or
 /// `data.yaml`: a category is created for every index below the largest one seen.
-const MAX_UNNAMED_CLASSES: usize = 10_000;
+pub(crate) const MAX_UNNAMED_CLASSES: usize = 10_000;
 
 pub fn export_yolo(
     set: &AnnotationSet,
@@ -67,20 +67,41 @@ pub fn export_yolo(
     write_text(&out.join("data.yaml"), &yaml)
 }
 
-fn read_class_names(dirs: &[&Path]) -> Option<Vec<String>> {
+/// The most bytes of a class-names file read (`classes.txt`, `obj.names`, `data.yaml`);
+/// a larger one is passed over as if absent.
+const MAX_NAMES_FILE_BYTES: u64 = 16 << 20;
+
+fn read_small(path: &Path) -> Option<String> {
+    use std::io::Read;
+    let file = std::fs::File::open(path).ok()?;
+    if !file.metadata().ok()?.is_file() {
+        return None;
+    }
+    let mut text = String::new();
+    file.take(MAX_NAMES_FILE_BYTES + 1)
+        .read_to_string(&mut text)
+        .ok()?;
+    (text.len() as u64 <= MAX_NAMES_FILE_BYTES).then_some(text)
+}
+
+/// The class names of a YOLO folder: the first `classes.txt` or `obj.names` (Darknet;
+/// one name per line) in `dirs`, else the first `data.yaml`'s `names`.
+pub(crate) fn read_class_names(dirs: &[&Path]) -> Option<Vec<String>> {
     for d in dirs {
-        if let Ok(t) = std::fs::read_to_string(d.join("classes.txt")) {
-            return Some(
-                t.lines()
-                    .map(str::trim)
-                    .filter(|l| !l.is_empty())
-                    .map(String::from)
-                    .collect(),
-            );
+        for file in ["classes.txt", "obj.names"] {
+            if let Some(t) = read_small(&d.join(file)) {
+                return Some(
+                    t.lines()
+                        .map(str::trim)
+                        .filter(|l| !l.is_empty())
+                        .map(String::from)
+                        .collect(),
+                );
+            }
         }
     }
     for d in dirs {
-        if let Ok(t) = std::fs::read_to_string(d.join("data.yaml")) {
+        if let Some(t) = read_small(&d.join("data.yaml")) {
             return Some(parse_yaml_names(&t));
         }
     }
@@ -124,7 +145,8 @@ fn parse_yaml_names(text: &str) -> Vec<String> {
     names
 }
 
-fn find_image(images_dir: &Path, stem: &str) -> Option<PathBuf> {
+/// The image of a label file: `images_dir/<stem>.<ext>` for the common extensions.
+pub(crate) fn find_image(images_dir: &Path, stem: &str) -> Option<PathBuf> {
     IMAGE_EXTS
         .iter()
         .map(|e| images_dir.join(format!("{stem}.{e}")))
@@ -148,22 +170,9 @@ pub fn import_yolo_within(
     skip_invalid: bool,
     budget: PixelBudget,
 ) -> Result<(AnnotationSet, Vec<FormatError>), FormatError> {
-    let labels_dir = if dir.join("labels").is_dir() {
-        dir.join("labels")
-    } else {
-        dir.to_path_buf()
-    };
+    let (labels_dir, files) = label_files(dir)?;
     let parent = dir.parent().unwrap_or(dir);
     let names = read_class_names(&[dir, &labels_dir, parent]);
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&labels_dir)
-        .map_err(|e| FormatError::io(&labels_dir, e))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| {
-            p.extension().is_some_and(|e| e == "txt")
-                && p.file_name().is_some_and(|n| n != "classes.txt")
-        })
-        .collect();
-    files.sort();
     let mut set = AnnotationSet::default();
     let mut skipped = Vec::new();
     let mut max_class = None::<usize>;
@@ -255,6 +264,26 @@ pub fn import_yolo_within(
         });
     }
     Ok((set, skipped))
+}
+
+/// The label folder of a YOLO folder (`labels/` when there is one, else the folder)
+/// and its `.txt` files, sorted (`classes.txt` excluded).
+pub(crate) fn label_files(dir: &Path) -> Result<(PathBuf, Vec<PathBuf>), FormatError> {
+    let labels_dir = if dir.join("labels").is_dir() {
+        dir.join("labels")
+    } else {
+        dir.to_path_buf()
+    };
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&labels_dir)
+        .map_err(|e| FormatError::io(&labels_dir, e))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.extension().is_some_and(|e| e == "txt")
+                && p.file_name().is_some_and(|n| n != "classes.txt")
+        })
+        .collect();
+    files.sort();
+    Ok((labels_dir, files))
 }
 
 fn parse_line(
