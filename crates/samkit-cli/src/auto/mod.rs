@@ -1,7 +1,12 @@
 //! `samkit auto`: segment everything in images and folders (segment-anything's
-//! `SamAutomaticMaskGenerator`, in `samkit-auto`), one SAM JSON file per image.
+//! `SamAutomaticMaskGenerator`, in `samkit-auto`), one output per image: the job plan
+//! ([`plan`]), the writers and completeness checks of each format ([`outputs`]), the
+//! COCO file assembled from per-image parts ([`coco`]); here the flags and the loop.
 
-use std::collections::HashMap;
+mod coco;
+mod outputs;
+mod plan;
+
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -11,29 +16,35 @@ use samkit_auto::{AutoParams, OutputMode, SamPointDecoder, Stage};
 
 use crate::budget_args::BudgetArgs;
 use crate::model_args::ModelArgs;
-
-/// Image file extensions `auto` picks up in folders (the formats the engine decodes).
-const IMAGE_EXTENSIONS: [&str; 7] = ["png", "jpg", "jpeg", "tif", "tiff", "bmp", "webp"];
+use plan::{Job, IMAGE_EXTENSIONS};
 
 #[derive(clap::Args, Debug)]
 pub struct AutoArgs {
     /// Images and/or folders (searched recursively for png, jpg, jpeg, tif, tiff, bmp, webp)
     #[arg(required = true, value_name = "INPUT")]
     pub inputs: Vec<PathBuf>,
-    /// sam-json: output folder, OUT/<name>.json per image (folder inputs keep their
-    /// sub-folders; with a single image, OUT may be the .json file itself).
-    /// coco: the COCO file; per-image results are kept in OUT.parts/ for resuming
+    /// sam-json, png, npz: output folder, OUT/<name>.json|.png|.npz per image (folder
+    /// inputs keep their sub-folders; with a single image, OUT may be the output file
+    /// itself). coco: the COCO file; per-image results are kept in OUT.parts/ for resuming
     #[arg(long, value_name = "OUT")]
     pub out: PathBuf,
-    /// Output format: sam-json (SAM's list of records per image) or coco (one COCO
-    /// instances file for all images, class-agnostic category, score = predicted IoU)
+    /// Output format: sam-json (SAM's list of records per image), coco (one COCO
+    /// instances file for all images, class-agnostic category, score = predicted IoU),
+    /// png (per image a 16-bit instance map, value k = the k-th record, 0 = background,
+    /// where masks overlap the largest is painted first so smaller ones stay visible;
+    /// plus <name>.csv with amg.py's metadata.csv columns, id = the pixel value; at most
+    /// 65535 masks) or npz (per image masks bool (N,H,W), area, bbox XYWH,
+    /// predicted_iou, point_coords, stability_score, crop_box XYWH)
     #[arg(long, value_enum, default_value_t = Format::SamJson)]
     pub format: Format,
     /// How sam-json writes `segmentation`: coco_rle ({size, counts: string}),
     /// uncompressed_rle ({size, counts: [runs]}) or binary_mask (rows of booleans)
-    #[arg(long, default_value = "coco_rle", value_parser = parse_output_mode)]
-    pub output_mode: OutputMode,
+    /// [default: coco_rle]; only with --format sam-json
+    #[arg(long, value_parser = parse_output_mode)]
+    pub output_mode: Option<OutputMode>,
     /// Also write DIR/<name>.png per image: the photo with every mask in its own colour
+    /// (largest first). For an image already complete it is drawn from the output (for
+    /// png, from the instance map: each mask's visible part)
     #[arg(long, value_name = "DIR")]
     pub overlay: Option<PathBuf>,
     /// Redo images whose output already exists
@@ -87,6 +98,31 @@ pub enum Format {
     SamJson,
     /// One COCO instances file for all images
     Coco,
+    /// A 16-bit instance map and a CSV table per image
+    Png,
+    /// A NumPy .npz of masks and record fields per image
+    Npz,
+}
+
+impl Format {
+    /// The name `--format` takes.
+    fn name(self) -> &'static str {
+        match self {
+            Format::SamJson => "sam-json",
+            Format::Coco => "coco",
+            Format::Png => "png",
+            Format::Npz => "npz",
+        }
+    }
+
+    /// The extension of a job's output file (coco's parts are sam-json).
+    fn extension(self) -> &'static str {
+        match self {
+            Format::SamJson | Format::Coco => "json",
+            Format::Png => "png",
+            Format::Npz => "npz",
+        }
+    }
 }
 
 fn parse_output_mode(s: &str) -> Result<OutputMode, String> {
@@ -126,143 +162,30 @@ impl AutoArgs {
     }
 }
 
-/// One image to do: where it is and where its output goes.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Job {
-    image: PathBuf,
-    output: PathBuf,
-    /// The image's path relative to its input folder (its COCO `file_name`).
-    name: String,
-}
-
-fn is_image(path: &Path) -> bool {
-    path.extension()
-        .and_then(|e| e.to_str())
-        .is_some_and(|e| IMAGE_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
-}
-
-/// Image files under `dir`, recursively, sorted; hidden entries and symlinked folders
-/// (which could loop) are skipped.
-fn images_under(dir: &Path, found: &mut Vec<PathBuf>) -> anyhow::Result<()> {
-    let mut entries: Vec<_> = std::fs::read_dir(dir)
-        .with_context(|| format!("cannot read folder {}", dir.display()))?
-        .collect::<Result<_, _>>()
-        .with_context(|| format!("cannot read folder {}", dir.display()))?;
-    entries.sort_by_key(|e| e.file_name());
-    for e in entries {
-        if e.file_name().to_string_lossy().starts_with('.') {
-            continue;
-        }
-        let path = e.path();
-        let kind = e.file_type()?;
-        if kind.is_dir() {
-            images_under(&path, found)?;
-        } else if is_image(&path) && (kind.is_file() || path.is_file()) {
-            found.push(path);
-        }
-    }
-    Ok(())
-}
-
-/// The jobs of the inputs: a file goes to OUT/<stem>.json (or OUT itself, for one image
-/// and an OUT ending in .json); a folder's images to OUT/<path in the folder>.json.
-/// Two images that would share an output are an error before any work.
-fn plan(inputs: &[PathBuf], out: &Path) -> anyhow::Result<Vec<Job>> {
-    let single_file = inputs.len() == 1 && inputs[0].is_file();
-    if single_file
-        && out
-            .extension()
-            .is_some_and(|e| e.eq_ignore_ascii_case("json"))
-    {
-        return Ok(vec![Job {
-            image: inputs[0].clone(),
-            output: out.to_path_buf(),
-            name: inputs[0]
-                .file_name()
-                .unwrap_or(inputs[0].as_os_str())
-                .to_string_lossy()
-                .into_owned(),
-        }]);
-    }
-    let mut jobs = Vec::new();
-    for input in inputs {
-        let meta = std::fs::metadata(input)
-            .with_context(|| format!("cannot read input {}", input.display()))?;
-        if meta.is_dir() {
-            let mut found = Vec::new();
-            images_under(input, &mut found)?;
-            for image in found {
-                let rel = image.strip_prefix(input).unwrap_or(&image);
-                jobs.push(Job {
-                    output: out.join(rel).with_extension("json"),
-                    name: rel.to_string_lossy().into_owned(),
-                    image,
-                });
-            }
-        } else {
-            let stem = input.file_stem().unwrap_or(input.as_os_str());
-            jobs.push(Job {
-                output: out.join(stem).with_extension("json"),
-                name: input
-                    .file_name()
-                    .unwrap_or(input.as_os_str())
-                    .to_string_lossy()
-                    .into_owned(),
-                image: input.clone(),
-            });
-        }
-    }
-    let mut seen: HashMap<&Path, &Path> = HashMap::new();
-    for job in &jobs {
-        if let Some(other) = seen.insert(&job.output, &job.image) {
-            anyhow::bail!(
-                "{} and {} would both be written to {}: rename one or run them with different --out",
-                other.display(),
-                job.image.display(),
-                job.output.display()
-            );
-        }
-    }
-    Ok(jobs)
-}
-
-/// An output is complete when it is a JSON list (files are written atomically, so a
-/// run cut short leaves none or the old one).
-fn is_complete(output: &Path) -> bool {
-    std::fs::read(output)
-        .ok()
-        .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
-        .is_some_and(|v| v.is_array())
-}
-
 pub fn run(args: AutoArgs) -> anyhow::Result<()> {
     let params = args.params();
     params.point_grids().context("invalid parameters")?;
-    let output_mode = match args.format {
-        Format::SamJson => args.output_mode,
-        Format::Coco => {
-            anyhow::ensure!(
-                args.output_mode == OutputMode::CocoRle,
-                "--output-mode is for --format sam-json; COCO files hold RLE"
-            );
-            if let Some(parent) = args.out.parent().filter(|p| !p.as_os_str().is_empty()) {
-                std::fs::create_dir_all(parent)
-                    .with_context(|| format!("cannot create folder {}", parent.display()))?;
-            }
-            samkit_outfile::check_writable(&args.out)
-                .with_context(|| format!("cannot write {}", args.out.display()))?;
-            OutputMode::CocoRle
-        }
+    let output_mode = match (args.format, args.output_mode) {
+        (Format::SamJson, mode) => mode.unwrap_or_default(),
+        (_, Some(_)) => anyhow::bail!(
+            "--output-mode is for --format sam-json; {} files hold their masks their own way",
+            args.format.name()
+        ),
+        (_, None) => OutputMode::CocoRle,
     };
-    let parts = parts_dir(&args.out);
-    let jobs = plan(
-        &args.inputs,
-        if args.format == Format::Coco {
-            &parts
-        } else {
-            &args.out
-        },
-    )?;
+    if args.format == Format::Coco {
+        if let Some(parent) = args.out.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent)
+                .with_context(|| format!("cannot create folder {}", parent.display()))?;
+        }
+        samkit_outfile::check_writable(&args.out)
+            .with_context(|| format!("cannot write {}", args.out.display()))?;
+    }
+    let root = match args.format {
+        Format::Coco => plan::parts_dir(&args.out),
+        _ => args.out.clone(),
+    };
+    let jobs = plan::plan(&args.inputs, &root, args.format.extension())?;
     anyhow::ensure!(
         !jobs.is_empty(),
         "no images found in {} (looked for {})",
@@ -275,7 +198,7 @@ pub fn run(args: AutoArgs) -> anyhow::Result<()> {
     );
     let (todo, done): (Vec<Job>, Vec<Job>) = jobs
         .into_iter()
-        .partition(|j| args.force || !is_complete(&j.output));
+        .partition(|j| args.force || !outputs::is_complete(args.format, &j.output));
     if let Some(dir) = &args.overlay {
         for job in &done {
             let path = overlay_path(dir, job);
@@ -292,7 +215,7 @@ pub fn run(args: AutoArgs) -> anyhow::Result<()> {
             done.len()
         );
         if args.format == Format::Coco {
-            write_coco(&done, &args)?;
+            coco::write_coco(&done, &args)?;
         }
         return Ok(());
     }
@@ -352,16 +275,19 @@ pub fn run(args: AutoArgs) -> anyhow::Result<()> {
             format!("; {} failed", failed.len())
         },
     );
-    let outputs: Vec<PathBuf> = match args.format {
-        Format::SamJson => todo.iter().map(|j| j.output.clone()).collect(),
+    let written_files: Vec<PathBuf> = match args.format {
         Format::Coco => {
             let mut all: Vec<Job> = done.into_iter().chain(todo.iter().cloned()).collect();
             all.retain(|j| !failed.contains(&j.image));
-            write_coco(&all, &args)?;
+            coco::write_coco(&all, &args)?;
             vec![args.out.clone()]
         }
+        format => todo
+            .iter()
+            .flat_map(|j| outputs::files(format, &j.output))
+            .collect(),
     };
-    crate::print_report(&report, &outputs);
+    crate::print_report(&report, &written_files);
     anyhow::ensure!(
         failed.is_empty(),
         "{} of {} images could not be segmented (warnings above); rerun to retry only those",
@@ -371,7 +297,7 @@ pub fn run(args: AutoArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Generates one image's masks and writes its file; returns the number of masks.
+/// Generates one image's masks and writes its output; returns the number of masks.
 fn run_one(
     job: &Job,
     decoder: &SamPointDecoder,
@@ -390,23 +316,18 @@ fn run_one(
             points_bar.set_position(done as u64);
         }
     })?;
-    let records: Vec<_> = data
-        .records
-        .iter()
-        .map(|r| r.to_sam_record(output_mode))
-        .collect();
-    let json = serde_json::to_vec(&records)?;
-    if let Some(parent) = job.output.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent)
-            .with_context(|| format!("cannot create folder {}", parent.display()))?;
-    }
-    samkit_outfile::write_bytes(&job.output, &json)
-        .with_context(|| format!("cannot write {}", job.output.display()))?;
+    outputs::write(
+        args.format,
+        &job.output,
+        &data.records,
+        image.dimensions(),
+        output_mode,
+    )?;
     if let Some(dir) = &args.overlay {
         let masks: Vec<&samkit_mask::CocoRle> = data.records.iter().map(|r| &r.rle).collect();
         write_overlay(&image, &masks, &overlay_path(dir, job))?;
     }
-    Ok(records.len())
+    Ok(data.records.len())
 }
 
 /// DIR/<the image's path in its input, extension png>.
@@ -430,184 +351,17 @@ fn write_overlay(
         .with_context(|| format!("cannot write {}", path.display()))
 }
 
-/// The overlay of an image done in an earlier run, from its output's RLEs.
+/// The overlay of an image done in an earlier run, from its output's masks.
 fn overlay_from_output(job: &Job, path: &Path, args: &AutoArgs) -> anyhow::Result<()> {
-    let values: Vec<serde_json::Value> = serde_json::from_slice(&std::fs::read(&job.output)?)?;
-    let masks = values
-        .into_iter()
-        .map(|mut v| serde_json::from_value::<samkit_mask::CocoRle>(v["segmentation"].take()))
-        .collect::<Result<Vec<_>, _>>()
-        .context("its output holds no RLE (binary_mask output: rerun with --force)")?;
+    let masks = outputs::masks_of(args.format, &job.output, args.budget.budget())?;
     let image = samkit_engine::load_rgb_within(&job.image, args.budget.budget())?;
     let refs: Vec<&samkit_mask::CocoRle> = masks.iter().collect();
     write_overlay(&image, &refs, path)
 }
 
-/// Where `--format coco` keeps each image's records between runs: `OUT.parts/`.
-fn parts_dir(out: &Path) -> PathBuf {
-    let mut name = out.as_os_str().to_owned();
-    name.push(".parts");
-    PathBuf::from(name)
-}
-
-/// The COCO file of the images whose parts are complete, in plan order: image ids 1..,
-/// one class-agnostic category, each record an instance scored by its predicted IoU with
-/// its point as prompt.
-fn write_coco(jobs: &[Job], args: &AutoArgs) -> anyhow::Result<()> {
-    use samkit_formats::{AnnotationSet, Category, ImageInfo, Instance, PromptPoint, Prompts};
-    /// One sam-json record's fields that COCO keeps.
-    struct Part {
-        segmentation: samkit_mask::CocoRle,
-        predicted_iou: f32,
-        point_coords: Vec<[f64; 2]>,
-    }
-    fn part(v: serde_json::Value) -> Option<Part> {
-        let point_coords = v["point_coords"]
-            .as_array()?
-            .iter()
-            .map(|p| Some([p[0].as_f64()?, p[1].as_f64()?]))
-            .collect::<Option<Vec<_>>>()?;
-        Some(Part {
-            segmentation: serde_json::from_value(v["segmentation"].clone()).ok()?,
-            predicted_iou: v["predicted_iou"].as_f64()? as f32,
-            point_coords,
-        })
-    }
-    let mut set = AnnotationSet {
-        categories: vec![Category {
-            id: 1,
-            name: "object".into(),
-            color: None,
-            supercategory: None,
-        }],
-        ..Default::default()
-    };
-    for (k, job) in jobs.iter().enumerate() {
-        let bytes = std::fs::read(&job.output)
-            .with_context(|| format!("cannot read {}", job.output.display()))?;
-        let not_records = || {
-            format!(
-                "{} is not SAM's records with COCO RLE (rerun with --force)",
-                job.output.display()
-            )
-        };
-        let values: Vec<serde_json::Value> =
-            serde_json::from_slice(&bytes).with_context(not_records)?;
-        let records: Vec<Part> = values
-            .into_iter()
-            .map(part)
-            .collect::<Option<_>>()
-            .with_context(not_records)?;
-        let image_id = k as u64 + 1;
-        let (width, height) = match records.first() {
-            Some(r) => (r.segmentation.width(), r.segmentation.height()),
-            None => {
-                let img = samkit_engine::load_rgb_within(&job.image, args.budget.budget())?;
-                img.dimensions()
-            }
-        };
-        set.images.push(ImageInfo {
-            id: image_id,
-            file_name: job.name.clone(),
-            width,
-            height,
-        });
-        for r in records {
-            set.instances.push(Instance {
-                id: set.instances.len() as u64 + 1,
-                image_id,
-                category_id: 1,
-                mask: r.segmentation,
-                score: Some(r.predicted_iou),
-                prompts: Prompts {
-                    points: r
-                        .point_coords
-                        .iter()
-                        .map(|p| PromptPoint {
-                            x: p[0] as f32,
-                            y: p[1] as f32,
-                            label: 1,
-                        })
-                        .collect(),
-                    bbox: None,
-                },
-                iscrowd: false,
-            });
-        }
-    }
-    samkit_formats::coco::export_coco(
-        &set,
-        &args.out,
-        &samkit_formats::coco::CocoExportOptions::default(),
-        &mut |_, _| {},
-    )
-    .with_context(|| format!("cannot write {}", args.out.display()))?;
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn touch(p: &Path) {
-        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-        std::fs::write(p, b"x").unwrap();
-    }
-
-    #[test]
-    fn folders_keep_their_layout_and_one_image_may_name_its_file() {
-        let d = tempfile::tempdir().unwrap();
-        let root = d.path().join("in");
-        touch(&root.join("b.png"));
-        touch(&root.join("sub/a.JPG"));
-        touch(&root.join("notes.txt"));
-        touch(&root.join(".hidden/c.png"));
-        let out = d.path().join("out");
-        let jobs = plan(std::slice::from_ref(&root), &out).unwrap();
-        assert_eq!(
-            jobs,
-            vec![
-                Job {
-                    image: root.join("b.png"),
-                    output: out.join("b.json"),
-                    name: "b.png".into(),
-                },
-                Job {
-                    image: root.join("sub/a.JPG"),
-                    output: out.join("sub/a.json"),
-                    name: "sub/a.JPG".into(),
-                },
-            ]
-        );
-        let one = plan(&[root.join("b.png")], &d.path().join("x.json")).unwrap();
-        assert_eq!(one[0].output, d.path().join("x.json"));
-        let one = plan(&[root.join("b.png")], &out).unwrap();
-        assert_eq!(one[0].output, out.join("b.json"));
-    }
-
-    #[test]
-    fn two_images_for_one_output_are_refused_before_any_work() {
-        let d = tempfile::tempdir().unwrap();
-        touch(&d.path().join("a.png"));
-        touch(&d.path().join("a.jpg"));
-        let err = plan(&[d.path().to_path_buf()], &d.path().join("out"))
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("would both be written"), "{err}");
-    }
-
-    #[test]
-    fn only_a_json_list_counts_as_complete() {
-        let d = tempfile::tempdir().unwrap();
-        let p = d.path().join("o.json");
-        assert!(!is_complete(&p));
-        std::fs::write(&p, b"[{\"area\": 1}").unwrap();
-        assert!(!is_complete(&p));
-        std::fs::write(&p, b"{}").unwrap();
-        assert!(!is_complete(&p));
-        std::fs::write(&p, b"[]").unwrap();
-        assert!(is_complete(&p));
-    }
 
     #[test]
     fn defaults_are_sams() {
@@ -619,7 +373,8 @@ mod tests {
         use clap::Parser;
         let cli = Cli::try_parse_from(["samkit", "img.png", "--out", "o"]).unwrap();
         assert_eq!(cli.auto.params(), AutoParams::default());
-        assert_eq!(cli.auto.output_mode, OutputMode::CocoRle);
+        assert_eq!(cli.auto.output_mode, None);
+        assert_eq!(cli.auto.format, Format::SamJson);
         assert!(
             Cli::try_parse_from(["samkit", "i", "--out", "o", "--points-per-side", "0"]).is_err()
         );
