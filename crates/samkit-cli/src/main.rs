@@ -49,7 +49,7 @@ enum Command {
     Segment(segment::SegmentArgs),
     /// Segment everything: SAM's automatic mask generator on images and folders
     Auto(auto::AutoArgs),
-    /// A mask inside every box of a COCO file (boxes from a detector or an older dataset)
+    /// A mask inside every box of a COCO file or a YOLO detection folder (boxes from a detector or an older dataset)
     MasksFromBoxes(masks_from_boxes::MasksFromBoxesArgs),
     /// Measure encoder and decoder latency (median of N runs after warm-up)
     Bench(bench::BenchArgs),
