@@ -258,3 +258,25 @@ print(len(c.getImgIds()), len(anns), [x['name'] for x in c.loadCats(c.getCatIds(
     run(&["--polygons"]);
     assert!(py(&out).ends_with("2 2 ['cat', 'dog']"), "{}", py(&out));
 }
+
+#[test]
+fn a_yolo_folder_without_any_image_is_one_error_before_the_model_loads() {
+    let d = tempfile::tempdir().unwrap();
+    std::fs::write(d.path().join("orphan.txt"), "0 0.5 0.5 0.2 0.2\n").unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_samkit"))
+        .arg("masks-from-boxes")
+        .arg(d.path())
+        .arg("--images")
+        .arg(d.path().join("nowhere"))
+        .arg("--out")
+        .arg(d.path().join("out.json"))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr).to_string();
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("no YOLO label file with an image") && err.contains("orphan.txt"),
+        "{err}"
+    );
+    assert!(!d.path().join("out.json").exists());
+}

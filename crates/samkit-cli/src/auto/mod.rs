@@ -375,6 +375,11 @@ mod tests {
         assert_eq!(cli.auto.params(), AutoParams::default());
         assert_eq!(cli.auto.output_mode, None);
         assert_eq!(cli.auto.format, Format::SamJson);
+        for format in [Format::SamJson, Format::Coco, Format::Png, Format::Npz] {
+            use clap::ValueEnum;
+            let value = format.to_possible_value().unwrap();
+            assert_eq!(value.get_name(), format.name());
+        }
         assert!(
             Cli::try_parse_from(["samkit", "i", "--out", "o", "--points-per-side", "0"]).is_err()
         );
