@@ -333,6 +333,20 @@ print('ok', n, sorted(z.files))
     run(&png_dir, &["--format", "png", "--force"]);
     assert_eq!(image::open(&map_path).unwrap().into_luma16(), map);
 
+    // Overlays in the instance maps' folder would replace them: refused.
+    let o = samkit(&[
+        s(&input),
+        "--out",
+        s(&png_dir),
+        "--format",
+        "png",
+        "--overlay",
+        s(&png_dir),
+    ]);
+    let err = String::from_utf8_lossy(&o.stderr).to_string();
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.contains("would replace the output"), "{err}");
+
     // --output-mode belongs to sam-json.
     let mut args = vec![s(&input), "--out", s(&png_dir), "--format", "npz"];
     args.extend(["--output-mode", "binary_mask"]);

@@ -196,6 +196,15 @@ pub fn run(args: AutoArgs) -> anyhow::Result<()> {
             .join(", "),
         IMAGE_EXTENSIONS.join(", ")
     );
+    if let Some(dir) = &args.overlay {
+        if let Some(job) = jobs.iter().find(|j| overlay_path(dir, j) == j.output) {
+            anyhow::bail!(
+                "--overlay {} would replace the output {}: give the overlays another folder",
+                dir.display(),
+                job.output.display()
+            );
+        }
+    }
     let (todo, done): (Vec<Job>, Vec<Job>) = jobs
         .into_iter()
         .partition(|j| args.force || !outputs::is_complete(args.format, &j.output));
