@@ -166,12 +166,20 @@ pub fn run(args: MasksFromBoxesArgs) -> anyhow::Result<()> {
             };
             let who = name_of(k, &annotations[k]);
             let checked = bbox.map(|b| check_xywh(b, w, h));
-            if let (Some(CheckedBox::Inside(b) | CheckedBox::Clipped(b)), Some(a)) =
-                (checked, yolo.as_ref().and(annotations[k].as_object_mut()))
-            {
-                // A YOLO box becomes the COCO bbox of what was prompted (clipped).
-                let xywh = [b.x0, b.y0, b.x1 - b.x0, b.y1 - b.y0].map(f64::from);
-                a.insert("bbox".into(), json!(xywh));
+            if let (
+                Some(CheckedBox::Inside(_) | CheckedBox::Clipped(_)),
+                Some([x, y, bw, bh]),
+                Some(a),
+            ) = (
+                checked,
+                bbox,
+                yolo.as_ref().and(annotations[k].as_object_mut()),
+            ) {
+                // A YOLO box becomes the COCO bbox of what is prompted: its part inside
+                // the image, in f64 pixels.
+                let (x0, y0) = (x.max(0.0), y.max(0.0));
+                let (x1, y1) = ((x + bw).min(f64::from(w)), (y + bh).min(f64::from(h)));
+                a.insert("bbox".into(), json!([x0, y0, x1 - x0, y1 - y0]));
             }
             match checked {
                 Some(CheckedBox::Inside(b)) => prompts.push((k, b)),

@@ -210,7 +210,7 @@ fn a_yolo_folder_becomes_coco_with_a_mask_per_box() {
         .map(|v| v.as_f64().unwrap())
         .collect();
     for (got, want) in bbox.iter().zip([140.0, 20.0, 200.0, 270.0]) {
-        assert!((got - want).abs() < 1e-3, "{bbox:?}");
+        assert!((got - want).abs() < 1e-9, "{bbox:?}");
     }
     // The clipped box is the part inside the image.
     let clipped: Vec<f64> = anns[1]["bbox"]
@@ -220,11 +220,11 @@ fn a_yolo_folder_becomes_coco_with_a_mask_per_box() {
         .map(|v| v.as_f64().unwrap())
         .collect();
     assert!(
-        (clipped[0] + clipped[2] - 451.0).abs() < 1e-3,
+        (clipped[0] + clipped[2] - 451.0).abs() < 1e-9,
         "{clipped:?}"
     );
     assert!(
-        (clipped[1] + clipped[3] - 300.0).abs() < 1e-3,
+        (clipped[1] + clipped[3] - 300.0).abs() < 1e-9,
         "{clipped:?}"
     );
     let cat: samkit_mask::CocoRle =
