@@ -10,6 +10,7 @@ import { UndoStack } from './undo.js';
 import { $, tid, fmtInt, showBanner, hideBanner, showInfo, overlay, saveResponse } from './dom.js';
 import { compositeInstances, dab } from './paint.js';
 import { shortcutHandler } from './keys.js';
+import { Proposals } from './proposals.js';
 
 const DEFAULT_EXPORT_FORMATS = ['coco', 'coco-polygons', 'png', 'npy', 'yolo', 'voc'];
 const STATUS_LABEL = { todo: 'todo', in_progress: 'in progress', done: 'done', needs_review: 'needs review' };
@@ -71,15 +72,55 @@ function showConflict(err) {
 // viewer
 const viewer = new Viewer($('#canvas'), {
   mode: () => (S.imageReady ? S.tool : 'prompt'),
-  onPoint: (x, y, positive) => addPoint(x, y, positive),
+  // With no prompt in progress, a click on a "segment everything" proposal takes it.
+  onPoint: (x, y, positive) => {
+    if (!(promptIdle() && proposals.click(x, y, positive))) addPoint(x, y, positive);
+  },
   onBox: (box) => setBox(box),
   onBrushStart: (x, y) => brushStart(x, y),
   onBrushMove: (x, y) => brushMove(x, y),
   onBrushEnd: () => brushEnd(),
   brushRadius: () => S.brush,
   onView: (scale) => (tid('zoom-level').textContent = `${Math.round(scale * 100)}%`),
+  onHover: (p) => proposals.onHover(S.tool === 'prompt' && promptIdle() ? p : null),
 });
+
+function promptIdle() {
+  return S.imageReady && !S.prompt.points.length && !S.prompt.box && !S.prompt.mask;
+}
 viewer.setOpacity(S.opacity);
+
+const proposals = new Proposals({
+  api,
+  viewer,
+  undo,
+  image: () => (S.imageReady ? S.image : null),
+  instances: () => S.instances,
+  showError,
+  create: async (p, job) => {
+    const image = S.image;
+    const inst = await api.createInstance(image.id, {
+      category_id: S.categoryId,
+      rle: p.rle,
+      score: p.predicted_iou,
+      prompts: { auto: { job: job.id, index: p.index, point: p.point, stability_score: p.stability_score, params: job.params } },
+      client_id: newClientId(),
+    });
+    if (S.image?.id === image.id) upsertInstance(inst);
+    bumpImageStatus();
+    return inst;
+  },
+  remove: async (inst) => {
+    const cur = S.instances.find((i) => i.id === inst.id);
+    const gone = await api.deleteInstance(inst.id, cur ? cur.version : inst.version);
+    removeInstance(gone.id, gone);
+  },
+  restore: async (inst) => {
+    const back = await api.restoreInstance(inst.id, S.deletedVersions.get(inst.id));
+    upsertInstance(back);
+    return back;
+  },
+});
 
 // ------------------------------------------------------------------------------------------
 // loading
@@ -156,6 +197,7 @@ async function openImage(idx) {
   S.instances = [];
   S.hidden.clear();
   undo.clear();
+  proposals.open(null);
   history.replaceState(null, '', `#image=${S.image.id}`);
   tid('image-name').textContent = S.image.name;
   tid('image-status').value = S.image.status;
@@ -199,6 +241,7 @@ async function openImage(idx) {
   if (seq !== S.openSeq) return;
   renderInstances();
   updateEncodingState();
+  proposals.open(S.image);
   // Warm the browser cache with the next image file too.
   const next = S.images[idx + 1];
   if (next && !next.missing) new Image().src = api.imageUrl(next.id);
@@ -980,6 +1023,7 @@ function bindUi() {
   });
   tid('help-button').addEventListener('click', toggleHelp);
   bindGuidelinesEditor();
+  proposals.bind();
   const list = tid('instance-list');
   list.addEventListener('click', (e) => {
     const btn = e.target.closest('button[data-act]');
@@ -1086,6 +1130,7 @@ window.samkit = {
   get maskArea() { return S.prompt.mask ? maskArea(S.prompt.mask) : 0; },
   get maskBbox() { return S.prompt.mask && S.image ? maskBbox(S.prompt.mask, S.image.width, S.image.height) : null; },
   get ready() { return S.imageReady; },
+  proposals,
 };
 
 boot();

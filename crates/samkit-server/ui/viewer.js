@@ -8,7 +8,8 @@ export class Viewer {
   /**
    * @param {HTMLCanvasElement} canvas
    * @param {object} h handlers: mode() -> 'prompt'|'brush'|'eraser', onPoint(x, y, positive),
-   *   onBox(box), onBrushStart(x, y), onBrushMove(x, y), onBrushEnd(), brushRadius() (image px)
+   *   onBox(box), onBrushStart(x, y), onBrushMove(x, y), onBrushEnd(), brushRadius() (image px),
+   *   onHover(point or null) (optional: the pointer over the image, no button down)
    */
   constructor(canvas, h) {
     this.canvas = canvas;
@@ -21,6 +22,7 @@ export class Viewer {
     this.tx = 0;
     this.ty = 0;
     this.instancesLayer = null;
+    this.proposalsLayer = null;
     this.maskLayer = null;
     this.opacity = 0.55;
     this.points = [];
@@ -37,7 +39,7 @@ export class Viewer {
     canvas.addEventListener('pointermove', (e) => this.onMove(e));
     canvas.addEventListener('pointerup', (e) => this.onUp(e));
     canvas.addEventListener('pointercancel', () => { this.gesture = null; this.dragBox = null; this.draw(); });
-    canvas.addEventListener('pointerleave', () => { this.cursor = null; this.draw(); });
+    canvas.addEventListener('pointerleave', () => { this.cursor = null; this.h.onHover?.(null); this.draw(); });
     canvas.addEventListener('contextmenu', (e) => e.preventDefault());
     canvas.addEventListener('auxclick', (e) => e.preventDefault());
     canvas.addEventListener('wheel', (e) => this.onWheel(e), { passive: false });
@@ -59,6 +61,7 @@ export class Viewer {
     this.w = w;
     this.h_ = h;
     this.instancesLayer = null;
+    this.proposalsLayer = null;
     this.maskLayer = null;
     this.points = [];
     this.box = null;
@@ -66,6 +69,7 @@ export class Viewer {
   }
   setInstancesLayer(layer) { this.instancesLayer = layer; this.draw(); }
   setMaskLayer(layer) { this.maskLayer = layer; this.draw(); }
+  setProposalsLayer(layer) { this.proposalsLayer = layer; this.draw(); }
   setPrompts(points, box) { this.points = points; this.box = box; this.draw(); }
   setOpacity(a) { this.opacity = a; this.draw(); }
 
@@ -159,6 +163,7 @@ export class Viewer {
     this.cursor = p;
     const g = this.gesture;
     if (!g) {
+      this.h.onHover?.(p);
       if (this.h.mode() !== 'prompt') this.draw();
       return;
     }
@@ -244,6 +249,7 @@ export class Viewer {
       ctx.drawImage(this.instancesLayer, 0, 0);
       ctx.globalAlpha = 1;
     }
+    if (this.proposalsLayer) ctx.drawImage(this.proposalsLayer, 0, 0);
     if (this.maskLayer) {
       ctx.globalAlpha = Math.max(0.35, Math.min(1, this.opacity + 0.25));
       ctx.drawImage(this.maskLayer, 0, 0);
