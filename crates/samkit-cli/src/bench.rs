@@ -26,13 +26,17 @@ pub struct BenchArgs {
     /// Print JSON
     #[arg(long)]
     pub json: bool,
+    /// Time segment everything (SAM's defaults) instead, against a per-point loop over
+    /// the ONNX decoder in the same run; --runs counts generator runs (try 3)
+    #[arg(long)]
+    pub auto: bool,
     #[command(flatten)]
     pub model: ModelArgs,
     #[command(flatten)]
     pub budget: BudgetArgs,
 }
 
-fn median_ms(mut v: Vec<f64>) -> f64 {
+pub(crate) fn median_ms(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     let n = v.len();
     if n % 2 == 1 {
@@ -108,7 +112,7 @@ fn grid_prompts(size: Size, n: usize) -> Vec<Prompt> {
 
 /// The decoder file opened with `backend`, or why it could not be (the native decoder's
 /// fallback notice).
-fn decoder_with(
+pub(crate) fn decoder_with(
     loaded: &crate::model_args::LoadedModel,
     opts: EngineOptions,
     backend: DecoderBackend,
@@ -157,6 +161,17 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     let img = samkit_engine::load_rgb_within(&image, args.budget.budget())?;
     // One warning here if the native decoder falls back; the figures say so again.
     let loaded = args.model.load_quietly()?;
+    if args.auto {
+        let opts = args.model.engine_options();
+        let threads = match opts.intra_threads {
+            0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            n => n,
+        };
+        let figures =
+            crate::bench_auto::measure(&loaded, opts, &img, args.warmup.min(1), args.runs)?;
+        crate::bench_auto::report(&figures, &image, &img, args.json, threads);
+        return Ok(());
+    }
     let model = &loaded.model;
     let original = Size {
         width: img.width(),

@@ -7,6 +7,7 @@
 
 mod auto;
 mod bench;
+mod bench_auto;
 mod budget_args;
 mod convert;
 mod eval;
