@@ -241,3 +241,42 @@ async fn without_a_model_a_job_is_refused() {
     assert_eq!(r.status, 503, "{}", String::from_utf8_lossy(&r.body));
     s.task.abort();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_onnx_decoder_server_refuses_with_the_fix_named() {
+    let dir = chelsea_project();
+    let cache = tempfile::tempdir().unwrap();
+    let home = samkit_assets::Home::from_env().unwrap();
+    let assets = samkit_assets::ensure_default(&home, &samkit_assets::Progress::hidden()).unwrap();
+    let spec = samkit_engine::ModelSpec {
+        id: assets.model.id.clone(),
+        encoder: assets.model.encoder.clone(),
+        decoder: assets.model.decoder.clone(),
+    };
+    let loader = samkit_server::engine_loader(
+        assets.ort_lib,
+        spec,
+        samkit_engine::EngineOptions {
+            decoder: samkit_engine::DecoderBackend::Onnx,
+            ..Default::default()
+        },
+    );
+    let s = start(dir.path(), Some(loader), cache.path()).await;
+    common::wait_all_encoded(&s.client, 120).await;
+    let r = s
+        .client
+        .post("/api/images/1/auto", &json!({}))
+        .await
+        .unwrap();
+    assert_eq!(r.status, 409, "{}", String::from_utf8_lossy(&r.body));
+    let v = r.json();
+    assert_eq!(v["code"], "needs_native_decoder");
+    assert!(
+        v["error"]
+            .as_str()
+            .unwrap()
+            .contains("--decoder-backend onnx"),
+        "{v}"
+    );
+    s.task.abort();
+}

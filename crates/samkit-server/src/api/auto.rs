@@ -3,6 +3,7 @@
 
 use super::*;
 use crate::auto_jobs::AutoRequest;
+use samkit_engine::DecoderBackend;
 
 fn no_job(id: i64) -> ApiError {
     ApiError::not_found(format!(
@@ -20,8 +21,25 @@ pub(super) async fn start_auto(
         return Err(missing_err(&img));
     }
     r.check().map_err(ApiError::bad_request)?;
-    if let m @ (ModelState::Disabled | ModelState::Failed(_)) = st.engine.model() {
-        return Err(model_err(m));
+    match st.engine.model() {
+        m @ (ModelState::Disabled | ModelState::Failed(_)) => return Err(model_err(m)),
+        ModelState::Ready(m) if m.decoder().backend() != DecoderBackend::Native => {
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "needs_native_decoder",
+                format!(
+                    "segment everything needs the native decoder (SAM's three masks per point); \
+                     this server decodes with {}: restart `samkit serve` without \
+                     --decoder-backend onnx{}",
+                    m.decoder().backend(),
+                    m.decoder()
+                        .notice()
+                        .map(|n| format!(" ({n})"))
+                        .unwrap_or_default()
+                ),
+            ))
+        }
+        _ => {}
     }
     let path = st.root.join(&img.path);
     let job = st
