@@ -9,7 +9,7 @@ use anyhow::{bail, Context};
 use samkit_eval::{
     evaluate, per_image_table, planned_runs, plot_miou, progress_bar, Curve, Dataset, DatasetPaths,
     EvalConfig, InstanceResult, OutputPaths, ProgressLog, RunHeader, RunKey, SamSegmenter,
-    Strategy, Summary, Variant,
+    Strategy, Summary, Variant, ZoomConfig, ZoomSegmenter,
 };
 use serde_json::{json, Map, Value};
 
@@ -65,6 +65,22 @@ pub struct EvalArgs {
     /// Which candidate mask each click keeps (and feeds back in `prev`)
     #[arg(long, value_enum, default_value_t = StrategyArg::Sam)]
     pub strategy: StrategyArg,
+    /// Zoom-in refinement (RITM's ZoomIn): from --zoom-from-click on, decode on a crop
+    /// around the mask and the clicks, encoded at the model's full input size (prev
+    /// variant only)
+    #[arg(long)]
+    pub zoom_in: bool,
+    /// Zoom-in: the crop's sides are the region's times this
+    #[arg(long, value_name = "F", default_value_t = 1.4, requires = "zoom_in",
+          value_parser = parse_expand)]
+    pub zoom_expand: f64,
+    /// Zoom-in: the crop's sides are at least this many pixels
+    #[arg(long, value_name = "PX", default_value_t = 200, requires = "zoom_in")]
+    pub zoom_min_size: u32,
+    /// Zoom-in: the first click decoded on a crop
+    #[arg(long, value_name = "K", default_value_t = 2, requires = "zoom_in",
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub zoom_from_click: u32,
     /// Write the summary here, and OUT.clicks_<variant>.json and OUT.progress.jsonl beside it
     #[arg(long, value_name = "OUT.json")]
     pub json: Option<PathBuf>,
@@ -87,6 +103,13 @@ pub struct EvalArgs {
     pub model: ModelArgs,
     #[command(flatten)]
     pub budget: BudgetArgs,
+}
+
+fn parse_expand(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v.is_finite() && (1.0..=10.0).contains(&v) => Ok(v),
+        _ => Err(format!("'{s}' is not a factor between 1 and 10")),
+    }
 }
 
 /// Fails before any model work when `path` cannot be written.
@@ -138,10 +161,18 @@ fn curves_from(path: &Path) -> anyhow::Result<Vec<Curve>> {
 
 pub fn run(args: EvalArgs) -> anyhow::Result<()> {
     let started = Instant::now();
-    let variants = match args.variant {
-        VariantArg::Prev => vec![Variant::Prev],
-        VariantArg::Nomask => vec![Variant::Nomask],
-        VariantArg::Both => Variant::ALL.to_vec(),
+    let zoom = args.zoom_in.then_some(ZoomConfig {
+        expand: args.zoom_expand,
+        min_size: args.zoom_min_size,
+        from_click: args.zoom_from_click as usize,
+    });
+    let variants = match (args.variant, zoom) {
+        (VariantArg::Nomask, Some(_)) => bail!(
+            "--zoom-in refines the previous prediction on a crop, so it runs the prev variant only: drop --variant nomask"
+        ),
+        (VariantArg::Prev, _) | (VariantArg::Both, Some(_)) => vec![Variant::Prev],
+        (VariantArg::Nomask, None) => vec![Variant::Nomask],
+        (VariantArg::Both, None) => Variant::ALL.to_vec(),
     };
     let config = EvalConfig {
         max_clicks: args.max_clicks as usize,
@@ -196,6 +227,7 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
         masks: absolute(&paths.masks),
         ignore: paths.ignore.as_deref().map(absolute),
         strategy,
+        zoom,
     };
     let planned: Vec<RunKey> = planned_runs(&dataset, &config);
     let planned_set: HashSet<RunKey> = planned.iter().cloned().collect();
@@ -223,12 +255,23 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
     let bar = progress_bar(planned.len() as u64);
     bar.set_position(done.len() as u64);
     bar.reset_eta();
-    let fresh = evaluate(&segmenter, &dataset, &config, &done, &bar, |r| {
-        match log.as_mut() {
-            Some(log) => log.append(r),
-            None => Ok(()),
+    let mut on_result = |r: &InstanceResult| match log.as_mut() {
+        Some(log) => log.append(r),
+        None => Ok(()),
+    };
+    let (fresh, crop_passes) = match zoom {
+        Some(z) => {
+            let zoomed = ZoomSegmenter::new(segmenter, z);
+            let fresh = evaluate(&zoomed, &dataset, &config, &done, &bar, &mut on_result)?;
+            (fresh, Some(zoomed.encoder_passes()))
         }
-    })?;
+        None => (
+            evaluate(&segmenter, &dataset, &config, &done, &bar, &mut on_result)?,
+            None,
+        ),
+    };
+    // Crop encoder passes per object of this invocation (a resumed run counts its part).
+    let passes_per_object = crop_passes.map(|n| n as f64 / fresh.len().max(1) as f64);
     bar.finish_and_clear();
 
     // All results in dataset order.
@@ -242,8 +285,15 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
         println!("{}", per_image_table(&results, config.max_clicks));
     }
     print!("{}", summary.table());
+    let zoom_note = match (zoom, passes_per_object) {
+        (Some(z), Some(p)) => format!(
+            ", zoom-in (expand {}, min {} px, from click {}; {p:.2} crop encoder passes per object)",
+            z.expand, z.min_size, z.from_click
+        ),
+        _ => String::new(),
+    };
     println!(
-        "{} images, {} objects, model {}, {} decoder, strategy {strategy}, {:.1} s",
+        "{} images, {} objects, model {}, {} decoder, strategy {strategy}{zoom_note}, {:.1} s",
         summary.images,
         dataset.instance_count(),
         model.id(),
@@ -259,6 +309,13 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
             json!(model.decoder().backend().to_string()),
         );
         extra.insert("strategy".into(), json!(strategy));
+        if let Some(z) = zoom {
+            extra.insert(
+                "zoom".into(),
+                json!({"expand": z.expand, "min_size": z.min_size, "from_click": z.from_click,
+                       "crop_encoder_passes_per_object": passes_per_object}),
+            );
+        }
         extra.insert("images_dir".into(), json!(header.images));
         extra.insert("masks_dir".into(), json!(header.masks));
         extra.insert("ignore_dir".into(), json!(header.ignore));

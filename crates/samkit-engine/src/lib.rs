@@ -31,6 +31,7 @@ mod prediction;
 pub mod preprocess;
 mod prompt;
 mod runtime;
+pub mod zoom;
 
 pub use candidates::{export_selection, stability_score, Decoded, LowResCandidate, MASK_TOKENS};
 pub use embedding::{image_hash, Embedding, EmbeddingCache, EMBEDDING_LEN};

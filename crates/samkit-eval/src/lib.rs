@@ -44,6 +44,7 @@ pub mod plot;
 pub mod report;
 pub mod run;
 pub mod sam;
+pub mod zoom;
 
 pub use clicker::{next_click, Click, Target};
 pub use dataset::{Dataset, DatasetPaths, Sample, Skipped};
@@ -56,3 +57,4 @@ pub use run::{
     Segmentation, Segmenter, Variant,
 };
 pub use sam::{point, SamSegmenter, Strategy};
+pub use zoom::{ZoomConfig, ZoomSegmenter};

@@ -44,7 +44,7 @@ impl OutputPaths {
 }
 
 /// First line of the progress file: what the results depend on.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunHeader {
     /// Progress file format version.
     pub samkit_eval_progress: u32,
@@ -57,6 +57,9 @@ pub struct RunHeader {
     /// existed, which all used `sam`.
     #[serde(default)]
     pub strategy: Strategy,
+    /// Zoom-in refinement's parameters; absent when the run did not zoom in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub zoom: Option<crate::ZoomConfig>,
 }
 
 impl RunHeader {
@@ -246,6 +249,7 @@ mod tests {
             masks: "m".into(),
             ignore: None,
             strategy: Strategy::Sam,
+            zoom: None,
         }
     }
 

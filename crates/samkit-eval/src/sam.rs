@@ -106,6 +106,37 @@ impl<'a> SamSegmenter<'a> {
     pub fn strategy(&self) -> Strategy {
         self.strategy
     }
+
+    /// The mask (at the embedding's image size) and low-resolution logits of the candidate
+    /// the strategy keeps, for `clicks` and an optional mask input.
+    pub(crate) fn decode(
+        &self,
+        embedding: &Embedding,
+        clicks: &[Click],
+        mask_input: Option<LowResLogits>,
+    ) -> Result<(Vec<bool>, LowResLogits), BoxError> {
+        let prompt = prompt(clicks, mask_input);
+        if self.strategy == Strategy::Sam {
+            // The decoder's own selection, upscaled by the decoder (the only candidate).
+            let prediction = self.model.predict(embedding, &prompt)?;
+            let best = prediction.best();
+            return Ok((best.logits.to_bools(), best.low_res.clone()));
+        }
+        let decoded = self.decoder.decode_candidates(embedding, &prompt)?;
+        let chosen = &decoded.candidates[self.strategy.choose(&decoded)];
+        // Only the chosen candidate is upscaled.
+        let logits = upscale_logits(&chosen.low_res, embedding.original);
+        Ok((logits.to_bools(), chosen.low_res.clone()))
+    }
+}
+
+/// A prompt of clicks, with an optional mask input.
+fn prompt(clicks: &[Click], mask_input: Option<LowResLogits>) -> Prompt {
+    Prompt {
+        points: clicks.iter().map(point).collect(),
+        bbox: None,
+        mask_input,
+    }
 }
 
 impl Segmenter for SamSegmenter<'_> {
@@ -122,23 +153,8 @@ impl Segmenter for SamSegmenter<'_> {
         clicks: &[Click],
         prev: Option<&LowResLogits>,
     ) -> Result<Segmentation<LowResLogits>, BoxError> {
-        let prompt = Prompt {
-            points: clicks.iter().map(point).collect(),
-            bbox: None,
-            mask_input: prev.cloned(),
-        };
-        if self.strategy == Strategy::Sam {
-            // The decoder's own selection, upscaled by the decoder (the only candidate).
-            return Segmenter::predict(self.model, embedding, clicks, prev);
-        }
-        let decoded = self.decoder.decode_candidates(embedding, &prompt)?;
-        let chosen = &decoded.candidates[self.strategy.choose(&decoded)];
-        // Only the chosen candidate is upscaled.
-        let logits = upscale_logits(&chosen.low_res, embedding.original);
-        Ok(Segmentation {
-            mask: logits.to_bools(),
-            state: chosen.low_res.clone(),
-        })
+        let (mask, state) = self.decode(embedding, clicks, prev.cloned())?;
+        Ok(Segmentation { mask, state })
     }
 }
 
@@ -156,12 +172,7 @@ impl Segmenter for SamModel {
         clicks: &[Click],
         prev: Option<&LowResLogits>,
     ) -> Result<Segmentation<LowResLogits>, BoxError> {
-        let prompt = Prompt {
-            points: clicks.iter().map(point).collect(),
-            bbox: None,
-            mask_input: prev.cloned(),
-        };
-        let prediction = SamModel::predict(self, embedding, &prompt)?;
+        let prediction = SamModel::predict(self, embedding, &prompt(clicks, prev.cloned()))?;
         let best = prediction.best();
         Ok(Segmentation {
             mask: best.logits.to_bools(),

@@ -198,6 +198,7 @@ fn synthetic_set_gives_the_clicks_known_by_construction() {
         masks: paths.masks.clone(),
         ignore: paths.ignore.clone(),
         strategy: Default::default(),
+        zoom: None,
     };
     let (mut log, prev) = ProgressLog::open(&out.progress, &header, true).unwrap();
     assert!(prev.is_empty());

@@ -1,0 +1,182 @@
+//! Zoom-in refinement as a [`Segmenter`] (RITM's `ZoomIn`, as FocalClick and SimpleClick
+//! evaluate with it; geometry in [`samkit_engine::zoom`]): from click `from_click` on, the
+//! image is cropped around the current mask and the clicks, the crop is encoded at the
+//! model's full input size, the clicks go to the decoder in crop coordinates with the
+//! previous logits resampled into the crop, and the crop's mask is pasted back (background
+//! outside it).
+//!
+//! The crop's embedding is reused while the next region of interest stays inside it, so an
+//! object costs about one extra encoder pass ([`ZoomSegmenter::encoder_passes`] counts
+//! them). Zoom-in needs the previous prediction at every click, so it runs the `prev`
+//! variant only.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use image::RgbImage;
+use samkit_engine::zoom::{mask_input_for_crop, object_roi, paste, Crop};
+use samkit_engine::{upscale_logits, Embedding, LowResLogits};
+use serde::{Deserialize, Serialize};
+
+use crate::clicker::Click;
+use crate::run::{BoxError, Segmentation, Segmenter};
+use crate::sam::SamSegmenter;
+
+/// Zoom-in parameters (RITM's names in the docs).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct ZoomConfig {
+    /// `expansion_ratio`: the region's sides are scaled by this (default 1.4).
+    pub expand: f64,
+    /// `min_crop_size`: the region's sides are at least this many pixels (default 200).
+    pub min_size: u32,
+    /// The first click decoded on a crop (`skip_clicks` + 1; default 2).
+    pub from_click: usize,
+}
+
+impl Default for ZoomConfig {
+    fn default() -> Self {
+        ZoomConfig {
+            expand: 1.4,
+            min_size: 200,
+            from_click: 2,
+        }
+    }
+}
+
+/// The whole image's embedding and the image (crops are cut from it).
+pub struct ZoomEmbedding {
+    whole: Embedding,
+    image: RgbImage,
+}
+
+/// What a click hands to the next: the frame its logits are in and those logits, the
+/// whole image's logits (to resample into another crop) and the crop embedding in use.
+#[derive(Clone)]
+pub struct ZoomState {
+    frame: Option<Crop>,
+    low_res: LowResLogits,
+    logits: Vec<f32>,
+    crop: Option<Arc<(Crop, Embedding)>>,
+}
+
+/// A [`SamSegmenter`] that refines on zoomed-in crops.
+pub struct ZoomSegmenter<'a> {
+    inner: SamSegmenter<'a>,
+    config: ZoomConfig,
+    encodes: AtomicUsize,
+}
+
+impl<'a> ZoomSegmenter<'a> {
+    pub fn new(inner: SamSegmenter<'a>, config: ZoomConfig) -> Self {
+        ZoomSegmenter {
+            inner,
+            config,
+            encodes: AtomicUsize::new(0),
+        }
+    }
+
+    /// Crop encoder passes so far (whole-image passes not counted).
+    pub fn encoder_passes(&self) -> usize {
+        self.encodes.load(Ordering::Relaxed)
+    }
+
+    pub fn config(&self) -> ZoomConfig {
+        self.config
+    }
+}
+
+impl Segmenter for ZoomSegmenter<'_> {
+    type Embedding = ZoomEmbedding;
+    type State = ZoomState;
+
+    fn embed(&self, image: &RgbImage) -> Result<ZoomEmbedding, BoxError> {
+        Ok(ZoomEmbedding {
+            whole: self.inner.embed(image)?,
+            image: image.clone(),
+        })
+    }
+
+    fn predict(
+        &self,
+        embedding: &ZoomEmbedding,
+        clicks: &[Click],
+        prev: Option<&ZoomState>,
+    ) -> Result<Segmentation<ZoomState>, BoxError> {
+        let size = embedding.whole.original;
+        let whole_state = |low_res: LowResLogits, crop| {
+            let logits = upscale_logits(&low_res, size).data;
+            ZoomState {
+                frame: None,
+                low_res,
+                logits,
+                crop,
+            }
+        };
+        let prev = match prev {
+            Some(p) if clicks.len() >= self.config.from_click => p,
+            _ => {
+                // Before zooming in: SAM on the whole image, its own protocol.
+                let prev_low = prev.map(|p| match p.frame {
+                    None => p.low_res.clone(),
+                    Some(_) => mask_input_for_crop(&p.logits, size, &Crop::whole(size)),
+                });
+                let (mask, low) = self.inner.decode(&embedding.whole, clicks, prev_low)?;
+                let state = whole_state(low, prev.and_then(|p| p.crop.clone()));
+                return Ok(Segmentation { mask, state });
+            }
+        };
+        let mask: Vec<bool> = prev.logits.iter().map(|&v| v > 0.0).collect();
+        let click_xy: Vec<(f32, f32)> = clicks.iter().map(|c| (c.x as f32, c.y as f32)).collect();
+        let roi = object_roi(
+            &mask,
+            size,
+            &click_xy,
+            self.config.expand,
+            self.config.min_size,
+        )
+        .unwrap_or_else(|| Crop::whole(size));
+        // Reuse the crop's embedding while the new region stays inside it.
+        let crop = match &prev.crop {
+            Some(c) if c.0.contains(&roi) => c.clone(),
+            _ => {
+                let cs = roi.size();
+                let cut = image::imageops::crop_imm(
+                    &embedding.image,
+                    roi.x0,
+                    roi.y0,
+                    cs.width,
+                    cs.height,
+                )
+                .to_image();
+                self.encodes.fetch_add(1, Ordering::Relaxed);
+                Arc::new((roi, self.inner.embed(&cut)?))
+            }
+        };
+        let frame = crop.0;
+        let mask_input = match prev.frame {
+            Some(f) if f == frame => prev.low_res.clone(),
+            _ => mask_input_for_crop(&prev.logits, size, &frame),
+        };
+        let local: Vec<Click> = clicks
+            .iter()
+            .map(|c| Click {
+                x: c.x - frame.x0,
+                y: c.y - frame.y0,
+                ..*c
+            })
+            .collect();
+        let (_, low) = self.inner.decode(&crop.1, &local, Some(mask_input))?;
+        let crop_logits = upscale_logits(&low, frame.size());
+        let logits = paste(&crop_logits.data, &frame, size);
+        let mask = logits.iter().map(|&v| v > 0.0).collect();
+        Ok(Segmentation {
+            mask,
+            state: ZoomState {
+                frame: Some(frame),
+                low_res: low,
+                logits,
+                crop: Some(crop),
+            },
+        })
+    }
+}

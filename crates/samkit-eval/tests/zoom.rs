@@ -1,0 +1,141 @@
+//! Zoom-in refinement with the real default model on a drawn image: the whole-image
+//! protocol before `from_click`, then decoding on a crop (one extra encoder pass, reused
+//! while the region stays inside it), background outside the crop, and a crop that is the
+//! whole image giving SAM's own result.
+
+use samkit_engine::{init_runtime, EngineOptions, ModelSpec, SamModel};
+use samkit_eval::{Click, SamSegmenter, Segmenter, Strategy, ZoomConfig, ZoomSegmenter};
+
+fn model() -> SamModel {
+    let home = samkit_assets::Home::from_env().expect("samkit home");
+    let resolved = samkit_assets::ensure_default(&home, &samkit_assets::Progress::hidden())
+        .expect("cannot get the default model and ONNX Runtime (see samkit setup)");
+    init_runtime(&resolved.ort_lib).expect("ONNX Runtime loads");
+    let spec = ModelSpec {
+        id: resolved.model.id,
+        encoder: resolved.model.encoder,
+        decoder: resolved.model.decoder,
+    };
+    SamModel::load(
+        &spec,
+        EngineOptions {
+            intra_threads: 1,
+            ..Default::default()
+        },
+    )
+    .expect("model loads")
+}
+
+/// A red disk (radius 30 at 100, 80) on grey stripes, 320 × 200.
+fn image() -> image::RgbImage {
+    image::RgbImage::from_fn(320, 200, |x, y| {
+        if (x as f32 - 100.0).powi(2) + (y as f32 - 80.0).powi(2) <= 30.0f32.powi(2) {
+            image::Rgb([210, 50, 40])
+        } else {
+            let v = if (x + y) / 12 % 2 == 0 { 90 } else { 130 };
+            image::Rgb([v, v, v + 20])
+        }
+    })
+}
+
+fn iou(a: &[bool], b: &[bool]) -> f64 {
+    let inter = a.iter().zip(b).filter(|(&x, &y)| x && y).count();
+    let union = a.iter().zip(b).filter(|(&x, &y)| x || y).count();
+    inter as f64 / union.max(1) as f64
+}
+
+const CLICKS: [Click; 3] = [
+    Click {
+        x: 100,
+        y: 80,
+        positive: true,
+    },
+    Click {
+        x: 110,
+        y: 95,
+        positive: true,
+    },
+    Click {
+        x: 90,
+        y: 70,
+        positive: true,
+    },
+];
+
+#[test]
+fn zoom_in_decodes_on_a_reused_crop_from_the_second_click() {
+    let model = model();
+    let img = image();
+    let sam = SamSegmenter::new(&model, Strategy::Sam).unwrap();
+    let zoom = ZoomSegmenter::new(
+        SamSegmenter::new(&model, Strategy::Sam).unwrap(),
+        ZoomConfig {
+            expand: 1.4,
+            min_size: 120,
+            from_click: 2,
+        },
+    );
+    let whole = sam.embed(&img).unwrap();
+    let emb = zoom.embed(&img).unwrap();
+
+    // Click 1: the whole image, exactly SAM's mask.
+    let first = zoom.predict(&emb, &CLICKS[..1], None).unwrap();
+    let plain = sam.predict(&whole, &CLICKS[..1], None).unwrap();
+    assert_eq!(first.mask, plain.mask);
+    assert_eq!(zoom.encoder_passes(), 0);
+
+    // Click 2: a crop around the disk, encoded once; nothing outside it.
+    let second = zoom
+        .predict(&emb, &CLICKS[..2], Some(&first.state))
+        .unwrap();
+    assert_eq!(zoom.encoder_passes(), 1);
+    let disk: Vec<bool> = (0..200)
+        .flat_map(|y| {
+            (0..320).map(move |x| (x as f32 - 100.0).powi(2) + (y as f32 - 80.0).powi(2) <= 900.0)
+        })
+        .collect();
+    assert!(
+        iou(&second.mask, &disk) > 0.85,
+        "IoU {}",
+        iou(&second.mask, &disk)
+    );
+    // The crop is at least 120 px around the disk's centre: nothing right of x = 250.
+    assert!((0..200).all(|y| (250..320).all(|x| !second.mask[y * 320 + x])));
+
+    // Click 3, inside the same region: the crop's embedding is reused.
+    let third = zoom.predict(&emb, &CLICKS, Some(&second.state)).unwrap();
+    assert_eq!(zoom.encoder_passes(), 1, "the crop is reused");
+    assert!(iou(&third.mask, &disk) > 0.85);
+}
+
+#[test]
+fn a_crop_as_large_as_the_image_gives_sams_masks() {
+    let model = model();
+    let img = image();
+    let sam = SamSegmenter::new(&model, Strategy::Sam).unwrap();
+    let zoom = ZoomSegmenter::new(
+        SamSegmenter::new(&model, Strategy::Sam).unwrap(),
+        ZoomConfig {
+            expand: 1.4,
+            min_size: 10_000,
+            from_click: 2,
+        },
+    );
+    let whole = sam.embed(&img).unwrap();
+    let emb = zoom.embed(&img).unwrap();
+    let (mut zs, mut ss) = (None, None);
+    for k in 1..=3 {
+        let z = zoom.predict(&emb, &CLICKS[..k], zs.as_ref()).unwrap();
+        let s = sam.predict(&whole, &CLICKS[..k], ss.as_ref()).unwrap();
+        // Click 2 feeds the resampled logits instead of SAM's own low-res ones; the
+        // masks stay nearly the same.
+        assert!(
+            iou(&z.mask, &s.mask) > 0.97,
+            "click {k}: IoU {}",
+            iou(&z.mask, &s.mask)
+        );
+        zs = Some(z.state);
+        ss = Some(s.state);
+    }
+    assert_eq!(zoom.encoder_passes(), 1);
+}
