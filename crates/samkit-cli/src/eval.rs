@@ -33,6 +33,9 @@ pub enum StrategyArg {
     Sam,
     /// The highest predicted IoU among all 4 masks at every click (native decoder)
     BestIou,
+    /// SAM's rule, decoded with and without the previous logits from click 2 on; the
+    /// higher predicted IoU wins (native decoder)
+    PrevOrFresh,
 }
 
 impl From<StrategyArg> for Strategy {
@@ -40,6 +43,7 @@ impl From<StrategyArg> for Strategy {
         match s {
             StrategyArg::Sam => Strategy::Sam,
             StrategyArg::BestIou => Strategy::BestIou,
+            StrategyArg::PrevOrFresh => Strategy::PrevOrFresh,
         }
     }
 }

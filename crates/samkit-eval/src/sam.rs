@@ -34,22 +34,26 @@ pub enum Strategy {
     Sam,
     /// The highest predicted IoU among all four outputs, at every click.
     BestIou,
+    /// SAM's rule, decoded twice from click 2 on, with and without the previous logits
+    /// as mask input; the one whose kept mask predicts the higher IoU wins (ties: with).
+    PrevOrFresh,
 }
 
 impl Strategy {
-    pub const ALL: [Strategy; 2] = [Strategy::Sam, Strategy::BestIou];
+    pub const ALL: [Strategy; 3] = [Strategy::Sam, Strategy::BestIou, Strategy::PrevOrFresh];
 
     pub fn name(self) -> &'static str {
         match self {
             Strategy::Sam => "sam",
             Strategy::BestIou => "best-iou",
+            Strategy::PrevOrFresh => "prev-or-fresh",
         }
     }
 
     /// The index in `decoded.candidates` this strategy keeps.
     pub fn choose(self, decoded: &Decoded) -> usize {
         match self {
-            Strategy::Sam => decoded.selected,
+            Strategy::Sam | Strategy::PrevOrFresh => decoded.selected,
             Strategy::BestIou => decoded.best_iou(),
         }
     }
@@ -67,8 +71,9 @@ impl FromStr for Strategy {
         match s {
             "sam" => Ok(Strategy::Sam),
             "best-iou" => Ok(Strategy::BestIou),
+            "prev-or-fresh" => Ok(Strategy::PrevOrFresh),
             _ => Err(EvalError::Config(format!(
-                "unknown strategy '{s}': use sam or best-iou"
+                "unknown strategy '{s}': use sam, best-iou or prev-or-fresh"
             ))),
         }
     }
@@ -87,13 +92,13 @@ impl<'a> SamSegmenter<'a> {
     /// ONNX Runtime it is a configuration error, not a quietly different experiment.
     pub fn new(model: &'a SamModel, strategy: Strategy) -> Result<Self> {
         let decoder = model.decoder();
-        if strategy == Strategy::BestIou && decoder.backend() != DecoderBackend::Native {
+        if strategy != Strategy::Sam && decoder.backend() != DecoderBackend::Native {
             let why = decoder.notice().map_or_else(
                 || "the decoder runs on ONNX Runtime".to_string(),
                 |n| format!("the native decoder is not available ({n})"),
             );
             return Err(EvalError::Config(format!(
-                "--strategy best-iou compares all four candidate masks, which only the native decoder returns, and {why}; use --decoder-backend native or --strategy sam"
+                "--strategy {} compares candidate masks and their predicted IoUs, which only the native decoder returns, and {why}; use --decoder-backend native or --strategy sam", strategy.name()
             )));
         }
         Ok(Self {
@@ -122,7 +127,20 @@ impl<'a> SamSegmenter<'a> {
             let best = prediction.best();
             return Ok((best.logits.to_bools(), best.low_res.clone()));
         }
-        let decoded = self.decoder.decode_candidates(embedding, &prompt)?;
+        let mut decoded = self.decoder.decode_candidates(embedding, &prompt)?;
+        if self.strategy == Strategy::PrevOrFresh && prompt.mask_input.is_some() {
+            let fresh = self.decoder.decode_candidates(
+                embedding,
+                &Prompt {
+                    mask_input: None,
+                    ..prompt
+                },
+            )?;
+            let iou = |d: &Decoded| d.candidates[d.selected].iou;
+            if iou(&fresh) > iou(&decoded) {
+                decoded = fresh;
+            }
+        }
         let chosen = &decoded.candidates[self.strategy.choose(&decoded)];
         // Only the chosen candidate is upscaled.
         let logits = upscale_logits(&chosen.low_res, embedding.original);

@@ -115,3 +115,70 @@ fn best_iou_is_refused_on_onnx_runtime() {
     );
     assert!(SamSegmenter::new(&model, Strategy::Sam).is_ok());
 }
+
+#[test]
+fn prev_or_fresh_keeps_the_decode_whose_kept_mask_predicts_more() {
+    let model = model(DecoderBackend::Native);
+    let embedding = model.embed(&image()).unwrap();
+    let decoder = model.decoder();
+    let sam = SamSegmenter::new(&model, Strategy::Sam).unwrap();
+    let pof = SamSegmenter::new(&model, Strategy::PrevOrFresh).unwrap();
+    let clicks = [
+        Click {
+            x: 120,
+            y: 80,
+            positive: true,
+        },
+        Click {
+            x: 60,
+            y: 82,
+            positive: false,
+        },
+        Click {
+            x: 150,
+            y: 82,
+            positive: true,
+        },
+    ];
+    // Click 1 has no previous logits: SAM's rule alone.
+    let first = pof.predict(&embedding, &clicks[..1], None).unwrap();
+    let plain = sam.predict(&embedding, &clicks[..1], None).unwrap();
+    assert_eq!((&first.mask, &first.state), (&plain.mask, &plain.state));
+    let mut prev = first.state;
+    for k in 2..=clicks.len() {
+        let cl = &clicks[..k];
+        let prompt = |mask_input| Prompt {
+            points: cl.iter().map(point).collect(),
+            bbox: None,
+            mask_input,
+        };
+        let with = decoder
+            .decode_candidates(&embedding, &prompt(Some(prev.clone())))
+            .unwrap();
+        let without = decoder
+            .decode_candidates(&embedding, &prompt(None))
+            .unwrap();
+        let kept = |d: &samkit_engine::Decoded| d.candidates[d.selected].clone();
+        let expected = if kept(&without).iou > kept(&with).iou {
+            kept(&without)
+        } else {
+            kept(&with)
+        };
+        let got = pof.predict(&embedding, cl, Some(&prev)).unwrap();
+        assert_eq!(got.state, expected.low_res, "click {k}");
+        assert_eq!(
+            got.mask,
+            upscale_logits(&expected.low_res, embedding.original).to_bools()
+        );
+        prev = got.state;
+    }
+    let onnx = self::model(DecoderBackend::Onnx);
+    let err = SamSegmenter::new(&onnx, Strategy::PrevOrFresh)
+        .err()
+        .expect("prev-or-fresh needs the native decoder")
+        .to_string();
+    assert!(
+        err.contains("prev-or-fresh") && err.contains("native decoder"),
+        "{err}"
+    );
+}
