@@ -256,6 +256,13 @@ impl AutoJobs {
         jobs.len() != before
     }
 
+    /// Asks every job to stop (the server is shutting down).
+    pub fn cancel_all(&self) {
+        for job in lock(&self.jobs).iter() {
+            job.cancel();
+        }
+    }
+
     /// Starts a job on `image` (replacing the image's previous one) and returns it.
     pub fn start(
         &self,

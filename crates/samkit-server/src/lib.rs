@@ -273,6 +273,9 @@ impl Server {
             });
         }
         drop(listener);
+        // A segment-everything job holds a blocking thread for up to a minute: stop it at
+        // its next batch so the runtime's shutdown does not wait for it.
+        self.state.auto_jobs.cancel_all();
         let _ = tokio::time::timeout(Duration::from_secs(30), graceful.shutdown()).await;
         Ok(())
     }
