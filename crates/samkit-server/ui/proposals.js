@@ -345,6 +345,7 @@ export class Proposals {
       const total = this.list.length;
       text = `${n} proposal${n === 1 ? '' : 's'} left of ${total} (${job.seconds.toFixed(1)} s) — click one to accept it as the current category, right-click to dismiss`;
       if (!total) text = `no masks passed the thresholds (${job.seconds.toFixed(1)} s); lower them and run again`;
+      else if (!n) text = `all ${total} proposals accepted or dismissed (${job.seconds.toFixed(1)} s)`;
     }
     const st = tid('auto-status');
     st.textContent = text;
