@@ -346,11 +346,16 @@ fn read_yolo(args: &MasksFromBoxesArgs) -> anyhow::Result<Input> {
         let mut members = Vec::new();
         for b in &file.boxes {
             members.push(annotations.len());
-            annotations.push(json!({
+            let mut a = json!({
                 "id": annotations.len() + 1,
                 "image_id": image_id,
                 "category_id": b.class + 1,
-            }));
+            });
+            // The detector's own score is kept beside SAM's (`score` = predicted IoU).
+            if let Some(c) = b.confidence {
+                a["attributes"] = json!({"detector_score": c});
+            }
+            annotations.push(a);
             boxes.push((*b, format!("{}:{}", file.label.display(), b.line)));
         }
         by_image.push((image_id, members));

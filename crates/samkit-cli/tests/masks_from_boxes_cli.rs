@@ -126,11 +126,12 @@ fn a_yolo_folder_becomes_coco_with_a_mask_per_box() {
     std::fs::copy(sample("chelsea.png"), images.join("hostile.jpg")).unwrap();
     std::fs::write(yolo.join("classes.txt"), "cat\ndog\n").unwrap();
     // The cat's box [140, 20, 200, 270] in 451 × 300, normalised; a box reaching out
-    // of the image; one wholly outside; a malformed line; a zero-width box.
+    // of the image, with a detector's confidence; one wholly outside; a malformed line;
+    // a zero-width box.
     std::fs::write(
         yolo.join("labels/chelsea.txt"),
         format!(
-            "0 {} {} {} 0.9\n1 0.95 0.9 0.2 0.4\n1 1.5 0.5 0.1 0.1\nnot a box\n0 0.5 0.5 0 0.1\n",
+            "0 {} {} {} 0.9\n1 0.95 0.9 0.2 0.4 0.73\n1 1.5 0.5 0.1 0.1\nnot a box\n0 0.5 0.5 0 0.1\n",
             240.0 / 451.0,
             155.0 / 300.0,
             200.0 / 451.0
@@ -141,7 +142,7 @@ fn a_yolo_folder_becomes_coco_with_a_mask_per_box() {
     // values; nothing in it is a box, and nothing ends the run.
     let mut junk =
         b"\x00\xff\xfe garbage\n2 0.5 0.5 0.1 0.1\n99999999999999999999 0.5 0.5 0.1 0.1\n".to_vec();
-    junk.extend(b"0 nan 0.5 0.1 0.1\n0 0.1 0.1 0.2 0.1 0.3 0.3 0.1\n0 0.5\n");
+    junk.extend(b"0 nan 0.5 0.1 0.1\n0 0.1 0.1 0.2 0.1 0.3 0.3 0.1\n0 0.5\n0 0.5 0.5 0.1 0.1 2\n");
     std::fs::write(yolo.join("labels/hostile.txt"), junk).unwrap();
     std::fs::write(yolo.join("labels/orphan.txt"), "0 0.5 0.5 0.2 0.2\n").unwrap();
     let out = d.path().join("out.json");
@@ -175,6 +176,7 @@ fn a_yolo_folder_becomes_coco_with_a_mask_per_box() {
         ("hostile.txt", 4, "finite"),
         ("hostile.txt", 5, "segmentation label"),
         ("hostile.txt", 6, "found 2"),
+        ("hostile.txt", 7, "confidence"),
     ] {
         let at = label(file, line);
         assert!(
@@ -203,6 +205,9 @@ fn a_yolo_folder_becomes_coco_with_a_mask_per_box() {
     assert_eq!(ids, [1, 2]);
     assert_eq!(anns[0]["category_id"], 1);
     assert_eq!(anns[1]["category_id"], 2);
+    // The detector's confidence is kept beside SAM's predicted IoU.
+    assert!(anns[0].get("attributes").is_none());
+    assert_eq!(anns[1]["attributes"]["detector_score"], 0.73);
     let bbox: Vec<f64> = anns[0]["bbox"]
         .as_array()
         .unwrap()

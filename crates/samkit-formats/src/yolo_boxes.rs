@@ -1,5 +1,7 @@
 //! YOLO detection labels (`samkit masks-from-boxes` on a YOLO folder): one `.txt` per
-//! image, a line `class cx cy w h` per box, normalised to `[0, 1]` by the image's size.
+//! image, a line `class cx cy w h` per box, normalised to `[0, 1]` by the image's size,
+//! optionally followed by the detector's confidence (`class cx cy w h conf`, what YOLOv5/v8
+//! write with `save_conf`).
 //! The folder is laid out and its class names found as for YOLO-seg import ([`yolo`]:
 //! `labels/` or the folder itself; `classes.txt`, `obj.names` or `data.yaml` in the
 //! folder, its `labels/` or its parent); each label file pairs with the image of its
@@ -36,6 +38,8 @@ pub struct YoloBox {
     pub cy: f64,
     pub w: f64,
     pub h: f64,
+    /// The detector's confidence, when the line has a sixth value.
+    pub confidence: Option<f64>,
 }
 
 impl YoloBox {
@@ -183,10 +187,11 @@ fn read_label_file(path: &Path) -> Result<String, String> {
     Ok(String::from_utf8_lossy(&bytes).into_owned())
 }
 
-/// One `class cx cy w h` line; `classes` bounds the class index when names are known.
+/// One `class cx cy w h [conf]` line; `classes` bounds the class index when names are
+/// known.
 fn parse_box(line: &str, ln: usize, classes: Option<usize>) -> Result<YoloBox, String> {
     let fields: Vec<&str> = line.split_whitespace().take(7).collect();
-    if fields.len() != 5 {
+    if !(5..=6).contains(&fields.len()) {
         let (found, hint) = match fields.len() {
             n if n > 6 => (
                 "more than 6".to_string(),
@@ -195,7 +200,7 @@ fn parse_box(line: &str, ln: usize, classes: Option<usize>) -> Result<YoloBox, S
             n => (n.to_string(), ""),
         };
         return Err(format!(
-            "expected `class cx cy w h` (5 values), found {found}{hint}"
+            "expected `class cx cy w h` (5 values, or 6 with the detector's confidence), found {found}{hint}"
         ));
     }
     let class: usize = fields[0]
@@ -222,6 +227,15 @@ fn parse_box(line: &str, ln: usize, classes: Option<usize>) -> Result<YoloBox, S
             .ok_or_else(|| format!("{text:?} is not a finite number"))?;
     }
     let [cx, cy, w, h] = v;
+    let confidence = match fields.get(5) {
+        None => None,
+        Some(text) => Some(
+            text.parse::<f64>()
+                .ok()
+                .filter(|c| (0.0..=1.0).contains(c))
+                .ok_or_else(|| format!("confidence {text:?} is not a number in 0..=1"))?,
+        ),
+    };
     Ok(YoloBox {
         line: ln,
         class,
@@ -229,6 +243,7 @@ fn parse_box(line: &str, ln: usize, classes: Option<usize>) -> Result<YoloBox, S
         cy,
         w,
         h,
+        confidence,
     })
 }
 
@@ -239,14 +254,20 @@ mod tests {
     #[test]
     fn lines_are_boxes_or_reasons() {
         let b = parse_box("2 0.5 0.25 0.2 0.1", 7, Some(3)).unwrap();
-        assert_eq!((b.line, b.class), (7, 2));
+        assert_eq!((b.line, b.class, b.confidence), (7, 2, None));
+        let c = parse_box("2 0.5 0.25 0.2 0.1 0.87", 8, Some(3)).unwrap();
+        assert_eq!(
+            (c.to_xywh(200, 100), c.confidence),
+            (b.to_xywh(200, 100), Some(0.87))
+        );
         assert_eq!(b.to_xywh(200, 100), [80.0, 20.0, 40.0, 10.0]);
         for (bad, why) in [
             ("3 0.5 0.5 0.1 0.1", "not one of the 3"),
             ("-1 0.5 0.5 0.1 0.1", "not a non-negative integer"),
             ("x 0.5 0.5 0.1 0.1", "not a non-negative integer"),
             ("0 0.5 0.5 0.1", "found 4"),
-            ("0 0.5 0.5 0.1 0.1 0.9", "found 6"),
+            ("0 0.5 0.5 0.1 0.1 1.5", "confidence"),
+            ("0 0.5 0.5 0.1 0.1 nan", "confidence"),
             ("0 0.1 0.1 0.2 0.1 0.3 0.3 0.1", "segmentation label"),
             ("0 0.5 nan 0.1 0.1", "finite"),
             ("0 0.5 1e999 0.1 0.1", "finite"),
