@@ -2,27 +2,30 @@
 //! what the model alone gives, `best-iou` keeps (and feeds back) the candidate with the
 //! highest predicted IoU of all four, and asks for the native decoder.
 
-use samkit_engine::{
-    init_runtime, upscale_logits, DecoderBackend, EngineOptions, ModelSpec, Prompt, SamModel,
-};
+mod common;
+
+use common::model;
+use samkit_engine::{upscale_logits, DecoderBackend, Prompt};
 use samkit_eval::{point, Click, SamSegmenter, Segmenter, Strategy};
 
-fn model(decoder: DecoderBackend) -> SamModel {
-    let home = samkit_assets::Home::from_env().expect("samkit home");
-    let resolved = samkit_assets::ensure_default(&home, &samkit_assets::Progress::hidden())
-        .expect("cannot get the default model and ONNX Runtime (see samkit setup)");
-    init_runtime(&resolved.ort_lib).expect("ONNX Runtime loads");
-    let spec = ModelSpec {
-        id: resolved.model.id,
-        encoder: resolved.model.encoder,
-        decoder: resolved.model.decoder,
-    };
-    let opts = EngineOptions {
-        intra_threads: 1,
-        decoder,
-    };
-    SamModel::load(&spec, opts).expect("model loads")
-}
+/// On the disk, on the bar outside it (negative), on the bar right of the disk.
+const CLICKS: [Click; 3] = [
+    Click {
+        x: 120,
+        y: 80,
+        positive: true,
+    },
+    Click {
+        x: 60,
+        y: 82,
+        positive: false,
+    },
+    Click {
+        x: 150,
+        y: 82,
+        positive: true,
+    },
+];
 
 /// Two overlapping shapes (a disk on a bar) on stripes: an ambiguous first click.
 fn image() -> image::RgbImage {
@@ -47,18 +50,7 @@ fn strategies_choose_among_the_native_candidates() {
     let decoder = model.decoder();
     let sam = SamSegmenter::new(&model, Strategy::Sam).unwrap();
     let best = SamSegmenter::new(&model, Strategy::BestIou).unwrap();
-    let clicks = [
-        Click {
-            x: 120,
-            y: 80,
-            positive: true,
-        },
-        Click {
-            x: 60,
-            y: 82,
-            positive: false,
-        },
-    ];
+    let clicks = &CLICKS[..2];
     let mut prev = None;
     let mut differ = 0;
     for k in 1..=clicks.len() {
@@ -123,23 +115,7 @@ fn prev_or_fresh_keeps_the_decode_whose_kept_mask_predicts_more() {
     let decoder = model.decoder();
     let sam = SamSegmenter::new(&model, Strategy::Sam).unwrap();
     let pof = SamSegmenter::new(&model, Strategy::PrevOrFresh).unwrap();
-    let clicks = [
-        Click {
-            x: 120,
-            y: 80,
-            positive: true,
-        },
-        Click {
-            x: 60,
-            y: 82,
-            positive: false,
-        },
-        Click {
-            x: 150,
-            y: 82,
-            positive: true,
-        },
-    ];
+    let clicks = CLICKS;
     // Click 1 has no previous logits: SAM's rule alone.
     let first = pof.predict(&embedding, &clicks[..1], None).unwrap();
     let plain = sam.predict(&embedding, &clicks[..1], None).unwrap();
@@ -172,7 +148,7 @@ fn prev_or_fresh_keeps_the_decode_whose_kept_mask_predicts_more() {
         );
         prev = got.state;
     }
-    let onnx = self::model(DecoderBackend::Onnx);
+    let onnx = common::model(DecoderBackend::Onnx);
     let err = SamSegmenter::new(&onnx, Strategy::PrevOrFresh)
         .err()
         .expect("prev-or-fresh needs the native decoder")

@@ -3,28 +3,10 @@
 //! while the region stays inside it), background outside the crop, and a crop that is the
 //! whole image giving SAM's own result.
 
-use samkit_engine::{init_runtime, EngineOptions, ModelSpec, SamModel};
-use samkit_eval::{Click, SamSegmenter, Segmenter, Strategy, ZoomConfig, ZoomSegmenter};
+mod common;
 
-fn model() -> SamModel {
-    let home = samkit_assets::Home::from_env().expect("samkit home");
-    let resolved = samkit_assets::ensure_default(&home, &samkit_assets::Progress::hidden())
-        .expect("cannot get the default model and ONNX Runtime (see samkit setup)");
-    init_runtime(&resolved.ort_lib).expect("ONNX Runtime loads");
-    let spec = ModelSpec {
-        id: resolved.model.id,
-        encoder: resolved.model.encoder,
-        decoder: resolved.model.decoder,
-    };
-    SamModel::load(
-        &spec,
-        EngineOptions {
-            intra_threads: 1,
-            ..Default::default()
-        },
-    )
-    .expect("model loads")
-}
+use samkit_engine::DecoderBackend;
+use samkit_eval::{Click, SamSegmenter, Segmenter, Strategy, ZoomConfig, ZoomSegmenter};
 
 /// A red disk (radius 30 at 100, 80) on grey stripes, 320 × 200.
 fn image() -> image::RgbImage {
@@ -64,7 +46,7 @@ const CLICKS: [Click; 3] = [
 
 #[test]
 fn zoom_in_decodes_on_a_reused_crop_from_the_second_click() {
-    let model = model();
+    let model = common::model(DecoderBackend::Native);
     let img = image();
     let sam = SamSegmenter::new(&model, Strategy::Sam).unwrap();
     let zoom = ZoomSegmenter::new(
@@ -110,7 +92,7 @@ fn zoom_in_decodes_on_a_reused_crop_from_the_second_click() {
 
 #[test]
 fn a_crop_as_large_as_the_image_gives_sams_masks() {
-    let model = model();
+    let model = common::model(DecoderBackend::Native);
     let img = image();
     let sam = SamSegmenter::new(&model, Strategy::Sam).unwrap();
     let zoom = ZoomSegmenter::new(

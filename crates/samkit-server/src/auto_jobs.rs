@@ -243,17 +243,7 @@ impl AutoJobs {
 
     /// Cancels and forgets the image's job; false when it had none.
     pub fn discard(&self, image_id: i64) -> bool {
-        let mut jobs = lock(&self.jobs);
-        let before = jobs.len();
-        jobs.retain(|j| {
-            if j.image_id == image_id {
-                j.cancel();
-                false
-            } else {
-                true
-            }
-        });
-        jobs.len() != before
+        remove_image(&mut lock(&self.jobs), image_id)
     }
 
     /// Asks every job to stop (the server is shutting down).
@@ -289,14 +279,7 @@ impl AutoJobs {
         });
         {
             let mut jobs = lock(&self.jobs);
-            jobs.retain(|j| {
-                if j.image_id == image.id {
-                    j.cancel();
-                    false
-                } else {
-                    true
-                }
-            });
+            remove_image(&mut jobs, image.id);
             jobs.push(job.clone());
             // Forget the oldest finished jobs beyond the limit (running ones stay).
             while jobs.len() > KEPT_JOBS {
@@ -316,6 +299,19 @@ impl AutoJobs {
         });
         job
     }
+}
+
+/// Cancels and removes the jobs of an image; true when it had one.
+fn remove_image(jobs: &mut Vec<Arc<AutoJob>>, image_id: i64) -> bool {
+    let before = jobs.len();
+    jobs.retain(|j| {
+        let mine = j.image_id == image_id;
+        if mine {
+            j.cancel();
+        }
+        !mine
+    });
+    jobs.len() != before
 }
 
 async fn run(

@@ -5,12 +5,13 @@
 import { Api, ApiError } from './api.js';
 import { decodeRle, encodeRle, maskArea, maskBbox, maskToImageData, hexToRgb } from './rle.js';
 import { Viewer } from './viewer.js';
-import { renderMarkdown, escapeHtml } from './markdown.js';
+import { escapeHtml } from './markdown.js';
 import { UndoStack } from './undo.js';
 import { $, tid, fmtInt, showBanner, hideBanner, showInfo, overlay, saveResponse } from './dom.js';
 import { compositeInstances, dab } from './paint.js';
 import { shortcutHandler } from './keys.js';
 import { Proposals } from './proposals.js';
+import { renderGuidelines, bindGuidelinesEditor } from './guidelines.js';
 
 const DEFAULT_EXPORT_FORMATS = ['coco', 'coco-polygons', 'png', 'npy', 'yolo', 'voc'];
 const STATUS_LABEL = { todo: 'todo', in_progress: 'in progress', done: 'done', needs_review: 'needs review' };
@@ -156,9 +157,7 @@ async function loadProject() {
   S.project = await api.project();
   tid('project-name').textContent = S.project.name || '';
   document.title = `${S.project.name || 'project'} — samkit`;
-  tid('guidelines').innerHTML = S.project.guidelines?.trim()
-    ? renderMarkdown(S.project.guidelines)
-    : '<p class="muted">No guidelines for this project.</p>';
+  renderGuidelines(S.project);
   setCategories(S.project.categories || (await api.categories()));
   const formats = S.project.export_formats || DEFAULT_EXPORT_FORMATS;
   tid('export-format').innerHTML = formats.map((f) => `<option value="${escapeHtml(f)}">${escapeHtml(f)}</option>`).join('');
@@ -1022,7 +1021,13 @@ function bindUi() {
     if (f) doImport(f);
   });
   tid('help-button').addEventListener('click', toggleHelp);
-  bindGuidelinesEditor();
+  bindGuidelinesEditor({
+    api,
+    project: () => S.project,
+    saved: (project) => (S.project = { ...S.project, ...project }),
+    reload: loadProject,
+    showError,
+  });
   proposals.bind();
   const list = tid('instance-list');
   list.addEventListener('click', (e) => {
@@ -1050,37 +1055,6 @@ function bindUi() {
     if (e.target.tagName === 'SELECT') e.target.blur();
   });
   window.addEventListener('unhandledrejection', (e) => showError(e.reason, 'unexpected error'));
-}
-
-function bindGuidelinesEditor() {
-  const form = tid('guidelines-editor');
-  const text = tid('guidelines-text');
-  const view = tid('guidelines');
-  const show = (editing) => {
-    form.hidden = !editing;
-    view.hidden = editing;
-  };
-  tid('guidelines-edit').addEventListener('click', () => {
-    text.value = S.project?.guidelines || '';
-    show(true);
-    text.focus();
-  });
-  form.querySelector('[data-act="cancel"]').addEventListener('click', () => show(false));
-  form.addEventListener('submit', async (e) => {
-    e.preventDefault();
-    try {
-      const project = await api.put('/api/project/guidelines', { guidelines: text.value, version: S.project.guidelines_version });
-      S.project = { ...S.project, ...project };
-      await loadProject();
-      show(false);
-      showInfo('Guidelines saved', 3000);
-    } catch (err) {
-      showError(err, 'guidelines'); // a 409 shows who changed them; the text stays in the editor
-      if (err instanceof ApiError && err.isConflict) {
-        await loadProject().catch(() => {});
-      }
-    }
-  });
 }
 
 function toggleHelp() {
