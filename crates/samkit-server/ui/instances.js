@@ -1,0 +1,172 @@
+// Accepted instances: accepting the pending mask (undo deletes it on the server, redo
+// restores it), the instance list (relabel, hide, delete with undo), and the layer that
+// draws them all on the canvas.
+
+import { decodeRle, encodeRle, maskArea } from './rle.js';
+import { escapeHtml } from './markdown.js';
+import { tid, fmtInt } from './dom.js';
+import { compositeInstances } from './paint.js';
+import { api, S, EMPTY_PROMPT, undo, category, newClientId } from './state.js';
+import { showError } from './errors.js';
+import { viewer } from './canvas.js';
+import { setPrompt } from './prompts.js';
+import { syncImageCount, bumpImageStatus } from './images.js';
+
+export async function acceptMask() {
+  const p = S.prompt;
+  if (!p.mask || !S.image || S.image.missing) return;
+  const { width: w, height: h } = S.image;
+  if (maskArea(p.mask) === 0) {
+    showError(new Error('the mask is empty; click the object or paint with the brush first'), 'accept');
+    return;
+  }
+  const image = S.image;
+  const body = {
+    category_id: S.categoryId,
+    rle: encodeRle(p.mask, w, h),
+    score: p.edited ? null : p.iou,
+    prompts: { points: p.points, box: p.box, edited: p.edited || undefined },
+    client_id: newClientId(),
+  };
+  let inst;
+  try {
+    inst = await api.createInstance(image.id, body);
+  } catch (e) {
+    showError(e, 'could not save the instance');
+    return;
+  }
+  if (!S.image || S.image.id !== image.id) return;
+  upsertInstance(inst);
+  S.predictSeq++;
+  setPrompt(EMPTY_PROMPT);
+  const action = {
+    label: 'accept',
+    id: inst.id,
+    undo: async () => {
+      const cur = S.instances.find((i) => i.id === action.id);
+      const gone = await api.deleteInstance(action.id, cur ? cur.version : inst.version);
+      removeInstance(gone.id, gone);
+      S.predictSeq++;
+      setPrompt(p);
+    },
+    redo: async () => {
+      const del = S.deletedVersions.get(action.id);
+      const back = await api.restoreInstance(action.id, del);
+      upsertInstance(back);
+      S.predictSeq++;
+      setPrompt(EMPTY_PROMPT);
+    },
+  };
+  undo.push(action);
+  bumpImageStatus();
+}
+
+export function upsertInstance(inst) {
+  const i = S.instances.findIndex((x) => x.id === inst.id);
+  if (inst.deleted) {
+    if (i >= 0) S.instances.splice(i, 1);
+  } else if (i >= 0) {
+    S.instances[i] = inst;
+  } else {
+    S.instances.push(inst);
+    S.instances.sort((a, b) => a.id - b.id);
+  }
+  syncImageCount();
+  renderInstances();
+}
+
+export function removeInstance(id, deletedRow) {
+  if (deletedRow) S.deletedVersions.set(id, deletedRow.version);
+  S.instances = S.instances.filter((x) => x.id !== id);
+  syncImageCount();
+  renderInstances();
+}
+
+export async function deleteInstance(id) {
+  const inst = S.instances.find((i) => i.id === id);
+  if (!inst) return;
+  try {
+    const gone = await api.deleteInstance(id, inst.version);
+    removeInstance(id, gone);
+    undo.push({
+      label: 'delete',
+      undo: async () => upsertInstance(await api.restoreInstance(id, S.deletedVersions.get(id))),
+      redo: async () => {
+        const cur = S.instances.find((i) => i.id === id);
+        const g = await api.deleteInstance(id, cur.version);
+        removeInstance(id, g);
+      },
+    });
+  } catch (e) {
+    showError(e, 'delete');
+  }
+}
+
+export async function relabelInstance(id, categoryId) {
+  const inst = S.instances.find((i) => i.id === id);
+  if (!inst || inst.category_id === categoryId) return;
+  const old = inst.category_id;
+  const patch = async (cat) => {
+    const cur = S.instances.find((i) => i.id === id);
+    upsertInstance(await api.patchInstance(id, { version: cur.version, category_id: cat }));
+  };
+  try {
+    await patch(categoryId);
+    undo.push({ label: 'relabel', undo: () => patch(old), redo: () => patch(categoryId) });
+  } catch (e) {
+    showError(e, 'relabel');
+    renderInstances();
+  }
+}
+
+function instanceMask(inst) {
+  const key = `${inst.id}:${inst.version}`;
+  let m = S.maskCache.get(key);
+  if (!m) {
+    m = decodeRle(inst.rle);
+    S.maskCache.set(key, m);
+  }
+  return m;
+}
+
+let instLayer = null;
+export function paintInstances() {
+  if (!S.image || S.image.missing) return;
+  const { width: w, height: h } = S.image;
+  const visible = S.hideAll ? [] : S.instances.filter((i) => !S.hidden.has(i.id));
+  if (!visible.length) {
+    viewer.setInstancesLayer(null);
+    return;
+  }
+  if (!instLayer || instLayer.width !== w || instLayer.height !== h) instLayer = new OffscreenCanvas(w, h);
+  const img = compositeInstances(visible, w, h, instanceMask, (inst) => category(inst.category_id)?.color || '#888888');
+  instLayer.getContext('2d').putImageData(img, 0, 0);
+  viewer.setInstancesLayer(instLayer);
+}
+
+export function renderInstances() {
+  const ul = tid('instance-list');
+  tid('instance-count').textContent = S.instances.length ? `(${S.instances.length})` : '';
+  const options = (sel) =>
+    S.categories.map((c) => `<option value="${c.id}" ${c.id === sel ? 'selected' : ''}>${escapeHtml(c.name)}</option>`).join('');
+  ul.innerHTML = S.instances.length
+    ? S.instances
+        .map((inst) => {
+          const cat = category(inst.category_id);
+          const hidden = S.hidden.has(inst.id);
+          return `<li data-testid="instance-item" data-id="${inst.id}" data-category="${escapeHtml(cat?.name || '')}" data-version="${inst.version}" class="${hidden ? 'hidden' : ''}">
+            <span class="swatch" data-color="${escapeHtml(cat?.color || '#888')}"></span>
+            <span class="iname">#${inst.id}</span>
+            <select data-testid="instance-category" title="relabel">${options(inst.category_id)}</select>
+            <span class="area muted" title="by ${escapeHtml(inst.updated_by || inst.author || '')}">${fmtInt(inst.area)} px</span>
+            <button type="button" data-testid="instance-visibility" data-act="vis" title="show / hide">${hidden ? '◌' : '◉'}</button>
+            <button type="button" data-testid="instance-delete" data-act="del" title="delete">✕</button>
+          </li>`;
+        })
+        .join('')
+    : '<li class="muted empty">No instances yet. Click an object, then press Enter.</li>';
+  // Colours are set through the DOM, not a style attribute: the Content-Security-Policy
+  // allows no inline styles.
+  for (const sw of ul.querySelectorAll('.swatch[data-color]')) sw.style.background = sw.dataset.color;
+  paintInstances();
+}

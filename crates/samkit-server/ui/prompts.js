@@ -1,0 +1,241 @@
+// Prompts and prediction: points and boxes (each an undoable step), the request to the
+// decoder (superseded answers dropped, waits for encoding shown), SAM's candidate masks
+// (C / Tab), the pending mask layer, and the status bar and buttons that describe them.
+
+import { ApiError } from './api.js';
+import { decodeRle, maskArea, maskToImageData, hexToRgb } from './rle.js';
+import { tid, fmtInt, overlay } from './dom.js';
+import { api, S, EMPTY_PROMPT, undo, category } from './state.js';
+import { showError } from './errors.js';
+import { viewer } from './canvas.js';
+import { markEmbedded, updateEncodingState } from './images.js';
+
+undo.onChange = () => updateButtons();
+
+// prompts and prediction
+export function setPrompt(p) {
+  S.prompt = p;
+  viewer.setPrompts(p.points, p.box);
+  paintCurrentMask();
+  updatePromptUi();
+}
+
+export function pushPromptAction(label, before, after) {
+  const action = {
+    label,
+    before,
+    after,
+    undo: async () => restorePrompt(action, 'before'),
+    redo: async () => restorePrompt(action, 'after'),
+  };
+  undo.push(action);
+  return action;
+}
+
+/** Show a remembered prompt state; one whose prediction never arrived is predicted again. */
+function restorePrompt(action, key) {
+  S.predictSeq++;
+  const st = action[key];
+  setPrompt(st);
+  if (st.pending && (st.points.length || st.box)) {
+    runPredict(st).then((done) => {
+      if (done && action[key] === st) action[key] = done;
+    });
+  }
+}
+
+export function addPoint(x, y, positive) {
+  if (!S.imageReady || S.image.missing) return;
+  const before = S.prompt;
+  const next = { ...before, points: [...before.points, { x, y, label: positive ? 'positive' : 'negative' }], pending: true };
+  applyPrompt('point', before, next);
+}
+
+export function setBox(box) {
+  if (!S.imageReady || S.image.missing) return;
+  const before = S.prompt;
+  applyPrompt('box', before, { ...before, box, pending: true });
+}
+
+function applyPrompt(label, before, next) {
+  const t0 = performance.now();
+  setPrompt(next);
+  const action = pushPromptAction(label, before, next);
+  runPredict(next, t0).then((done) => {
+    if (done) action.after = done;
+  });
+}
+
+/** Ask the server for masks for `p`; returns the resulting prompt state (or null if superseded). */
+async function runPredict(p, t0 = performance.now()) {
+  const seq = ++S.predictSeq;
+  const imageId = S.image.id;
+  const nPrompts = p.points.length + (p.box ? 1 : 0);
+  const req = { points: p.points, multimask: nPrompts === 1 && !p.box, wait_ms: 15000 };
+  if (p.box) req.box = p.box;
+  // Refine the mask the user is looking at, unless they have hand-edited it.
+  if (p.result && !p.edited) req.prev = { token: p.result.token, candidate: p.sel };
+  S.predicting = seq; // "predicting" while this is the latest request (see isPredicting)
+  updatePromptUi();
+  let res;
+  const started = Date.now();
+  const superseded = () => {
+    if (seq !== S.predictSeq) {
+      overlay(null); // a newer prompt, an undo or another image took over
+      updatePromptUi();
+      return true;
+    }
+    return false;
+  };
+  for (;;) {
+    try {
+      res = await api.predict(imageId, req);
+      break;
+    } catch (e) {
+      if (superseded()) return null;
+      if (e instanceof ApiError && e.status === 400 && req.prev && /token/i.test(e.message)) {
+        delete req.prev; // token expired on the server: predict from the prompts alone
+        continue;
+      }
+      if (e instanceof ApiError && e.status === 503 && (e.code === 'encoding' || e.code === 'model_loading') && Date.now() - started < 180000) {
+        tid('mask-status').textContent = e.code === 'encoding' ? 'encoding image… the mask appears when it is ready' : 'loading model…';
+        overlay(e.code === 'encoding' ? 'encoding image…' : 'loading model…');
+        updateEncodingState(e.body.embedding);
+        await new Promise((r) => setTimeout(r, Math.max(300, (e.retryAfter || 1) * 500)));
+        if (superseded()) return null;
+        continue;
+      }
+      S.predicting = 0;
+      overlay(null);
+      handlePredictError(e);
+      updatePromptUi();
+      return null;
+    }
+  }
+  overlay(null);
+  if (superseded() || !S.image || S.image.id !== imageId) return null;
+  markEmbedded(imageId);
+  const t1 = performance.now();
+  const candidates = res.candidates.map((c) => ({ mask: decodeRle(c.rle), iou: c.iou, token: c.token ?? null, area: c.area, bbox: c.bbox }));
+  const done = {
+    ...p,
+    result: { token: res.token, candidates, decode_ms: res.decode_ms },
+    sel: 0,
+    mask: candidates[0]?.mask || null,
+    iou: candidates[0]?.iou ?? null,
+    edited: false,
+    pending: false,
+  };
+  S.predicting = 0;
+  setPrompt(done);
+  // Time to paint: wait for the frame that draws the mask.
+  requestAnimationFrame(() => {
+    const t2 = performance.now();
+    S.lastTiming = { total_ms: t2 - t0, request_ms: t1 - t0, client_ms: t2 - t1, server_decode_ms: res.decode_ms, wait_ms: res.wait_ms };
+    updatePromptUi();
+  });
+  return done;
+}
+
+export function handlePredictError(e, seq) {
+  if (seq !== undefined && seq !== S.openSeq) return;
+  if (e instanceof ApiError && e.status === 410) {
+    overlay(`Image file missing on disk: ${S.image?.name}`, false);
+  }
+  showError(e, 'prediction');
+  tid('mask-status').textContent = `prediction failed: ${e.message}`;
+}
+
+/** Which decoder output a candidate is: SAM's single-mask output or one of its three multimask outputs. */
+function candidateKind(c) {
+  if (c?.token == null) return '';
+  return c.token === 0 ? ': single-mask output' : `: multimask output ${c.token}`;
+}
+
+export function cycleCandidate(dir = 1) {
+  const p = S.prompt;
+  const n = p.result?.candidates.length || 0;
+  if (n < 2) return;
+  const sel = (p.sel + dir + n) % n;
+  const c = p.result.candidates[sel];
+  const before = p;
+  const next = { ...p, sel, mask: c.mask, iou: c.iou, edited: false };
+  setPrompt(next);
+  pushPromptAction('candidate', before, next);
+}
+
+export function clearPrompts() {
+  if (S.prompt === EMPTY_PROMPT || (!S.prompt.points.length && !S.prompt.box && !S.prompt.mask)) return;
+  S.predictSeq++;
+  const before = S.prompt;
+  setPrompt(EMPTY_PROMPT);
+  pushPromptAction('clear', before, EMPTY_PROMPT);
+}
+
+let maskLayer = null;
+export function paintCurrentMask() {
+  const p = S.prompt;
+  if (!p.mask || !S.image) {
+    viewer.setMaskLayer(null);
+    return;
+  }
+  const { width: w, height: h } = S.image;
+  if (!maskLayer || maskLayer.width !== w || maskLayer.height !== h) maskLayer = new OffscreenCanvas(w, h);
+  const cat = category(S.categoryId);
+  const rgb = hexToRgb(cat?.color || '#1e90ff');
+  maskLayer.getContext('2d').putImageData(maskToImageData(p.mask, w, h, rgb, 120, true), 0, 0);
+  viewer.setMaskLayer(maskLayer);
+}
+
+export function updatePromptUi() {
+  const p = S.prompt;
+  const n = p.result?.candidates.length || 0;
+  const cyc = tid('candidate-cycle');
+  cyc.textContent = n ? `mask ${p.sel + 1}/${n}` : 'mask –';
+  cyc.disabled = n < 2;
+  cyc.title = n > 1
+    ? `Next candidate mask (C / Tab); predicted IoU: ${p.result.candidates.map((c, i) => `${i === p.sel ? '▸' : ''}${c.iou != null ? c.iou.toFixed(2) : '–'}`).join(', ')}`
+    : 'Next candidate mask (C / Tab)';
+  const st = tid('mask-status');
+  if (S.image?.missing) {
+    st.textContent = 'cannot annotate: the image file is missing';
+    st.dataset.area = 0;
+  } else if (isPredicting()) {
+    const emb = S.embeddings?.states?.[S.image?.id] || S.image?.embedding;
+    st.textContent = emb === 'queued' || emb === 'encoding' ? 'encoding image… the mask appears when it is ready' : 'predicting…';
+  } else if (p.mask) {
+    const area = maskArea(p.mask);
+    // SAM's own estimate, not a measured IoU: say so.
+    const iou = p.edited ? 'edited by hand' : p.iou != null ? `predicted IoU ${p.iou.toFixed(2)}` : '';
+    const which = n > 1 ? ` (candidate ${p.sel + 1}/${n}${candidateKind(p.result.candidates[p.sel])})` : '';
+    st.textContent = `mask: ${fmtInt(area)} px${iou ? `, ${iou}` : ''}${which}`;
+    st.dataset.area = area;
+  } else {
+    const model = S.embeddings?.model?.state;
+    st.textContent = p.points.length || p.box ? 'no mask'
+      : model === 'disabled' || model === 'failed' ? `no predictions (model ${model}); the brush still works`
+      : 'no mask — click the object';
+    st.dataset.area = 0;
+  }
+  const np = p.points.filter((q) => q.label === 'positive').length;
+  const nn = p.points.length - np;
+  tid('prompt-status').textContent =
+    p.points.length || p.box ? `prompts: ${np} +, ${nn} −${p.box ? ', box' : ''}` : '';
+  if (S.lastTiming && p.result && !isPredicting()) {
+    tid('prompt-status').textContent += ` · ${Math.round(S.lastTiming.total_ms)} ms (decoder ${Math.round(S.lastTiming.server_decode_ms ?? 0)} ms)`;
+  }
+  tid('brush-size').textContent = `⌀ ${S.brush * 2}`;
+  tid('zoom-level').textContent = viewer.scale ? `${Math.round(viewer.scale * 100)}%` : '';
+  updateButtons();
+}
+
+function isPredicting() {
+  return S.predicting !== 0 && S.predicting === S.predictSeq;
+}
+
+export function updateButtons() {
+  tid('accept').disabled = !S.prompt.mask || S.image?.missing;
+  tid('undo').disabled = !undo.canUndo();
+  tid('redo').disabled = !undo.canRedo();
+  for (const b of document.querySelectorAll('[data-tool]')) b.classList.toggle('active', b.dataset.tool === S.tool);
+}
