@@ -13,6 +13,7 @@ import { viewer, proposals } from './canvas.js';
 import { openImage, renderImageList, pollEmbeddings, pollHistory } from './images.js';
 import { loadProject } from './project.js';
 import { bindUi } from './bindings.js';
+import { hoveredInstance } from './display.js';
 
 // ------------------------------------------------------------------------------------------
 // loading
@@ -53,6 +54,7 @@ window.samkit = {
   get maskArea() { return S.prompt.mask ? maskArea(S.prompt.mask) : 0; },
   get maskBbox() { return S.prompt.mask && S.image ? maskBbox(S.prompt.mask, S.image.width, S.image.height) : null; },
   get ready() { return S.imageReady; },
+  get hovered() { return hoveredInstance(); },
   proposals,
 };
 

@@ -14,6 +14,7 @@ import { setTool } from './brush.js';
 import { acceptMask, deleteInstance, relabelInstance, renderInstances, paintInstances } from './instances.js';
 import { addCategory, selectCategory } from './categories.js';
 import { loadProject, doExport, doImport } from './project.js';
+import { initDisplay, toggleOutlineOnly } from './display.js';
 
 // UI bindings and keyboard
 export function bindUi() {
@@ -43,6 +44,8 @@ export function bindUi() {
   tid('undo').addEventListener('click', () => runUndo(false));
   tid('redo').addEventListener('click', () => runUndo(true));
   tid('zoom-fit').addEventListener('click', () => viewer.fit());
+  tid('outline-toggle').addEventListener('click', toggleOutlineOnly);
+  initDisplay();
   tid('opacity').addEventListener('input', (e) => {
     S.opacity = Number(e.target.value);
     viewer.setOpacity(S.opacity);
@@ -125,5 +128,6 @@ const onKey = shortcutHandler({
     paintInstances();
   },
   help: () => toggleHelp(),
+  outline: () => toggleOutlineOnly(),
   category: (i) => S.categories[i] && selectCategory(S.categories[i].id),
 });

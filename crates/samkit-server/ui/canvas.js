@@ -11,6 +11,7 @@ import { addPoint, setBox } from './prompts.js';
 import { brushStart, brushMove, brushEnd } from './brush.js';
 import { upsertInstance, removeInstance } from './instances.js';
 import { bumpImageStatus } from './images.js';
+import { hoverCanvas } from './display.js';
 
 export const viewer = new Viewer($('#canvas'), {
   mode: () => (S.imageReady ? S.tool : 'prompt'),
@@ -24,7 +25,10 @@ export const viewer = new Viewer($('#canvas'), {
   onBrushEnd: () => brushEnd(),
   brushRadius: () => S.brush,
   onView: (scale) => (tid('zoom-level').textContent = `${Math.round(scale * 100)}%`),
-  onHover: (p) => proposals.onHover(S.tool === 'prompt' && promptIdle() ? p : null),
+  onHover: (p) => {
+    proposals.onHover(S.tool === 'prompt' && promptIdle() ? p : null);
+    hoverCanvas(p);
+  },
 });
 
 export function promptIdle() {

@@ -11,6 +11,7 @@ import { showError } from './errors.js';
 import { viewer } from './canvas.js';
 import { setPrompt } from './prompts.js';
 import { syncImageCount, bumpImageStatus } from './images.js';
+import { refreshHover } from './display.js';
 
 export async function acceptMask() {
   const p = S.prompt;
@@ -119,7 +120,7 @@ export async function relabelInstance(id, categoryId) {
   }
 }
 
-function instanceMask(inst) {
+export function instanceMask(inst) {
   const key = `${inst.id}:${inst.version}`;
   let m = S.maskCache.get(key);
   if (!m) {
@@ -136,12 +137,14 @@ export function paintInstances() {
   const visible = S.hideAll ? [] : S.instances.filter((i) => !S.hidden.has(i.id));
   if (!visible.length) {
     viewer.setInstancesLayer(null);
+    refreshHover();
     return;
   }
   if (!instLayer || instLayer.width !== w || instLayer.height !== h) instLayer = new OffscreenCanvas(w, h);
-  const img = compositeInstances(visible, w, h, instanceMask, (inst) => category(inst.category_id)?.color || '#888888');
+  const img = compositeInstances(visible, w, h, instanceMask, (inst) => category(inst.category_id)?.color || '#888888', 255);
   instLayer.getContext('2d').putImageData(img, 0, 0);
   viewer.setInstancesLayer(instLayer);
+  refreshHover();
 }
 
 export function renderInstances() {

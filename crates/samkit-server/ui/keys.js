@@ -38,6 +38,7 @@ export function shortcutHandler(a) {
       case '-': case '_': a.zoom(0.8); break;
       case 'f': case 'F': case '0': a.fit(); break;
       case 'h': case 'H': a.toggleInstances(); break;
+      case 'o': case 'O': a.outline(); break;
       case '?': a.help(); break;
       default:
         if (/^[1-9]$/.test(k)) a.category(Number(k) - 1);

@@ -3,19 +3,20 @@
 import { hexToRgb } from './rle.js';
 
 /**
- * One ImageData with every instance filled in its colour (alpha 200) and outlined (opaque).
+ * One ImageData with every instance filled in its colour (alpha `fillAlpha`) and outlined
+ * (opaque). The editor asks for 255 (opaque) and applies the fill alpha when drawing.
  * @param {Array} list instances (their COCO `bbox` [x, y, w, h] bounds the scan when present)
  * @param {(inst) => Uint8Array} maskOf decoded mask of an instance
  * @param {(inst) => string} colorOf `#rrggbb`
  */
-export function compositeInstances(list, w, h, maskOf, colorOf) {
+export function compositeInstances(list, w, h, maskOf, colorOf, fillAlpha = 200) {
   const img = new ImageData(w, h);
   const px = new Uint32Array(img.data.buffer); // RGBA bytes = little-endian ABGR words
   for (const inst of list) {
     const m = maskOf(inst);
     if (m.length !== w * h) continue;
     const [r, g, b] = hexToRgb(colorOf(inst));
-    const fill = (200 << 24) | (b << 16) | (g << 8) | r;
+    const fill = ((fillAlpha & 255) << 24) | (b << 16) | (g << 8) | r;
     const line = (255 << 24) | (b << 16) | (g << 8) | r;
     const bb = Array.isArray(inst.bbox) && inst.bbox.length === 4 ? inst.bbox : [0, 0, w, h];
     const x0 = Math.max(0, Math.floor(bb[0])), y0 = Math.max(0, Math.floor(bb[1]));

@@ -183,7 +183,7 @@ export function paintCurrentMask() {
   if (!maskLayer || maskLayer.width !== w || maskLayer.height !== h) maskLayer = new OffscreenCanvas(w, h);
   const cat = category(S.categoryId);
   const rgb = hexToRgb(cat?.color || '#1e90ff');
-  maskLayer.getContext('2d').putImageData(maskToImageData(p.mask, w, h, rgb, 120, true), 0, 0);
+  maskLayer.getContext('2d').putImageData(maskToImageData(p.mask, w, h, rgb, 255, false), 0, 0);
   viewer.setMaskLayer(maskLayer);
 }
 

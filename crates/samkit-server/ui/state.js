@@ -28,6 +28,7 @@ export const S = {
   brush: 12, // radius in image pixels
   categoryId: null,
   opacity: 0.55,
+  outlineOnly: false, // masks drawn without fill (O)
   predictSeq: 0,
   predicting: 0, // predictSeq of the request in flight (0: none)
   embeddings: null,

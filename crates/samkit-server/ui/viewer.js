@@ -1,8 +1,16 @@
 // The canvas editor: draws the image, the accepted instances, the current mask and the
 // prompts, handles zoom (wheel) and pan (space+drag, middle drag), and turns pointer
 // gestures into image-space events: click = point, drag = box, brush strokes.
+// Every mask is outlined in screen space with a contrasting halo (outline.js); the pending
+// mask's outline is moving black-and-white dashes, so it never looks like an accepted
+// instance; "outline only" leaves the fills out; a hovered instance is highlighted.
+
+import { outlineOf, paintedRing, antsPattern } from './outline.js';
 
 const DRAG_THRESHOLD = 5; // screen px before a press becomes a box drag
+const INSTANCE_FILL = 200 / 255; // accepted instances' fill alpha at opacity 1
+const PENDING_FILL = 120 / 255; // the pending mask's fill alpha (times its own opacity)
+const ANTS_MS = 120; // the pending outline's dashes move every ANTS_MS
 
 export class Viewer {
   /**
@@ -24,6 +32,13 @@ export class Viewer {
     this.instancesLayer = null;
     this.proposalsLayer = null;
     this.maskLayer = null;
+    this.highlightLayer = null;
+    this.versions = { inst: 0, mask: 0, high: 0 }; // bumped on every layer change (outline cache keys)
+    this.outlines = {}; // name -> {key, outline}
+    this.outlineOnly = false;
+    this.antsPhase = 0;
+    this.antsTimer = 0;
+    this.reducedMotion = window.matchMedia?.('(prefers-reduced-motion: reduce)').matches || false;
     this.opacity = 0.55;
     this.points = [];
     this.box = null;
@@ -62,13 +77,33 @@ export class Viewer {
     this.h_ = h;
     this.instancesLayer = null;
     this.proposalsLayer = null;
-    this.maskLayer = null;
+    this.setMaskLayer(null);
+    this.highlightLayer = null;
     this.points = [];
     this.box = null;
     this.fit();
   }
-  setInstancesLayer(layer) { this.instancesLayer = layer; this.draw(); }
-  setMaskLayer(layer) { this.maskLayer = layer; this.draw(); }
+  /** Accepted instances: opaque colours where masked (the fill alpha is applied here). */
+  setInstancesLayer(layer) { this.instancesLayer = layer; this.versions.inst++; this.draw(); }
+  /** The pending mask: opaque where masked. Its outline's dashes move while it is shown. */
+  setMaskLayer(layer) {
+    this.maskLayer = layer;
+    this.versions.mask++;
+    const animate = !!layer && !this.reducedMotion;
+    if (animate && !this.antsTimer) {
+      this.antsTimer = setInterval(() => {
+        this.antsPhase = (this.antsPhase + 1) % 8;
+        this.draw();
+      }, ANTS_MS);
+    } else if (!animate && this.antsTimer) {
+      clearInterval(this.antsTimer);
+      this.antsTimer = 0;
+    }
+    this.draw();
+  }
+  /** The hovered instance (opaque where masked) or null. */
+  setHighlightLayer(layer) { this.highlightLayer = layer; this.versions.high++; this.draw(); }
+  setOutlineOnly(on) { this.outlineOnly = !!on; this.draw(); }
   setProposalsLayer(layer) { this.proposalsLayer = layer; this.draw(); }
   setPrompts(points, box) { this.points = points; this.box = box; this.draw(); }
   setOpacity(a) { this.opacity = a; this.draw(); }
@@ -234,6 +269,39 @@ export class Viewer {
     });
   }
 
+  /**
+   * Draw the screen-space outline of `layer` (cached until the layer or the view changes),
+   * its inner ring in the layer's colours (style null), a colour, or moving dashes ('ants').
+   * Leaves the context in image space (`m`).
+   */
+  drawOutline(name, layer, m, style, inner = 2) {
+    const { ctx, canvas } = this;
+    const k = Math.max(1, Math.round(this.dpr));
+    const key = `${this.versions[name]}|${m.join(',')}|${canvas.width}x${canvas.height}|${inner}`;
+    let c = this.outlines[name];
+    if (!c || c.key !== key) {
+      c = { key, outline: outlineOf(layer, canvas.width, canvas.height, m, { inner: inner * k, unit: k }) };
+      this.outlines[name] = c;
+    }
+    const { halo, ring, pad } = c.outline;
+    ctx.setTransform(1, 0, 0, 1, 0, 0);
+    ctx.drawImage(halo, -pad, -pad);
+    if (style === 'ants') {
+      if (!this.ants || this.ants.canvas?.width !== ring.width || this.ants.canvas?.height !== ring.height) {
+        const scratch = new OffscreenCanvas(ring.width, ring.height);
+        this.ants = { canvas: scratch, pattern: antsPattern(scratch.getContext('2d'), 8 * k) };
+      }
+      this.ants.pattern.setTransform(new DOMMatrix([1, 0, 0, 1, this.antsPhase * k, 0]));
+      ctx.drawImage(paintedRing(c.outline, this.ants.pattern, this.ants.canvas), -pad, -pad);
+    } else if (style) {
+      this.ringScratch = paintedRing(c.outline, style, this.ringScratch);
+      ctx.drawImage(this.ringScratch, -pad, -pad);
+    } else {
+      ctx.drawImage(ring, -pad, -pad);
+    }
+    ctx.setTransform(...m);
+  }
+
   paint() {
     const { ctx, dpr } = this;
     ctx.setTransform(1, 0, 0, 1, 0, 0);
@@ -244,16 +312,29 @@ export class Viewer {
     ctx.imageSmoothingEnabled = this.scale < 4;
     ctx.drawImage(this.image, 0, 0, this.w, this.h_);
     ctx.imageSmoothingEnabled = false;
+    const m = [dpr * this.scale, 0, 0, dpr * this.scale, dpr * this.tx, dpr * this.ty];
     if (this.instancesLayer) {
-      ctx.globalAlpha = this.opacity;
-      ctx.drawImage(this.instancesLayer, 0, 0);
-      ctx.globalAlpha = 1;
+      if (!this.outlineOnly) {
+        ctx.globalAlpha = this.opacity * INSTANCE_FILL;
+        ctx.drawImage(this.instancesLayer, 0, 0);
+        ctx.globalAlpha = 1;
+      }
+      this.drawOutline('inst', this.instancesLayer, m, null);
     }
     if (this.proposalsLayer) ctx.drawImage(this.proposalsLayer, 0, 0);
-    if (this.maskLayer) {
-      ctx.globalAlpha = Math.max(0.35, Math.min(1, this.opacity + 0.25));
-      ctx.drawImage(this.maskLayer, 0, 0);
+    if (this.highlightLayer) {
+      ctx.globalAlpha = 0.3;
+      ctx.drawImage(this.highlightLayer, 0, 0);
       ctx.globalAlpha = 1;
+      this.drawOutline('high', this.highlightLayer, m, '#fff', 3);
+    }
+    if (this.maskLayer) {
+      if (!this.outlineOnly) {
+        ctx.globalAlpha = Math.max(0.35, Math.min(1, this.opacity + 0.25)) * PENDING_FILL;
+        ctx.drawImage(this.maskLayer, 0, 0);
+        ctx.globalAlpha = 1;
+      }
+      this.drawOutline('mask', this.maskLayer, m, 'ants');
     }
     // Vector overlays in screen space so their size does not depend on the zoom.
     ctx.setTransform(dpr, 0, 0, dpr, 0, 0);

@@ -128,6 +128,17 @@ export async function launchBrowser() {
 export async function newPage(browser, { user, viewport = { width: 1400, height: 860 } } = {}) {
   const context = await browser.newContext({ viewport, acceptDownloads: true });
   if (user) await context.addInitScript((u) => localStorage.setItem('samkit.user', u), user);
+  // SAMKIT_E2E_UI=disk: the UI files come from crates/samkit-server/ui/ as they are now,
+  // not from the binary (UI development without a rebuild; the API is still the server's).
+  if (process.env.SAMKIT_E2E_UI === 'disk') {
+    await context.route(/^http:\/\/127\.0\.0\.1:\d+\/([\w.-]*)(\?.*)?$/, (route, req) => {
+      const name = new URL(req.url()).pathname.slice(1) || 'index.html';
+      const file = path.join(ROOT, 'crates/samkit-server/ui', name);
+      if (!/^[\w.-]+$/.test(name) || !fs.existsSync(file)) return route.continue();
+      const types = { html: 'text/html', js: 'text/javascript', css: 'text/css', svg: 'image/svg+xml' };
+      return route.fulfill({ body: fs.readFileSync(file), contentType: types[name.split('.').pop()] || 'application/octet-stream' });
+    });
+  }
   const page = await context.newPage();
   page.errors = [];
   page.consoleLog = [];
@@ -194,6 +205,30 @@ function chunk(type, data) {
   crc.writeUInt32BE(crc32(td));
   return Buffer.concat([len, td, crc]);
 }
+/** RGB PNG of one colour `rgb` with filled rectangles `rects` ([x0, y0, x1, y1, [r, g, b]]). */
+export function solidPng(w, h, rgb, rects = []) {
+  const raw = Buffer.alloc((w * 3 + 1) * h);
+  for (let y = 0; y < h; y++) {
+    const row = y * (w * 3 + 1);
+    for (let x = 0; x < w; x++) {
+      let c = rgb;
+      for (const [x0, y0, x1, y1, rc] of rects) if (x >= x0 && x < x1 && y >= y0 && y < y1) c = rc;
+      raw.set(c, row + 1 + x * 3);
+    }
+  }
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(w, 0);
+  ihdr.writeUInt32BE(h, 4);
+  ihdr[8] = 8;
+  ihdr[9] = 2;
+  return Buffer.concat([
+    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+    chunk('IHDR', ihdr),
+    chunk('IDAT', zlib.deflateSync(raw)),
+    chunk('IEND', Buffer.alloc(0)),
+  ]);
+}
+
 /** RGB PNG: a gradient background with a few coloured discs and boxes placed by `seed`. */
 export function syntheticPng(w, h, seed) {
   let state = Math.floor(seed * 2 ** 31) || 1;
