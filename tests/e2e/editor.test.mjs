@@ -243,3 +243,60 @@ test('masks are easy to see: halo outline, distinct pending mask, outline-only m
   }
   await page.context().close();
 });
+
+test('messages are toasts over the page: the canvas does not move; errors stay until dismissed, info fades', async () => {
+  const image = await flatImage();
+  const page = await openAs('jonas', image.id, { width: 1440, height: 900 });
+  const where = () => page.evaluate(() => {
+    const r = document.querySelector('#canvas').getBoundingClientRect();
+    const v = window.samkit.viewer;
+    return { x: r.x, y: r.y, w: r.width, h: r.height, scale: v.scale, tx: v.tx, ty: v.ty };
+  });
+  await painted(page);
+  const start = await where();
+  const info = page.getByTestId('banner-info');
+  const error = page.getByTestId('banner-error');
+
+  // An info toast (2.5 s) and an error toast.
+  await page.getByTestId('user-name').fill('jonas-2');
+  await page.getByTestId('user-name').press('Enter');
+  await info.filter({ hasText: 'Annotating as "jonas-2"' }).waitFor();
+  await painted(page);
+  assert.deepEqual(await where(), start, 'an info toast moves nothing');
+  await page.route('**/api/images/*/status', (route) => route.fulfill({ status: 500, contentType: 'application/json', body: JSON.stringify({ error: 'disk full (stub)', code: 'internal' }) }));
+  await page.getByTestId('image-status').selectOption('done');
+  await error.filter({ hasText: 'disk full (stub)' }).waitFor();
+  await painted(page);
+  assert.deepEqual(await where(), start, 'an error toast moves nothing');
+  assert.equal(await page.getByTestId('image-status').inputValue(), 'todo', 'the failed change is not shown as done');
+  await screenshot(page, 'item7-toasts-1440x900');
+  // Info fades out by itself; the error stays until dismissed.
+  await info.waitFor({ state: 'hidden', timeout: 5000 });
+  await page.waitForTimeout(500);
+  assert.equal(await error.isVisible(), true, 'the error is still shown');
+  await error.locator('[data-action="dismiss"]').click();
+  await error.waitFor({ state: 'hidden' });
+  assert.deepEqual(await where(), start);
+
+  // The same at the other sizes: the toast floats over the page, nothing moves.
+  for (const [w, h] of VIEWPORTS.slice(1)) {
+    await page.setViewportSize({ width: w, height: h });
+    await page.waitForTimeout(100);
+    await painted(page);
+    const here = await where();
+    await page.getByTestId('image-status').selectOption('done', { force: true }).catch(() => page.evaluate(() => {
+      const s = document.querySelector('[data-testid="image-status"]');
+      s.value = 'done';
+      s.dispatchEvent(new Event('change', { bubbles: true }));
+    }));
+    await error.filter({ hasText: 'disk full (stub)' }).waitFor();
+    await painted(page);
+    assert.deepEqual(await where(), here, `an error toast moves nothing at ${w}×${h}`);
+    const box = await error.boundingBox();
+    assert.ok(box.x >= 0 && box.x + box.width <= w + 1, `the toast fits the ${w} px width`);
+    await screenshot(page, `item7-toasts-${w}x${h}`);
+    await error.locator('[data-action="dismiss"]').click();
+  }
+  assert.deepEqual(page.errors, []);
+  await page.context().close();
+});

@@ -19,7 +19,7 @@ import { initDisplay, toggleOutlineOnly } from './display.js';
 // UI bindings and keyboard
 export function bindUi() {
   document.querySelectorAll('.banner [data-action="dismiss"]').forEach((b) =>
-    b.addEventListener('click', () => (b.closest('.banner').hidden = true)));
+    b.addEventListener('click', () => hideBanner(b.closest('.banner').dataset.testid.replace('banner-', ''))));
   document.querySelector('.banner.conflict [data-action="reload"]').addEventListener('click', async () => {
     hideBanner('conflict');
     try {

@@ -1,4 +1,4 @@
-// Small DOM helpers shared by the app: element lookup, banners, the canvas overlay.
+// Small DOM helpers shared by the app: element lookup, toasts, the canvas overlay.
 import { escapeHtml } from './markdown.js';
 
 export const $ = (sel) => document.querySelector(sel);
@@ -6,21 +6,48 @@ export const $ = (sel) => document.querySelector(sel);
 export const tid = (id) => document.querySelector(`[data-testid="${id}"]`);
 export const fmtInt = (n) => Math.round(n).toLocaleString('en-US');
 
-/** Show banner `kind` (conflict | error | info) with trusted `html`; optional auto-hide. */
-export function showBanner(kind, html, { timeout = 0 } = {}) {
+const FADE_MS = 400;
+
+/**
+ * Show toast `kind` (conflict | error | info) with trusted `html`. Toasts float over the
+ * page (position fixed): showing one moves nothing and does not re-fit the zoom. Without
+ * `timeout` a toast stays until dismissed (errors, conflicts); with one it fades out.
+ * `actions`: [{label, testid?, run}] buttons; a click dismisses the toast and runs it.
+ */
+export function showBanner(kind, html, { timeout = 0, actions = [] } = {}) {
   const el = tid(`banner-${kind}`);
   el.querySelector('.msg').innerHTML = html;
-  el.hidden = false;
+  el.querySelector('.actions').replaceChildren(...actions.map((a) => {
+    const b = document.createElement('button');
+    b.type = 'button';
+    b.textContent = a.label;
+    if (a.testid) b.dataset.testid = a.testid;
+    b.addEventListener('click', () => {
+      hideBanner(kind);
+      a.run();
+    });
+    return b;
+  }));
   clearTimeout(el._t);
-  if (timeout) el._t = setTimeout(() => (el.hidden = true), timeout);
+  el.classList.remove('fading');
+  el.hidden = false;
+  if (timeout) {
+    el._t = setTimeout(() => {
+      el.classList.add('fading');
+      el._t = setTimeout(() => hideBanner(kind), FADE_MS);
+    }, timeout);
+  }
 }
 
 export function hideBanner(kind) {
-  tid(`banner-${kind}`).hidden = true;
+  const el = tid(`banner-${kind}`);
+  clearTimeout(el._t);
+  el.classList.remove('fading');
+  el.hidden = true;
 }
 
-export function showInfo(msg, timeout = 6000) {
-  showBanner('info', escapeHtml(msg), { timeout });
+export function showInfo(msg, timeout = 6000, actions = []) {
+  showBanner('info', escapeHtml(msg), { timeout, actions });
 }
 
 /** A message over the canvas (with a spinner while waiting); null hides it. */
