@@ -53,14 +53,18 @@ async function openAs(user, imageId, viewport) {
   return page;
 }
 
-/** Answer every predict request with one rectangular candidate per entry of `boxes()`. */
+/**
+ * Answer every predict request with one rectangular candidate `box` (or `box(n, request)`
+ * for the n-th request), after `delayMs` (or `delayMs(n)`); `fail(n)` answers 500 instead.
+ */
 async function stubPredict(page, w, h, box, { delayMs = 0, fail = () => false } = {}) {
   const requests = [];
   await page.route('**/api/images/*/predict', async (route) => {
     const body = route.request().postDataJSON();
     requests.push(body);
     const n = requests.length;
-    if (delayMs) await new Promise((r) => setTimeout(r, delayMs));
+    const delay = typeof delayMs === 'function' ? delayMs(n) : delayMs;
+    if (delay) await new Promise((r) => setTimeout(r, delay));
     if (fail(n, body)) {
       await route.fulfill({ status: 500, contentType: 'application/json', body: JSON.stringify({ error: 'decoder exploded (stub)', code: 'internal' }) });
       return;
@@ -105,6 +109,11 @@ async function rowPixels(page, x, y, before = 8, after = 8) {
 /** The canvas pixel just right of the left edge of image column x, on image row y. */
 async function justInside(page, x, y) {
   return (await rowPixels(page, x, y, 1, 3)).find((p) => p.dx >= 0.4).rgb;
+}
+
+async function clickAt(page, x, y, opts) {
+  const p = await page.evaluate(([a, b]) => window.samkit.toClient(a, b), [x, y]);
+  await page.mouse.click(p.x, p.y, opts);
 }
 
 async function pixelAt(page, x, y) {
@@ -297,6 +306,70 @@ test('messages are toasts over the page: the canvas does not move; errors stay u
     await screenshot(page, `item7-toasts-${w}x${h}`);
     await error.locator('[data-action="dismiss"]').click();
   }
+  assert.deepEqual(page.errors, []);
+  await page.context().close();
+});
+
+test('unaccepted work is kept per image: N/P and the list bring back the mask, its prompts and undo steps', async () => {
+  const image = await flatImage();
+  const { images } = await api(server.url, 'GET', '/api/images');
+  const next = images[images.findIndex((i) => i.id === image.id) + 1];
+  const page = await openAs('kim', image.id, { width: 1440, height: 900 });
+  const boxes = { 1: [300, 190, 420, 280], 2: [300, 190, 380, 280] };
+  const requests = await stubPredict(page, W, H, (n) => boxes[n] || [20, 250, 60, 300], { delayMs: (n) => (n === 3 ? 1500 : 0) });
+  const st = page.getByTestId('mask-status');
+  const prompts = page.getByTestId('prompt-status');
+  const name = page.getByTestId('image-name');
+  const draftMark = page.locator(`[data-testid="image-item"][data-id="${image.id}"][data-draft="1"]`);
+  await clickAt(page, 360, 235);
+  await st.filter({ hasText: 'mask: 10,800 px' }).waitFor();
+  await clickAt(page, 400, 235, { button: 'right' });
+  await st.filter({ hasText: 'mask: 7,200 px' }).waitFor();
+
+  // N: the next image starts clean; the list marks the image left as having kept work.
+  await page.keyboard.press('n');
+  await name.filter({ hasText: next.name }).waitFor();
+  await page.waitForFunction(() => window.samkit.ready);
+  assert.doesNotMatch(await st.textContent(), /mask: /);
+  await draftMark.waitFor();
+  await screenshot(page, 'item2-draft-marker');
+  // P: the mask, its prompts and its undo steps are back, without a new prediction.
+  await page.keyboard.press('p');
+  await name.filter({ hasText: FLAT }).waitFor();
+  await st.filter({ hasText: 'mask: 7,200 px' }).waitFor();
+  assert.match(await prompts.textContent(), /1 \+, 1 −/);
+  assert.equal(requests.length, 2, 'given back as it was, not predicted again');
+  assert.equal(await draftMark.count(), 0, 'no mark on the image being edited');
+  await painted(page);
+  await screenshot(page, 'item2-draft-restored');
+  await page.keyboard.press('Control+z');
+  await st.filter({ hasText: 'mask: 10,800 px' }).waitFor();
+
+  // The same through the image list, and redo is kept too.
+  await page.getByTestId('image-list').locator(`[data-id="${next.id}"]`).click();
+  await name.filter({ hasText: next.name }).waitFor();
+  await page.getByTestId('image-list').locator(`[data-id="${image.id}"]`).click();
+  await name.filter({ hasText: FLAT }).waitFor();
+  await st.filter({ hasText: 'mask: 10,800 px' }).waitFor();
+  await page.keyboard.press('Control+Shift+z');
+  await st.filter({ hasText: 'mask: 7,200 px' }).waitFor();
+
+  // Leaving while a prediction is in flight: it is made again on return.
+  await page.keyboard.press('Escape');
+  await st.filter({ hasText: /no predictions/ }).waitFor();
+  await clickAt(page, 40, 280);
+  await page.keyboard.press('n');
+  await name.filter({ hasText: next.name }).waitFor();
+  await page.keyboard.press('p');
+  await name.filter({ hasText: FLAT }).waitFor();
+  await st.filter({ hasText: 'mask: 2,000 px' }).waitFor({ timeout: 10000 });
+  assert.equal(requests.length, 4, 'the cut-short prediction was asked again');
+  // Accepting it saves what is shown; the image keeps no pending work afterwards.
+  await page.keyboard.press('Enter');
+  await page.locator('[data-testid="instance-item"]').filter({ hasText: '2,000 px' }).waitFor();
+  await page.keyboard.press('n');
+  await name.filter({ hasText: next.name }).waitFor();
+  assert.equal(await draftMark.count(), 0, 'nothing pending after the accept');
   assert.deepEqual(page.errors, []);
   await page.context().close();
 });

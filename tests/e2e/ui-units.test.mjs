@@ -90,3 +90,36 @@ test('paint: brush dab and instance compositing', async () => {
   assert.equal(painted, maskArea(m), 'every mask pixel and only those are painted');
   assert.equal(img.data[(5 * w + 7) * 4], 255, 'red channel');
 });
+
+test('UndoStack snapshot/restore and Drafts: per-image work kept, empty work dropped, oldest evicted', async () => {
+  const { Drafts } = await import('../../crates/samkit-server/ui/drafts.js');
+  const s = new UndoStack();
+  const log = [];
+  s.push({ undo: async () => log.push('-a'), redo: async () => log.push('+a') });
+  s.push({ undo: async () => log.push('-b'), redo: async () => log.push('+b') });
+  await s.undo();
+  const snap = s.snapshot();
+  s.clear();
+  assert.equal(s.canUndo(), false);
+  s.restore(snap);
+  assert.equal(s.canUndo() && s.canRedo(), true);
+  await s.redo();
+  await s.undo();
+  await s.undo();
+  assert.deepEqual(log, ['-b', '+b', '-b', '-a']);
+
+  const empty = { points: [], box: null, mask: null };
+  const work = { points: [{ x: 1, y: 2, label: 'positive' }], box: null, mask: new Uint8Array(4) };
+  const d = new Drafts(2);
+  d.save(1, { prompt: empty, undo: { done: [], undone: [] } });
+  assert.equal(d.take(1), null, 'nothing to keep');
+  d.save(1, { prompt: work, undo: { done: [], undone: [] } });
+  d.save(2, { prompt: empty, undo: { done: ['x'], undone: [] } });
+  assert.equal(d.pending(1), true);
+  assert.equal(d.pending(2), false, 'an undo history alone is kept but not flagged');
+  d.save(3, { prompt: work, undo: { done: [], undone: [] } });
+  assert.equal(d.take(1), null, 'the oldest is evicted');
+  assert.deepEqual(d.take(2).undo.done, ['x']);
+  assert.equal(d.take(3).prompt, work);
+  assert.equal(d.take(3), null, 'taken once');
+});

@@ -8,15 +8,22 @@ import { tid, showInfo, overlay } from './dom.js';
 import { api, params, S, EMPTY_PROMPT, undo } from './state.js';
 import { showError } from './errors.js';
 import { viewer, proposals } from './canvas.js';
-import { updatePromptUi, handlePredictError } from './prompts.js';
+import { updatePromptUi, handlePredictError, restoreDraft } from './prompts.js';
 import { renderInstances } from './instances.js';
 import { setCategories } from './categories.js';
 import { loadProject } from './project.js';
+import { Drafts } from './drafts.js';
 
 const STATUS_LABEL = { todo: 'todo', in_progress: 'in progress', done: 'done', needs_review: 'needs review' };
 
+/** Unaccepted work of the images left, by image id. */
+export const drafts = new Drafts();
+
 export async function openImage(idx) {
   if (idx < 0 || idx >= S.images.length) return;
+  // Keep the work of the image left (only once it was shown: until then its draft, if
+  // any, has not been given back and is still stored).
+  if (S.image && S.imageReady) drafts.save(S.image.id, { prompt: S.prompt, undo: undo.snapshot(), timing: S.lastTiming });
   const seq = ++S.openSeq;
   S.index = idx;
   S.image = S.images[idx];
@@ -62,6 +69,8 @@ export async function openImage(idx) {
   viewer.setImage(img, S.image.width || img.naturalWidth, S.image.height || img.naturalHeight);
   S.imageReady = true;
   overlay(null);
+  const draft = drafts.take(S.image.id);
+  if (draft) restoreDraft(draft);
   try {
     await instPromise;
   } catch (e) {
@@ -132,10 +141,12 @@ export function renderImageList() {
     .map((im, i) => {
       const emb = states[im.id] || im.embedding || 'none';
       const status = im.missing ? 'missing' : im.status;
-      return `<li data-testid="image-item" data-id="${im.id}" data-index="${i}" data-status="${status}"
+      const draft = i !== S.index && drafts.pending(im.id);
+      return `<li data-testid="image-item" data-id="${im.id}" data-index="${i}" data-status="${status}" ${draft ? 'data-draft="1"' : ''}
         class="${i === S.index ? 'current' : ''} ${im.missing ? 'missing' : ''}" title="${escapeHtml(im.name)}">
         <span class="dot emb-${escapeHtml(emb)}" title="embedding: ${escapeHtml(emb)}"></span>
         <span class="name">${escapeHtml(im.name)}</span>
+        ${draft ? '<span class="draft" data-testid="image-draft" title="unaccepted mask kept: open the image to continue">✎</span>' : ''}
         <span class="count" title="instances">${im.instance_count ?? ''}</span>
         <span class="badge st-${escapeHtml(status)}">${escapeHtml(im.missing ? 'missing' : STATUS_LABEL[im.status] || im.status)}</span>
       </li>`;

@@ -137,6 +137,24 @@ async function runPredict(p, t0 = performance.now()) {
   return done;
 }
 
+/** Give back an image's kept work (drafts.js); a prediction that was cut short is made again. */
+export function restoreDraft(draft) {
+  undo.restore(draft.undo);
+  S.lastTiming = draft.timing;
+  S.predictSeq++;
+  const st = draft.prompt;
+  setPrompt(st);
+  if (st.pending && (st.points.length || st.box)) {
+    runPredict(st).then((done) => {
+      if (!done) return;
+      for (const a of undo.done) {
+        if (a.after === st) a.after = done;
+        if (a.before === st) a.before = done;
+      }
+    });
+  }
+}
+
 export function handlePredictError(e, seq) {
   if (seq !== undefined && seq !== S.openSeq) return;
   if (e instanceof ApiError && e.status === 410) {

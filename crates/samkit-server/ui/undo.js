@@ -24,6 +24,17 @@ export class UndoStack {
     this.onChange();
   }
 
+  /** The actions done and undone, to be given back later by `restore` (per-image work). */
+  snapshot() {
+    return { done: [...this.done], undone: [...this.undone] };
+  }
+
+  restore(snap) {
+    this.done = [...snap.done];
+    this.undone = [...snap.undone];
+    this.onChange();
+  }
+
   canUndo() { return this.done.length > 0 && !this.busy; }
   canRedo() { return this.undone.length > 0 && !this.busy; }
 
