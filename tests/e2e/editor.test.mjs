@@ -73,7 +73,7 @@ async function stubPredict(page, w, h, box, { delayMs = 0, fail = () => false } 
     await route.fulfill({
       contentType: 'application/json',
       body: JSON.stringify({
-        token: `stub-${n}`, decode_ms: 3, wait_ms: 0,
+        token: `stub-${n}`, decode_ms: 10 * n, wait_ms: 0,
         candidates: [{ rle: rectRle(w, h, b), iou: 0.91, token: 0, stability: 0.95, area: (b[2] - b[0]) * (b[3] - b[1]), bbox: [b[0], b[1], b[2] - b[0], b[3] - b[1]] }],
       }),
     });
@@ -370,6 +370,59 @@ test('unaccepted work is kept per image: N/P and the list bring back the mask, i
   await page.keyboard.press('n');
   await name.filter({ hasText: next.name }).waitFor();
   assert.equal(await draftMark.count(), 0, 'nothing pending after the accept');
+  assert.deepEqual(page.errors, []);
+  await page.context().close();
+});
+
+test('waiting and errors: spinner and busy cursor while predicting, a failed prediction is taken back with Retry, the timing label follows undo', async () => {
+  const image = await flatImage();
+  const page = await openAs('lena', image.id, { width: 1440, height: 900 });
+  const requests = await stubPredict(page, W, H, (n) => (n === 1 ? [300, 190, 420, 280] : [300, 190, 380, 280]), {
+    delayMs: (n) => (n === 1 ? 1000 : 0),
+    fail: (n) => n === 2,
+  });
+  const st = page.getByTestId('mask-status');
+  const prompts = page.getByTestId('prompt-status');
+  const spinner = page.getByTestId('predict-spinner');
+  const cursor = () => page.evaluate(() => document.querySelector('#canvas').style.cursor);
+
+  // 1. While the (slow) prediction is in flight: a spinner on the canvas, a busy cursor.
+  await clickAt(page, 360, 235);
+  await spinner.waitFor();
+  assert.equal(await cursor(), 'progress');
+  await screenshot(page, 'item8-predicting');
+  await st.filter({ hasText: 'mask: 10,800 px' }).waitFor();
+  await spinner.waitFor({ state: 'hidden' });
+  assert.equal(await cursor(), 'crosshair');
+  await prompts.filter({ hasText: '(decoder 10 ms)' }).waitFor();
+
+  // 2. A refinement whose prediction fails: the point is taken back, the old mask stays
+  //    consistent with the prompts shown, and the error toast offers Retry.
+  await clickAt(page, 400, 235, { button: 'right' });
+  const error = page.getByTestId('banner-error');
+  await error.filter({ hasText: 'decoder exploded (stub)' }).waitFor();
+  assert.match(await st.textContent(), /prediction failed: decoder exploded \(stub\) — the prompt was taken back/);
+  assert.match(await prompts.textContent(), /1 \+, 0 −/);
+  assert.equal(await page.evaluate(() => window.samkit.viewer.points.length), 1, 'the failed point is not drawn');
+  assert.equal(await page.evaluate(() => window.samkit.maskArea), 10800);
+  assert.equal(await spinner.isVisible(), false);
+  await painted(page);
+  await screenshot(page, 'item8-failed-retry');
+  await error.getByTestId('toast-retry').click();
+  await st.filter({ hasText: 'mask: 7,200 px' }).waitFor();
+  await error.waitFor({ state: 'hidden' });
+  assert.match(await prompts.textContent(), /1 \+, 1 − · \d+ ms \(decoder 30 ms\)/);
+  assert.equal(requests.length, 3);
+  assert.deepEqual(requests[2].points.map((p) => p.label), ['positive', 'negative']);
+
+  // 3. Undo: the timing label is the one of the mask shown again; none once empty.
+  await page.keyboard.press('Control+z');
+  await st.filter({ hasText: 'mask: 10,800 px' }).waitFor();
+  assert.match(await prompts.textContent(), /\(decoder 10 ms\)/);
+  await page.keyboard.press('Control+z');
+  await page.waitForFunction(() => window.samkit.maskArea === 0);
+  assert.equal(await prompts.textContent(), '');
+  assert.equal(await page.getByTestId('undo').isDisabled(), true, 'the failed attempt left no undo step');
   assert.deepEqual(page.errors, []);
   await page.context().close();
 });

@@ -13,7 +13,7 @@ export function brushStart(x, y) {
   const before = S.prompt;
   const mask = before.mask ? before.mask.slice() : new Uint8Array(w * h);
   stroke = { before, mask, last: { x, y }, erase: S.tool === 'eraser' };
-  S.prompt = { ...before, mask, edited: true, pending: false };
+  S.prompt = { ...before, mask, edited: true, pending: false, timing: null };
   brushDab(x, y);
   paintCurrentMask();
 }

@@ -6,11 +6,12 @@ import { escapeHtml } from './markdown.js';
 import { showBanner } from './dom.js';
 import { reloadCurrent } from './images.js';
 
-export function showError(err, context = '') {
+/** Show `err` as an error toast (stays until dismissed); `actions` as in dom.showBanner. */
+export function showError(err, context = '', actions = []) {
   console.error(context, err);
   if (err instanceof ApiError && err.isConflict) return showConflict(err);
   const msg = err instanceof Error ? err.message : String(err);
-  showBanner('error', `${context ? `<b>${escapeHtml(context)}:</b> ` : ''}${escapeHtml(msg)}`);
+  showBanner('error', `${context ? `<b>${escapeHtml(context)}:</b> ` : ''}${escapeHtml(msg)}`, { actions });
 }
 /** 409: say who changed what and when, then reload what is shown so it is current again. */
 function showConflict(err) {

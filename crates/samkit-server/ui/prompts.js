@@ -61,13 +61,35 @@ function applyPrompt(label, before, next) {
   const t0 = performance.now();
   setPrompt(next);
   const action = pushPromptAction(label, before, next);
-  runPredict(next, t0).then((done) => {
+  const onError = (e) => rollBack(e, action, label, before, next);
+  runPredict(next, t0, onError).then((done) => {
     if (done) action.after = done;
   });
 }
 
-/** Ask the server for masks for `p`; returns the resulting prompt state (or null if superseded). */
-async function runPredict(p, t0 = performance.now()) {
+/**
+ * A new prompt's prediction failed: take the prompt back (off the canvas and the undo
+ * stack) so the old mask is not shown under a point it does not answer, and offer Retry.
+ */
+function rollBack(e, action, label, before, next) {
+  const imageId = S.image?.id;
+  undo.drop(action);
+  if (S.prompt === next) setPrompt(before);
+  handlePredictError(e, undefined, [{
+    label: 'Retry',
+    testid: 'toast-retry',
+    run: () => {
+      if (S.image?.id === imageId && S.prompt === before) applyPrompt(label, before, next);
+    },
+  }]);
+  tid('mask-status').textContent += ' — the prompt was taken back';
+}
+
+/**
+ * Ask the server for masks for `p`; returns the resulting prompt state (or null if superseded
+ * or failed). A failure goes to `onError(err)` when given, else it is reported here.
+ */
+async function runPredict(p, t0 = performance.now(), onError = null) {
   const seq = ++S.predictSeq;
   const imageId = S.image.id;
   const nPrompts = p.points.length + (p.box ? 1 : 0);
@@ -107,8 +129,9 @@ async function runPredict(p, t0 = performance.now()) {
       }
       S.predicting = 0;
       overlay(null);
-      handlePredictError(e);
       updatePromptUi();
+      if (onError) onError(e);
+      else handlePredictError(e);
       return null;
     }
   }
@@ -132,6 +155,7 @@ async function runPredict(p, t0 = performance.now()) {
   requestAnimationFrame(() => {
     const t2 = performance.now();
     S.lastTiming = { total_ms: t2 - t0, request_ms: t1 - t0, client_ms: t2 - t1, server_decode_ms: res.decode_ms, wait_ms: res.wait_ms };
+    done.timing = S.lastTiming; // the label belongs to this mask: undo shows its own again
     updatePromptUi();
   });
   return done;
@@ -155,12 +179,13 @@ export function restoreDraft(draft) {
   }
 }
 
-export function handlePredictError(e, seq) {
+export function handlePredictError(e, seq, actions = []) {
   if (seq !== undefined && seq !== S.openSeq) return;
   if (e instanceof ApiError && e.status === 410) {
     overlay(`Image file missing on disk: ${S.image?.name}`, false);
+    actions = [];
   }
-  showError(e, 'prediction');
+  showError(e, 'prediction', actions);
   tid('mask-status').textContent = `prediction failed: ${e.message}`;
 }
 
@@ -239,9 +264,14 @@ export function updatePromptUi() {
   const nn = p.points.length - np;
   tid('prompt-status').textContent =
     p.points.length || p.box ? `prompts: ${np} +, ${nn} −${p.box ? ', box' : ''}` : '';
-  if (S.lastTiming && p.result && !isPredicting()) {
-    tid('prompt-status').textContent += ` · ${Math.round(S.lastTiming.total_ms)} ms (decoder ${Math.round(S.lastTiming.server_decode_ms ?? 0)} ms)`;
+  const timing = p.timing;
+  if (timing && p.result && !p.edited && !isPredicting()) {
+    tid('prompt-status').textContent += ` · ${Math.round(timing.total_ms)} ms (decoder ${Math.round(timing.server_decode_ms ?? 0)} ms)`;
   }
+  // While a prediction is in flight: a spinner on the canvas and a busy cursor.
+  const busy = isPredicting();
+  tid('predict-spinner').hidden = !busy;
+  viewer.setBusy(busy);
   tid('brush-size').textContent = `⌀ ${S.brush * 2}`;
   tid('zoom-level').textContent = viewer.scale ? `${Math.round(viewer.scale * 100)}%` : '';
   updateButtons();

@@ -24,6 +24,14 @@ export class UndoStack {
     this.onChange();
   }
 
+  /** Forget `action` if it is the last one done (an action that turned out not to happen). */
+  drop(action) {
+    if (this.done[this.done.length - 1] !== action) return false;
+    this.done.pop();
+    this.onChange();
+    return true;
+  }
+
   /** The actions done and undone, to be given back later by `restore` (per-image work). */
   snapshot() {
     return { done: [...this.done], undone: [...this.undone] };

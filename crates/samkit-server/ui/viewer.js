@@ -47,6 +47,7 @@ export class Viewer {
     this.spaceDown = false;
     this.gesture = null;
     this.pending = false;
+    this.busy = false; // a prediction is in flight (progress cursor)
     this.dpr = window.devicePixelRatio || 1;
 
     new ResizeObserver(() => this.resize()).observe(canvas.parentElement);
@@ -250,9 +251,16 @@ export class Viewer {
     this.zoomBy(factor, e.clientX - r.left, e.clientY - r.top);
   }
 
+  /** A prediction is in flight: the prompt cursor shows it. */
+  setBusy(busy) {
+    if (this.busy === busy) return;
+    this.busy = busy;
+    this.updateCursor();
+  }
+
   updateCursor(grabbing = false) {
     const mode = this.h.mode();
-    let c = 'crosshair';
+    let c = this.busy ? 'progress' : 'crosshair';
     if (grabbing) c = 'grabbing';
     else if (this.spaceDown) c = 'grab';
     else if (mode === 'brush' || mode === 'eraser') c = 'none';
