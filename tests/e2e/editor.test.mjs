@@ -426,3 +426,56 @@ test('waiting and errors: spinner and busy cursor while predicting, a failed pre
   assert.deepEqual(page.errors, []);
   await page.context().close();
 });
+
+test('labels and small things: "predicted IoU", hide-all leaves a trace in the list, delete says Undo restores it, export and import told apart', async () => {
+  const image = await flatImage();
+  const page = await openAs('mira', image.id, { width: 1440, height: 900 });
+  await stubPredict(page, W, H, [300, 190, 420, 280]);
+  const rows = page.getByTestId('instance-item');
+  await rows.first().waitFor();
+  const n = await rows.count();
+
+  // The score is named for what it is, everywhere it is shown.
+  await clickAt(page, 360, 235);
+  await page.getByTestId('mask-status').filter({ hasText: 'predicted IoU 0.91' }).waitFor();
+  const bareIoU = (text) => /IoU/.test(text.replace(/predicted IoU/g, ''));
+  assert.equal(bareIoU(await page.locator('.statusbar').textContent()), false, 'no bare "IoU" in the status bar');
+  assert.equal(bareIoU(await page.getByTestId('auto-panel').textContent()), false, 'no bare "IoU" in the segment-everything panel');
+  await page.keyboard.press('Escape');
+
+  // H: the list says everything is hidden and dims the rows; its marker shows them again.
+  const marker = page.getByTestId('instances-hidden-all');
+  assert.equal(await marker.isVisible(), false);
+  await page.keyboard.press('h');
+  await marker.waitFor();
+  assert.equal(await page.locator('[data-testid="instance-item"].dimmed').count(), n, 'every row dimmed');
+  await screenshot(page, 'item11-hidden-all');
+  await marker.click();
+  await marker.waitFor({ state: 'hidden' });
+  assert.equal(await page.locator('[data-testid="instance-item"].dimmed').count(), 0);
+
+  // Delete: no confirmation, a toast says Undo (Ctrl+Z) restores it, with an Undo button.
+  const last = rows.last();
+  const id = Number(await last.getAttribute('data-id'));
+  const cat = await last.getAttribute('data-category');
+  await last.getByTestId('instance-delete').click();
+  const info = page.getByTestId('banner-info');
+  await info.filter({ hasText: `Deleted ${cat} #${id} — Undo (Ctrl+Z) restores it` }).waitFor();
+  await page.locator(`[data-testid="instance-item"][data-id="${id}"]`).waitFor({ state: 'detached' });
+  await screenshot(page, 'item11-deleted-toast');
+  await info.getByTestId('toast-undo').click();
+  await page.locator(`[data-testid="instance-item"][data-id="${id}"]`).waitFor();
+  const live = (await api(server.url, 'GET', `/api/images/${image.id}/instances`)).instances.map((i) => i.id);
+  assert.ok(live.includes(id), 'the toast\'s Undo restored it');
+
+  // Export and import: each control group has its own caption, icon and colour.
+  assert.equal((await page.locator('label[for="export-format"]').textContent()).trim(), 'Export as');
+  assert.equal((await page.locator('label[for="import-format"]').textContent()).trim(), 'Import from');
+  assert.match(await page.getByTestId('export-button').textContent(), /⬇ Export/);
+  assert.match(await page.getByTestId('import-button').textContent(), /⬆ Import/);
+  const bg = (sel) => page.locator(sel).evaluate((el) => getComputedStyle(el).backgroundColor);
+  assert.notEqual(await bg('.menu.export'), await bg('.menu.import'), 'the two groups look different');
+  await page.locator('.topbar').screenshot({ path: path.join(ARTIFACTS, 'item11-export-import.png') });
+  assert.deepEqual(page.errors, []);
+  await page.context().close();
+});

@@ -11,7 +11,7 @@ import { viewer, proposals } from './canvas.js';
 import { openImage, reloadCurrent, setImageStatus } from './images.js';
 import { cycleCandidate, clearPrompts, updatePromptUi } from './prompts.js';
 import { setTool } from './brush.js';
-import { acceptMask, deleteInstance, relabelInstance, renderInstances, paintInstances } from './instances.js';
+import { acceptMask, deleteInstance, relabelInstance, renderInstances, toggleHideAll } from './instances.js';
 import { addCategory, selectCategory } from './categories.js';
 import { loadProject, doExport, doImport } from './project.js';
 import { initDisplay, toggleOutlineOnly } from './display.js';
@@ -45,6 +45,7 @@ export function bindUi() {
   tid('redo').addEventListener('click', () => runUndo(true));
   tid('zoom-fit').addEventListener('click', () => viewer.fit());
   tid('outline-toggle').addEventListener('click', toggleOutlineOnly);
+  tid('instances-hidden-all').addEventListener('click', toggleHideAll);
   initDisplay();
   tid('opacity').addEventListener('input', (e) => {
     S.opacity = Number(e.target.value);
@@ -123,10 +124,7 @@ const onKey = shortcutHandler({
   image: (d) => openImage(S.index + d),
   zoom: (f) => viewer.zoomBy(f),
   fit: () => viewer.fit(),
-  toggleInstances: () => {
-    S.hideAll = !S.hideAll;
-    paintInstances();
-  },
+  toggleInstances: () => toggleHideAll(),
   help: () => toggleHelp(),
   outline: () => toggleOutlineOnly(),
   category: (i) => S.categories[i] && selectCategory(S.categories[i].id),

@@ -4,7 +4,7 @@
 
 import { decodeRle, encodeRle, maskArea } from './rle.js';
 import { escapeHtml } from './markdown.js';
-import { tid, fmtInt } from './dom.js';
+import { tid, fmtInt, showInfo } from './dom.js';
 import { compositeInstances } from './paint.js';
 import { api, S, EMPTY_PROMPT, undo, category, newClientId } from './state.js';
 import { showError } from './errors.js';
@@ -89,7 +89,7 @@ export async function deleteInstance(id) {
   try {
     const gone = await api.deleteInstance(id, inst.version);
     removeInstance(id, gone);
-    undo.push({
+    const action = {
       label: 'delete',
       undo: async () => upsertInstance(await api.restoreInstance(id, S.deletedVersions.get(id))),
       redo: async () => {
@@ -97,7 +97,18 @@ export async function deleteInstance(id) {
         const g = await api.deleteInstance(id, cur.version);
         removeInstance(id, g);
       },
-    });
+    };
+    undo.push(action);
+    // No confirmation before: the delete is undoable, and the toast says how.
+    const name = `${category(inst.category_id)?.name || 'instance'} #${id}`;
+    showInfo(`Deleted ${name} — Undo (Ctrl+Z) restores it`, 8000, [{
+      label: 'Undo',
+      testid: 'toast-undo',
+      run: () => {
+        // Only while it is still the last step: the button must not undo something newer.
+        if (undo.done[undo.done.length - 1] === action) undo.undo().catch((e) => showError(e, 'undo'));
+      },
+    }]);
   } catch (e) {
     showError(e, 'delete');
   }
@@ -147,9 +158,17 @@ export function paintInstances() {
   refreshHover();
 }
 
+/** H: hide / show every instance on the canvas; the list says so while they are hidden. */
+export function toggleHideAll() {
+  S.hideAll = !S.hideAll;
+  renderInstances();
+}
+
 export function renderInstances() {
   const ul = tid('instance-list');
   tid('instance-count').textContent = S.instances.length ? `(${S.instances.length})` : '';
+  tid('instances-hidden-all').hidden = !S.hideAll;
+  ul.classList.toggle('all-hidden', S.hideAll);
   const options = (sel) =>
     S.categories.map((c) => `<option value="${c.id}" ${c.id === sel ? 'selected' : ''}>${escapeHtml(c.name)}</option>`).join('');
   ul.innerHTML = S.instances.length
@@ -157,11 +176,12 @@ export function renderInstances() {
         .map((inst) => {
           const cat = category(inst.category_id);
           const hidden = S.hidden.has(inst.id);
-          return `<li data-testid="instance-item" data-id="${inst.id}" data-category="${escapeHtml(cat?.name || '')}" data-version="${inst.version}" class="${hidden ? 'hidden' : ''}">
+          const score = inst.score != null ? ` · score ${inst.score.toFixed(2)} (SAM's predicted IoU)` : '';
+          return `<li data-testid="instance-item" data-id="${inst.id}" data-category="${escapeHtml(cat?.name || '')}" data-version="${inst.version}" class="${hidden ? 'hidden' : ''} ${S.hideAll ? 'dimmed' : ''}">
             <span class="swatch" data-color="${escapeHtml(cat?.color || '#888')}"></span>
             <span class="iname">#${inst.id}</span>
             <select data-testid="instance-category" title="relabel">${options(inst.category_id)}</select>
-            <span class="area muted" title="by ${escapeHtml(inst.updated_by || inst.author || '')}">${fmtInt(inst.area)} px</span>
+            <span class="area muted" title="by ${escapeHtml(inst.updated_by || inst.author || '')}${score}">${fmtInt(inst.area)} px</span>
             <button type="button" data-testid="instance-visibility" data-act="vis" title="show / hide">${hidden ? '◌' : '◉'}</button>
             <button type="button" data-testid="instance-delete" data-act="del" title="delete">✕</button>
           </li>`;

@@ -45,7 +45,7 @@ export async function doExport() {
     showError(e, 'export');
   } finally {
     btn.disabled = false;
-    btn.textContent = 'Export';
+    btn.textContent = '⬇ Export';
   }
 }
 
