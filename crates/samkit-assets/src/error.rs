@@ -64,6 +64,13 @@ pub enum AssetsError {
     )]
     UnsupportedPlatform { os: String, arch: String },
 
+    /// The pinned OpenVINO build exists only for x86_64 Linux.
+    #[error(
+        "no pinned OpenVINO build for {os}/{arch} (only x86_64 Linux is pinned); \
+         pass an OpenVINO C library with `--openvino-lib PATH`, or use `--encoder-backend onnxruntime`"
+    )]
+    NoPinnedOpenVino { os: String, arch: String },
+
     /// A path given by the user (flag or environment) does not exist.
     #[error("{origin} points to {}, which does not exist or is not a file", path.display())]
     MissingFile { origin: String, path: PathBuf },

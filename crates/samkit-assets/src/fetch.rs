@@ -66,7 +66,7 @@ impl NpmPipFetcher {
             .collect();
         Err(AssetsError::ToolMissing {
             tool: format!("pip (tried {})", tried.join(", ")),
-            purpose: "download the ONNX Runtime library from PyPI".into(),
+            purpose: "download runtime libraries (ONNX Runtime, OpenVINO) from PyPI".into(),
         })
     }
 }
@@ -92,7 +92,7 @@ impl Fetcher for NpmPipFetcher {
         let pip = self.pip_command()?;
         let (program, base) = pip.split_first().ok_or_else(|| AssetsError::ToolMissing {
             tool: "`pip`".into(),
-            purpose: "download the ONNX Runtime library from PyPI".into(),
+            purpose: format!("download the {} library from PyPI", pin.label),
         })?;
         let mut cmd = Command::new(program);
         cmd.args(base)
@@ -114,7 +114,8 @@ impl Fetcher for NpmPipFetcher {
             .arg(dir)
             .current_dir(dir);
         let shown = format!("{} download {}", display_command(pip), pin.requirement);
-        run(cmd, &shown, "download the ONNX Runtime library from PyPI")?;
+        let purpose = format!("download the {} library from PyPI", pin.label);
+        run(cmd, &shown, &purpose)?;
         find_file(dir, |name| name == pin.wheel, &shown, &pin.wheel)
     }
 }

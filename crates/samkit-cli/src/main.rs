@@ -8,6 +8,7 @@
 mod auto;
 mod bench;
 mod bench_auto;
+mod bench_encoders;
 mod budget_args;
 mod convert;
 mod eval;

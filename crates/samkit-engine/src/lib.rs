@@ -1,6 +1,6 @@
-//! The SAM engine: loads a SAM-compatible encoder/decoder ONNX pair through ONNX
-//! Runtime, reproduces SAM's preprocessing exactly, turns images into [`Embedding`]s
-//! (cached on disk) and prompts into masks.
+//! The SAM engine: loads a SAM-compatible encoder/decoder ONNX pair (through ONNX Runtime,
+//! the encoder optionally through OpenVINO), reproduces SAM's preprocessing exactly, turns
+//! images into [`Embedding`]s (cached on disk) and prompts into masks.
 //!
 //! ```no_run
 //! # fn main() -> samkit_engine::Result<()> {
@@ -20,6 +20,7 @@
 
 mod candidates;
 mod embedding;
+pub mod encoder;
 mod error;
 mod image_input;
 mod model;
@@ -35,6 +36,10 @@ pub mod zoom;
 
 pub use candidates::{export_selection, stability_score, Decoded, LowResCandidate, MASK_TOKENS};
 pub use embedding::{image_hash, Embedding, EmbeddingCache, EMBEDDING_LEN};
+pub use encoder::{
+    init_openvino, openvino_unavailable, openvino_version, CpuBf16, EncoderBackend, EncoderInfo,
+    Precision,
+};
 pub use error::{EngineError, Result};
 pub use image_input::{check_dimensions, check_sam_size, load_rgb, load_rgb_within, to_rgb8};
 pub use model::{DecoderBackend, EngineOptions, ModelSpec, SamDecoder, SamModel};

@@ -1,5 +1,5 @@
-//! The SAM model: an image encoder and a prompt decoder as two ONNX Runtime sessions,
-//! validated on load so a wrong file is named before it is used.
+//! The SAM model: an image encoder (see [`crate::encoder`]) and a prompt decoder (native or
+//! an ONNX Runtime session), validated on load so a wrong file is named before it is used.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -9,14 +9,16 @@ use ort::session::builder::GraphOptimizationLevel;
 use ort::session::Session;
 use ort::value::{Tensor, TensorRef, ValueType};
 
+use crate::encoder::{EncoderBackend, EncoderInfo, ImageEncoder, Precision};
+
 use crate::candidates::{export_selection, stability_score, Decoded, LowResCandidate};
 use crate::error::{EngineError, Result};
 use crate::native::{DecoderInput, NativeDecoder};
 use crate::postprocess::upscale_logits;
 use crate::prediction::{Candidate, MaskLogits, Prediction};
-use crate::preprocess::{encoder_input, Size, INPUT_SIZE};
+use crate::preprocess::{encoder_input, Size};
 use crate::prompt::Prompt;
-use crate::{Embedding, LowResLogits, EMBEDDING_LEN, LOW_RES};
+use crate::{Embedding, LowResLogits, LOW_RES};
 
 /// Where a model's two ONNX files are, and the id that keys its cached embeddings.
 #[derive(Debug, Clone)]
@@ -61,9 +63,13 @@ impl std::fmt::Display for DecoderBackend {
 /// Session settings.
 #[derive(Debug, Clone, Copy)]
 pub struct EngineOptions {
-    /// Intra-op threads of ONNX Runtime and of the native decoder; 0 = one per core.
+    /// Intra-op threads of ONNX Runtime, OpenVINO and the native decoder; 0 = one per core.
     pub intra_threads: usize,
     pub decoder: DecoderBackend,
+    /// What runs the encoder. The library's default is ONNX Runtime (the exact reference);
+    /// the command line and the server default to `auto`.
+    pub encoder: EncoderBackend,
+    pub precision: Precision,
 }
 
 impl Default for EngineOptions {
@@ -71,6 +77,8 @@ impl Default for EngineOptions {
         Self {
             intra_threads: 1,
             decoder: DecoderBackend::Native,
+            encoder: EncoderBackend::OnnxRuntime,
+            precision: Precision::Auto,
         }
     }
 }
@@ -79,10 +87,10 @@ impl Default for EngineOptions {
 /// decoder each sit behind their own lock, so one image can be encoded while another
 /// is being decoded.
 pub struct SamModel {
+    /// The embedding id: the model's id, plus the encoder's backend and precision.
     id: String,
-    encoder: Mutex<Session>,
-    encoder_input: String,
-    encoder_output: String,
+    encoder: ImageEncoder,
+    encoder_info: EncoderInfo,
     decoder: Arc<SamDecoder>,
     decoder_path: PathBuf,
     opts: EngineOptions,
@@ -114,12 +122,12 @@ const DECODER_INPUTS: [&str; 6] = [
 ];
 const DECODER_OUTPUTS: [&str; 3] = ["masks", "iou_predictions", "low_res_masks"];
 
-fn shape_of(t: &ValueType) -> Option<Vec<i64>> {
+pub(crate) fn shape_of(t: &ValueType) -> Option<Vec<i64>> {
     t.tensor_shape().map(|s| s.iter().copied().collect())
 }
 
 /// Whether a declared shape (−1 = dynamic) admits `want`.
-fn admits(declared: &[i64], want: &[i64]) -> bool {
+pub(crate) fn admits(declared: &[i64], want: &[i64]) -> bool {
     declared.len() == want.len() && declared.iter().zip(want).all(|(d, w)| *d < 0 || d == w)
 }
 
@@ -162,27 +170,32 @@ pub(crate) fn open_session(
 impl SamModel {
     /// Loads and validates both files. ONNX Runtime must be initialised first
     /// (see [`crate::init_runtime`]).
+    /// The encoder runs where `opts.encoder` asks (OpenVINO must have been loaded with
+    /// [`crate::init_openvino`] for it to be used); [`encoder_info`](Self::encoder_info)
+    /// says what runs it and why.
     pub fn load(spec: &ModelSpec, opts: EngineOptions) -> Result<Self> {
-        // The encoder's arena would keep its largest run's working memory (≈ 400 MB,
-        // grown in powers of two) for the life of the model; a run takes about a second,
-        // so allocating afresh costs little. Decoder runs are small and frequent.
-        let encoder = open_session("encoder", &spec.encoder, opts, false)?;
-        let (encoder_input, encoder_output) = validate_encoder(&encoder, &spec.encoder)?;
-        let decoder = SamDecoder::load(&spec.id, &spec.decoder, opts)?;
+        let (encoder, encoder_info) = ImageEncoder::load(&spec.encoder, opts)?;
+        let id = encoder_info.embedding_id(&spec.id);
+        let decoder = SamDecoder::load(&id, &spec.decoder, opts)?;
         Ok(Self {
-            id: spec.id.clone(),
-            encoder: Mutex::new(encoder),
-            encoder_input,
-            encoder_output,
+            id,
+            encoder,
+            encoder_info,
             decoder: Arc::new(decoder),
             decoder_path: spec.decoder.clone(),
             opts,
         })
     }
 
-    /// The id that keys this model's embeddings.
+    /// The id that keys this model's embeddings: the model's id, plus the encoder's
+    /// backend and precision where they are not ONNX Runtime f32.
     pub fn id(&self) -> &str {
         &self.id
+    }
+
+    /// What runs the encoder, and why.
+    pub fn encoder_info(&self) -> &EncoderInfo {
+        &self.encoder_info
     }
 
     /// This model's own decoder session (shared, behind its lock).
@@ -224,30 +237,11 @@ impl SamModel {
     /// Runs the encoder on an already preprocessed `[1, 3, 1024, 1024]` input (see
     /// [`crate::preprocess::encoder_input`]); `embed` is preprocessing plus this.
     pub fn encode(&self, input: Vec<f32>, original: Size, resized: Size) -> Result<Embedding> {
-        let infer = |reason: String| EngineError::Inference {
-            stage: "encoder",
-            reason,
-        };
-        let side = INPUT_SIZE as usize;
-        let tensor = Tensor::from_array(([1usize, 3, side, side], input))
-            .map_err(|e| infer(e.to_string()))?;
-        let mut session = self.encoder.lock().unwrap_or_else(|e| e.into_inner());
-        let outputs = session
-            .run(ort::inputs![self.encoder_input.as_str() => tensor])
-            .map_err(|e| infer(e.to_string()))?;
-        let (shape, data) = outputs[self.encoder_output.as_str()]
-            .try_extract_tensor::<f32>()
-            .map_err(|e| infer(e.to_string()))?;
-        if data.len() != EMBEDDING_LEN {
-            return Err(infer(format!(
-                "encoder returned shape {shape:?}, expected [1, 256, 64, 64]"
-            )));
-        }
         Ok(Embedding {
             model_id: self.id.clone(),
             original,
             resized,
-            data: data.to_vec(),
+            data: self.encoder.run(input)?,
         })
     }
 
@@ -613,39 +607,6 @@ fn low_res_candidate(c: Candidate, token: Option<u8>) -> LowResCandidate {
         stability: stability_score(&c.low_res.0, 0.0, 1.0),
         low_res: c.low_res,
     }
-}
-
-fn validate_encoder(session: &Session, path: &Path) -> Result<(String, String)> {
-    let bad = |problem: String| EngineError::ModelShape {
-        role: "encoder",
-        path: path.to_path_buf(),
-        problem,
-    };
-    let [input] = session.inputs() else {
-        return Err(bad(format!(
-            "it has {} inputs ({}), expected one image input of shape [1, 3, 1024, 1024]: is this the decoder?",
-            session.inputs().len(),
-            session.inputs().iter().map(|i| i.name()).collect::<Vec<_>>().join(", ")
-        )));
-    };
-    let ishape = shape_of(input.dtype()).unwrap_or_default();
-    if !admits(&ishape, &[1, 3, 1024, 1024]) {
-        return Err(bad(format!(
-            "input '{}' has shape {ishape:?}, expected [1, 3, 1024, 1024]",
-            input.name()
-        )));
-    }
-    let Some(output) = session.outputs().first() else {
-        return Err(bad("it has no outputs".into()));
-    };
-    let oshape = shape_of(output.dtype()).unwrap_or_default();
-    if !admits(&oshape, &[1, 256, 64, 64]) {
-        return Err(bad(format!(
-            "output '{}' has shape {oshape:?}, expected [1, 256, 64, 64]",
-            output.name()
-        )));
-    }
-    Ok((input.name().to_string(), output.name().to_string()))
 }
 
 fn validate_decoder(session: &Session, path: &Path) -> Result<()> {

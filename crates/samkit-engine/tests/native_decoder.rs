@@ -22,6 +22,7 @@ fn opts(decoder: DecoderBackend, threads: usize) -> EngineOptions {
     EngineOptions {
         intra_threads: threads,
         decoder,
+        ..Default::default()
     }
 }
 

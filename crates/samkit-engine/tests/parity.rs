@@ -50,6 +50,7 @@ pub fn default_model() -> (SamModel, SamDecoder) {
         EngineOptions {
             intra_threads: 2,
             decoder: DecoderBackend::Onnx,
+            ..Default::default()
         },
     )
     .expect("ONNX decoder loads");

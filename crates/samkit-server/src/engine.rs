@@ -39,9 +39,13 @@ impl ModelState {
             ModelState::Loading => json!({"state": "loading", "id": null, "error": null}),
             ModelState::Ready(m) => {
                 let decoder = m.decoder();
+                let encoder = m.encoder_info();
                 json!({"state": "ready", "id": m.id(), "error": null,
                        "decoder": decoder.backend().to_string(),
-                       "decoder_notice": decoder.notice()})
+                       "decoder_notice": decoder.notice(),
+                       "encoder": {"backend": encoder.backend, "precision": encoder.precision,
+                                   "cpu_bf16": encoder.cpu_bf16, "reason": encoder.reason,
+                                   "notice": encoder.notice}})
             }
             ModelState::Failed(e) => json!({"state": "failed", "id": null, "error": e}),
         }
@@ -262,13 +266,21 @@ impl Engine {
                 let state = match tokio::task::spawn_blocking(move || loader()).await {
                     Ok(Ok(m)) => {
                         let decoder = m.decoder();
+                        let encoder = m.encoder_info();
                         tracing::info!(
-                            "model {} ready in {:.1} s ({} decoder)",
+                            "model {} ready in {:.1} s (encoder {} {}, {} decoder)",
                             m.id(),
                             t.elapsed().as_secs_f32(),
+                            encoder.backend,
+                            encoder.precision,
                             decoder.backend()
                         );
-                        if let Some(notice) = decoder.notice() {
+                        for notice in encoder
+                            .notice
+                            .as_deref()
+                            .into_iter()
+                            .chain(decoder.notice())
+                        {
                             tracing::warn!("{notice}");
                         }
                         ModelState::Ready(m)

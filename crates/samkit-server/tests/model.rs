@@ -161,6 +161,13 @@ async fn a_lone_click_offers_every_candidate_with_its_predicted_iou() {
     let health = c.get("/api/health").await.unwrap().json();
     assert_eq!(health["model"]["decoder"], "native", "{health}");
     assert!(health["model"]["decoder_notice"].is_null(), "{health}");
+    // The library's default encoder: ONNX Runtime f32, chosen as asked, no notice.
+    let encoder = &health["model"]["encoder"];
+    assert_eq!(encoder["backend"], "onnxruntime", "{health}");
+    assert_eq!(encoder["precision"], "f32", "{health}");
+    assert_eq!(encoder["reason"], "onnxruntime as asked", "{health}");
+    assert!(encoder["notice"].is_null(), "{health}");
+    assert!(encoder["cpu_bf16"].is_string(), "{health}");
 }
 
 /// The bounded version of the load test: 5 annotators for 5 s, every acknowledged

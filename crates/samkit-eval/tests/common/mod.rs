@@ -16,6 +16,7 @@ pub fn model(decoder: DecoderBackend) -> SamModel {
     let opts = EngineOptions {
         intra_threads: 1,
         decoder,
+        ..Default::default()
     };
     SamModel::load(&spec, opts).expect("model loads")
 }
