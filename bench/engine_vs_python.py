@@ -90,8 +90,10 @@ def main():
             e, d = python_side(encoder, decoder, None, a.image, t, a.warmup, a.runs)
             py_e += e
             py_d += d
+            # Same runtime on both sides: samkit's encoder on ONNX Runtime, not `auto`.
             r = json.loads(samkit(a.bin, "bench", "--json", "--threads", str(t), "--runs", str(a.runs),
-                                  "--warmup", str(a.warmup), "--image", a.image))
+                                  "--warmup", str(a.warmup), "--image", a.image,
+                                  "--encoder-backend", "onnxruntime"))
             sk_e += r["samples_ms"]["encoder"]
             sk_d += r["samples_ms"]["decoder"]
             sk_p += r["samples_ms"]["preprocess"]

@@ -71,6 +71,13 @@ pub enum AssetsError {
     )]
     NoPinnedOpenVino { os: String, arch: String },
 
+    /// The OpenVINO download failed less than a day ago; commands do not retry it.
+    #[error(
+        "OpenVINO could not be downloaded earlier ({reason}); not retried for a day: \
+         `samkit setup` tries again now (or delete {})", marker.display()
+    )]
+    OpenVinoRecentlyFailed { marker: PathBuf, reason: String },
+
     /// A path given by the user (flag or environment) does not exist.
     #[error("{origin} points to {}, which does not exist or is not a file", path.display())]
     MissingFile { origin: String, path: PathBuf },

@@ -360,8 +360,54 @@ impl<'a> Installer<'a> {
         if let Some(path) = &self.openvino_env {
             return Ok((existing(path, OPENVINO_LIB_ENV)?, RuntimeSource::Env));
         }
-        let (path, status) = self.ensure_openvino()?;
-        Ok((path, RuntimeSource::Cache(status)))
+        let marker = self.openvino_failure_marker();
+        match self.ensure_openvino() {
+            Ok((path, status)) => {
+                let _ = std::fs::remove_file(&marker);
+                Ok((path, RuntimeSource::Cache(status)))
+            }
+            Err(e) => {
+                let _ = std::fs::create_dir_all(self.home.runtime_dir());
+                let _ = std::fs::write(&marker, e.to_string());
+                Err(e)
+            }
+        }
+    }
+
+    /// [`resolve_openvino`](Self::resolve_openvino) for a command that merely prefers
+    /// OpenVINO: after a failed download, no new attempt for a day (an offline machine
+    /// would otherwise wait on pip at every command); `samkit setup` always tries.
+    pub fn resolve_openvino_quickly(
+        &self,
+        explicit: Option<&Path>,
+    ) -> Result<(PathBuf, RuntimeSource)> {
+        let installed = self.all_verified(
+            &self.home.runtime_dir().join(&self.openvino_pin.id),
+            &self.openvino_pin.files(),
+        );
+        if explicit.is_none() && self.openvino_env.is_none() && !matches!(installed, Ok(true)) {
+            let marker = self.openvino_failure_marker();
+            let recent = std::fs::metadata(&marker)
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| t.elapsed().ok())
+                .is_some_and(|age| age < std::time::Duration::from_secs(24 * 3600));
+            if recent {
+                let reason = std::fs::read_to_string(&marker).unwrap_or_default();
+                return Err(AssetsError::OpenVinoRecentlyFailed {
+                    marker,
+                    reason: reason.trim().to_string(),
+                });
+            }
+        }
+        self.resolve_openvino(explicit)
+    }
+
+    /// Where a failed OpenVINO download is remembered.
+    fn openvino_failure_marker(&self) -> PathBuf {
+        self.home
+            .runtime_dir()
+            .join(format!("{}.unavailable", self.openvino_pin.id))
     }
 
     /// The ONNX Runtime library to use: `explicit` (`--ort-lib`) > `ORT_DYLIB_PATH` > the

@@ -373,3 +373,40 @@ fn openvino_resolution_order() {
     assert_eq!(path, pinned.openvino_file());
     assert_eq!(source, RuntimeSource::Cache(Status::Downloaded));
 }
+
+#[test]
+fn a_failed_openvino_download_is_not_retried_by_commands_for_a_day() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = Home::at(dir.path());
+    let mut fetcher = FakeFetcher::good();
+    let good_pin = fetcher.openvino_pin();
+    fetcher.openvino_wheel = b"not the pinned wheel".to_vec();
+    let p = Progress::hidden();
+    let inst = installer(&home, &fetcher, &p).with_openvino_pin(good_pin.clone());
+    let first = inst.resolve_openvino_quickly(None).unwrap_err().to_string();
+    assert_eq!(fetcher.pip_calls.get(), 1);
+    let again = inst.resolve_openvino_quickly(None).unwrap_err().to_string();
+    assert_eq!(fetcher.pip_calls.get(), 1, "retried: {again}");
+    assert!(
+        again.contains("samkit setup") && again.contains("not retried"),
+        "{again}"
+    );
+    assert!(
+        again.contains(first.split(':').next().unwrap()),
+        "{again} / {first}"
+    );
+
+    // `samkit setup` always tries; once it succeeds, the failure is forgotten.
+    fetcher.openvino_wheel = FakeFetcher::good().openvino_wheel;
+    let inst = installer(&home, &fetcher, &p).with_openvino_pin(good_pin);
+    let report = inst.setup(None, None).unwrap();
+    assert!(report.openvino.is_ok(), "{:?}", report.openvino);
+    assert_eq!(
+        inst.resolve_openvino_quickly(None).unwrap().0,
+        inst.openvino_file()
+    );
+    assert!(!home
+        .runtime_dir()
+        .join("openvino-9.9.9.unavailable")
+        .exists());
+}

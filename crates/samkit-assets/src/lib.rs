@@ -215,7 +215,7 @@ impl Installer<'_> {
         };
         let (ort_lib, _) = self.resolve_runtime(choice.ort_lib.as_deref())?;
         let openvino = choice.want_openvino.then(|| {
-            self.resolve_openvino(choice.openvino_lib.as_deref())
+            self.resolve_openvino_quickly(choice.openvino_lib.as_deref())
                 .map(|(path, _)| path)
                 .map_err(|e| e.to_string())
         });
