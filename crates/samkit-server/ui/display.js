@@ -117,5 +117,5 @@ export function refreshHover() {
     for (let x = x0; x < x1; x++) if (m[y * w + x]) px[(y - y0) * (x1 - x0) + (x - x0)] = 0xffffffff;
   }
   ctx.putImageData(img, x0, y0);
-  viewer.setHighlightLayer(highlight);
+  viewer.setHighlightLayer(highlight, [x0, y0, x1 - x0, y1 - y0]);
 }

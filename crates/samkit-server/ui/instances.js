@@ -154,8 +154,21 @@ export function paintInstances() {
   if (!instLayer || instLayer.width !== w || instLayer.height !== h) instLayer = new OffscreenCanvas(w, h);
   const img = compositeInstances(visible, w, h, instanceMask, (inst) => category(inst.category_id)?.color || '#888888', 255);
   instLayer.getContext('2d').putImageData(img, 0, 0);
-  viewer.setInstancesLayer(instLayer);
+  viewer.setInstancesLayer(instLayer, unionBbox(visible));
   refreshHover();
+}
+
+/** [x, y, w, h] holding every instance of `list` (null if one has no bbox). */
+function unionBbox(list) {
+  let x0 = Infinity, y0 = Infinity, x1 = -Infinity, y1 = -Infinity;
+  for (const { bbox: b } of list) {
+    if (!Array.isArray(b) || b.length !== 4) return null;
+    x0 = Math.min(x0, b[0]);
+    y0 = Math.min(y0, b[1]);
+    x1 = Math.max(x1, b[0] + b[2]);
+    y1 = Math.max(y1, b[1] + b[3]);
+  }
+  return [Math.floor(x0) - 1, Math.floor(y0) - 1, Math.ceil(x1 - x0) + 3, Math.ceil(y1 - y0) + 3];
 }
 
 /** H: hide / show every instance on the canvas; the list says so while they are hidden. */

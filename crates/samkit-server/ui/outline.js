@@ -6,7 +6,7 @@
 // dark backgrounds and bright ones alike. The ring inside the mask keeps the layer's colours
 // (accepted instances) or is repainted by the caller (the pending mask's moving dashes).
 
-const PAD = 8; // device px around the screen: masks cut by the view edge get no false ring
+const PAD = 8; // device px around the work area: masks cut by its edge get no false ring
 
 function blank(w, h) {
   const c = new OffscreenCanvas(w, h);
@@ -62,18 +62,26 @@ function recolour(c, style) {
 }
 
 /**
- * Outlines of `layer` as seen through the view transform.
+ * Outlines of `layer` as seen through the view transform. Only the part of the screen that
+ * `bbox` covers is worked on (the cost is that area's, not the screen's).
  * @param {CanvasImageSource} layer image-resolution mask layer (opaque where masked)
  * @param {number} w, h the screen canvas size in device pixels
- * @param {number[]} m the view transform [a, b, c, d, e, f] (image px -> device px)
- * @param {object} o inner: ring width inside the mask (device px); unit: halo line width
- * @returns {{halo: OffscreenCanvas, ring: OffscreenCanvas, pad: number}} canvases of
- *   (w + 2·pad) × (h + 2·pad), to be drawn at (-pad, -pad) with the identity transform
+ * @param {number[]} m the view transform [a, 0, 0, d, e, f] (image px -> device px)
+ * @param {object} o inner: ring width inside the mask (device px); unit: halo line width;
+ *   bbox: [x, y, width, height] in image px that holds every masked pixel (null: all)
+ * @returns {{halo: OffscreenCanvas, ring: OffscreenCanvas, x: number, y: number} | null}
+ *   canvases to draw at device (x, y) with the identity transform; null if off screen
  */
-export function outlineOf(layer, w, h, m, { inner = 2, unit = 1 } = {}) {
-  const base = blank(w + 2 * PAD, h + 2 * PAD);
+export function outlineOf(layer, w, h, m, { inner = 2, unit = 1, bbox = null } = {}) {
+  const b = bbox || [0, 0, layer.width, layer.height];
+  const x0 = Math.max(-PAD, Math.floor(m[0] * b[0] + m[4]) - PAD);
+  const y0 = Math.max(-PAD, Math.floor(m[3] * b[1] + m[5]) - PAD);
+  const x1 = Math.min(w + PAD, Math.ceil(m[0] * (b[0] + b[2]) + m[4]) + PAD);
+  const y1 = Math.min(h + PAD, Math.ceil(m[3] * (b[1] + b[3]) + m[5]) + PAD);
+  if (x1 <= x0 || y1 <= y0) return null;
+  const base = blank(x1 - x0, y1 - y0);
   const bc = base.getContext('2d');
-  bc.setTransform(m[0], m[1], m[2], m[3], m[4] + PAD, m[5] + PAD);
+  bc.setTransform(m[0], m[1], m[2], m[3], m[4] - x0, m[5] - y0);
   bc.drawImage(layer, 0, 0);
   // Inside: the mask minus its erosion, in the layer's colours.
   const ring = copy(base);
@@ -89,7 +97,7 @@ export function outlineOf(layer, w, h, m, { inner = 2, unit = 1 } = {}) {
   hc.globalCompositeOperation = 'destination-out';
   hc.drawImage(base, 0, 0);
   hc.globalCompositeOperation = 'source-over';
-  return { halo, ring, pad: PAD };
+  return { halo, ring, x: x0, y: y0 };
 }
 
 /** The ring of `outline` painted with `style` (a colour or a pattern) into a scratch canvas. */

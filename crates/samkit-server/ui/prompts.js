@@ -3,7 +3,7 @@
 // (C / Tab), the pending mask layer, and the status bar and buttons that describe them.
 
 import { ApiError } from './api.js';
-import { decodeRle, maskArea, maskToImageData, hexToRgb } from './rle.js';
+import { decodeRle, maskArea, maskBbox, maskToImageData, hexToRgb } from './rle.js';
 import { tid, fmtInt, overlay } from './dom.js';
 import { api, S, EMPTY_PROMPT, undo, category } from './state.js';
 import { showError } from './errors.js';
@@ -227,7 +227,7 @@ export function paintCurrentMask() {
   const cat = category(S.categoryId);
   const rgb = hexToRgb(cat?.color || '#1e90ff');
   maskLayer.getContext('2d').putImageData(maskToImageData(p.mask, w, h, rgb, 255, false), 0, 0);
-  viewer.setMaskLayer(maskLayer);
+  viewer.setMaskLayer(maskLayer, maskBbox(p.mask, w, h));
 }
 
 export function updatePromptUi() {

@@ -11,6 +11,7 @@ const DRAG_THRESHOLD = 5; // screen px before a press becomes a box drag
 const INSTANCE_FILL = 200 / 255; // accepted instances' fill alpha at opacity 1
 const PENDING_FILL = 120 / 255; // the pending mask's fill alpha (times its own opacity)
 const ANTS_MS = 120; // the pending outline's dashes move every ANTS_MS
+const SETTLE_MS = 150; // during a pan or zoom, outlines are stretched copies until it rests
 
 export class Viewer {
   /**
@@ -34,7 +35,11 @@ export class Viewer {
     this.maskLayer = null;
     this.highlightLayer = null;
     this.versions = { inst: 0, mask: 0, high: 0 }; // bumped on every layer change (outline cache keys)
-    this.outlines = {}; // name -> {key, outline}
+    this.bboxes = { inst: null, mask: null, high: null }; // image-px boxes holding each layer's pixels
+    this.outlines = {}; // name -> {key, m, outline}
+    this.viewKey = '';
+    this.viewChanged = 0; // performance.now() of the last view change
+    this.settleTimer = 0;
     this.outlineOnly = false;
     this.antsPhase = 0;
     this.antsTimer = 0;
@@ -80,15 +85,20 @@ export class Viewer {
     this.proposalsLayer = null;
     this.setMaskLayer(null);
     this.highlightLayer = null;
+    this.viewKey = '';
     this.points = [];
     this.box = null;
     this.fit();
   }
-  /** Accepted instances: opaque colours where masked (the fill alpha is applied here). */
-  setInstancesLayer(layer) { this.instancesLayer = layer; this.versions.inst++; this.draw(); }
+  /**
+   * Accepted instances: opaque colours where masked (the fill alpha is applied here);
+   * `bbox` [x, y, w, h] holds all their pixels (null: unknown, the whole image).
+   */
+  setInstancesLayer(layer, bbox = null) { this.instancesLayer = layer; this.bboxes.inst = bbox; this.versions.inst++; this.draw(); }
   /** The pending mask: opaque where masked. Its outline's dashes move while it is shown. */
-  setMaskLayer(layer) {
+  setMaskLayer(layer, bbox = null) {
     this.maskLayer = layer;
+    this.bboxes.mask = bbox;
     this.versions.mask++;
     const animate = !!layer && !this.reducedMotion;
     if (animate && !this.antsTimer) {
@@ -103,7 +113,7 @@ export class Viewer {
     this.draw();
   }
   /** The hovered instance (opaque where masked) or null. */
-  setHighlightLayer(layer) { this.highlightLayer = layer; this.versions.high++; this.draw(); }
+  setHighlightLayer(layer, bbox = null) { this.highlightLayer = layer; this.bboxes.high = bbox; this.versions.high++; this.draw(); }
   setOutlineOnly(on) { this.outlineOnly = !!on; this.draw(); }
   setProposalsLayer(layer) { this.proposalsLayer = layer; this.draw(); }
   setPrompts(points, box) { this.points = points; this.box = box; this.draw(); }
@@ -285,27 +295,38 @@ export class Viewer {
   drawOutline(name, layer, m, style, inner = 2) {
     const { ctx, canvas } = this;
     const k = Math.max(1, Math.round(this.dpr));
-    const key = `${this.versions[name]}|${m.join(',')}|${canvas.width}x${canvas.height}|${inner}`;
+    const key = `${this.versions[name]}|${canvas.width}x${canvas.height}|${inner}`;
     let c = this.outlines[name];
-    if (!c || c.key !== key) {
-      c = { key, outline: outlineOf(layer, canvas.width, canvas.height, m, { inner: inner * k, unit: k }) };
+    const sameView = c && c.m.every((v, i) => v === m[i]);
+    // While the view moves (pan, wheel zoom) the last outline is stretched into place;
+    // it is made again, sharp, once the view rests.
+    const moving = performance.now() - this.viewChanged < SETTLE_MS;
+    if (!c || c.key !== key || (!sameView && !moving)) {
+      const outline = outlineOf(layer, canvas.width, canvas.height, m, { inner: inner * k, unit: k, bbox: this.bboxes[name] });
+      c = { key, m: [...m], outline };
       this.outlines[name] = c;
+    } else if (!sameView) {
+      clearTimeout(this.settleTimer);
+      this.settleTimer = setTimeout(() => this.draw(), SETTLE_MS);
     }
-    const { halo, ring, pad } = c.outline;
-    ctx.setTransform(1, 0, 0, 1, 0, 0);
-    ctx.drawImage(halo, -pad, -pad);
+    if (!c.outline) return; // off screen
+    const { halo, ring } = c.outline;
+    const s = m[0] / c.m[0];
+    ctx.setTransform(s, 0, 0, s, m[4] - s * c.m[4], m[5] - s * c.m[5]);
+    const { x, y } = c.outline;
+    ctx.drawImage(halo, x, y);
     if (style === 'ants') {
       if (!this.ants || this.ants.canvas?.width !== ring.width || this.ants.canvas?.height !== ring.height) {
         const scratch = new OffscreenCanvas(ring.width, ring.height);
         this.ants = { canvas: scratch, pattern: antsPattern(scratch.getContext('2d'), 8 * k) };
       }
       this.ants.pattern.setTransform(new DOMMatrix([1, 0, 0, 1, this.antsPhase * k, 0]));
-      ctx.drawImage(paintedRing(c.outline, this.ants.pattern, this.ants.canvas), -pad, -pad);
+      ctx.drawImage(paintedRing(c.outline, this.ants.pattern, this.ants.canvas), x, y);
     } else if (style) {
       this.ringScratch = paintedRing(c.outline, style, this.ringScratch);
-      ctx.drawImage(this.ringScratch, -pad, -pad);
+      ctx.drawImage(this.ringScratch, x, y);
     } else {
-      ctx.drawImage(ring, -pad, -pad);
+      ctx.drawImage(ring, x, y);
     }
     ctx.setTransform(...m);
   }
@@ -321,6 +342,12 @@ export class Viewer {
     ctx.drawImage(this.image, 0, 0, this.w, this.h_);
     ctx.imageSmoothingEnabled = false;
     const m = [dpr * this.scale, 0, 0, dpr * this.scale, dpr * this.tx, dpr * this.ty];
+    const viewKey = `${m.join(',')}|${this.canvas.width}x${this.canvas.height}`;
+    if (viewKey !== this.viewKey) {
+      // The first view of an image is not a move: its outlines are made sharp at once.
+      if (this.viewKey) this.viewChanged = performance.now();
+      this.viewKey = viewKey;
+    }
     if (this.instancesLayer) {
       if (!this.outlineOnly) {
         ctx.globalAlpha = this.opacity * INSTANCE_FILL;
