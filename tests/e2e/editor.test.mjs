@@ -411,7 +411,7 @@ test('waiting and errors: spinner and busy cursor while predicting, a failed pre
   await error.getByTestId('toast-retry').click();
   await st.filter({ hasText: 'mask: 7,200 px' }).waitFor();
   await error.waitFor({ state: 'hidden' });
-  assert.match(await prompts.textContent(), /1 \+, 1 − · \d+ ms \(decoder 30 ms\)/);
+  await prompts.filter({ hasText: /1 \+, 1 − · \d+ ms \(decoder 30 ms\)/ }).waitFor(); // timed at the next frame
   assert.equal(requests.length, 3);
   assert.deepEqual(requests[2].points.map((p) => p.label), ['positive', 'negative']);
 
