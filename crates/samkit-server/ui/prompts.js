@@ -4,7 +4,7 @@
 
 import { ApiError } from './api.js';
 import { decodeRle, maskArea, maskBbox, maskToImageData, hexToRgb } from './rle.js';
-import { tid, fmtInt, overlay } from './dom.js';
+import { tid, fmtInt, overlay, showInfo } from './dom.js';
 import { api, S, EMPTY_PROMPT, undo, category } from './state.js';
 import { showError } from './errors.js';
 import { viewer } from './canvas.js';
@@ -80,6 +80,7 @@ function rollBack(e, action, label, before, next) {
     testid: 'toast-retry',
     run: () => {
       if (S.image?.id === imageId && S.prompt === before) applyPrompt(label, before, next);
+      else showInfo('Not retried: the prompts or the image changed since that prediction failed.', 5000);
     },
   }]);
   tid('mask-status').textContent += ' — the prompt was taken back';

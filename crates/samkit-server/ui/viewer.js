@@ -10,7 +10,7 @@ import { outlineOf, paintedRing, antsPattern } from './outline.js';
 const DRAG_THRESHOLD = 5; // screen px before a press becomes a box drag
 const INSTANCE_FILL = 200 / 255; // accepted instances' fill alpha at opacity 1
 const PENDING_FILL = 120 / 255; // the pending mask's fill alpha (times its own opacity)
-const ANTS_MS = 120; // the pending outline's dashes move every ANTS_MS
+const ANTS_MS = 200; // the pending outline's dashes move every ANTS_MS (each step repaints)
 const SETTLE_MS = 150; // during a pan or zoom, outlines are stretched copies until it rests
 
 export class Viewer {
@@ -103,7 +103,8 @@ export class Viewer {
     const animate = !!layer && !this.reducedMotion;
     if (animate && !this.antsTimer) {
       this.antsTimer = setInterval(() => {
-        this.antsPhase = (this.antsPhase + 1) % 8;
+        if (document.hidden) return;
+        this.antsPhase = (this.antsPhase + 2) % 8;
         this.draw();
       }, ANTS_MS);
     } else if (!animate && this.antsTimer) {
