@@ -13,14 +13,15 @@ use crate::image_arg::to_rgb;
 use crate::model::Model;
 
 /// The native half of `samkit.AutomaticMaskGenerator.generate`: SAM's records, in SAM's
-/// order, with SAM's keys and types.
+/// order, with SAM's keys and types; with `as_json`, the bytes `samkit auto --format
+/// sam-json --output-mode MODE` writes for the image.
 #[allow(clippy::too_many_arguments)]
 #[pyfunction]
 #[pyo3(signature = (model, image, *, points_per_side, points_per_batch, pred_iou_thresh,
                     stability_score_thresh, stability_score_offset, box_nms_thresh,
                     crop_n_layers, crop_nms_thresh, crop_overlap_ratio,
                     crop_n_points_downscale_factor, point_grids, min_mask_region_area,
-                    output_mode))]
+                    output_mode, as_json=false))]
 pub fn generate<'py>(
     py: Python<'py>,
     model: &Model,
@@ -38,17 +39,9 @@ pub fn generate<'py>(
     point_grids: Option<Vec<Vec<[f64; 2]>>>,
     min_mask_region_area: u64,
     output_mode: &str,
-) -> PyResult<Bound<'py, PyList>> {
-    let mode = match output_mode {
-        "binary_mask" => OutputMode::BinaryMask,
-        "uncompressed_rle" => OutputMode::UncompressedRle,
-        "coco_rle" => OutputMode::CocoRle,
-        other => {
-            return Err(errors::value(format!(
-                "output_mode {other:?}: use \"binary_mask\", \"uncompressed_rle\" or \"coco_rle\""
-            )))
-        }
-    };
+    as_json: bool,
+) -> PyResult<Bound<'py, PyAny>> {
+    let mode = output_mode_of(output_mode)?;
     let params = AutoParams {
         points_per_side,
         points_per_batch,
@@ -63,14 +56,15 @@ pub fn generate<'py>(
         point_grids,
         min_mask_region_area,
     };
-    let rgb = to_rgb(image, false)?;
-    let (sam, cache) = (model.model.clone(), model.cache.clone());
-    let data = py
-        .detach(move || {
-            let decoder = SamPointDecoder::new(&sam, cache.as_deref());
-            samkit_auto::generate(&decoder, &rgb, &params, |_| {})
-        })
-        .map_err(errors::auto)?;
+    if as_json {
+        // `samkit auto --format sam-json`'s bytes: the same records, the same serialiser.
+        let data = run(py, model, image, params)?;
+        let sam: Vec<samkit_auto::SamRecord> =
+            data.records.iter().map(|r| r.to_sam_record(mode)).collect();
+        let bytes = serde_json::to_vec(&sam).map_err(|e| errors::value(e.to_string()))?;
+        return Ok(pyo3::types::PyBytes::new(py, &bytes).into_any());
+    }
+    let data = run(py, model, image, params)?;
     let records = PyList::empty(py);
     for r in &data.records {
         let d = PyDict::new(py);
@@ -111,7 +105,33 @@ pub fn generate<'py>(
         d.set_item("crop_box", rec.crop_box.to_vec())?;
         records.append(d)?;
     }
-    Ok(records)
+    Ok(records.into_any())
+}
+
+fn output_mode_of(name: &str) -> PyResult<OutputMode> {
+    match name {
+        "binary_mask" => Ok(OutputMode::BinaryMask),
+        "uncompressed_rle" => Ok(OutputMode::UncompressedRle),
+        "coco_rle" => Ok(OutputMode::CocoRle),
+        other => Err(errors::value(format!(
+            "output_mode {other:?}: use \"binary_mask\", \"uncompressed_rle\" or \"coco_rle\""
+        ))),
+    }
+}
+
+fn run(
+    py: Python<'_>,
+    model: &Model,
+    image: &Bound<'_, PyAny>,
+    params: AutoParams,
+) -> PyResult<samkit_auto::MaskData> {
+    let rgb = to_rgb(image, false)?;
+    let (sam, cache) = (model.model.clone(), model.cache.clone());
+    py.detach(move || {
+        let decoder = SamPointDecoder::new(&sam, cache.as_deref());
+        samkit_auto::generate(&decoder, &rgb, &params, |_| {})
+    })
+    .map_err(errors::auto)
 }
 
 type MasksAndScores<'py> = (Bound<'py, PyArray3<bool>>, Bound<'py, PyArray1<f32>>);

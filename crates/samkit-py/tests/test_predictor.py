@@ -132,3 +132,16 @@ def test_bad_prompts_and_paths(model, chelsea, tmp_path):
         p.predict()
     with pytest.raises(ValueError, match="integers"):
         p.predict(point_coords=[[10, 10]], point_labels=[0.5])
+
+
+def test_unaligned_arrays_are_taken(model, chelsea):
+    """As an array unpickled from a buffer can be (Dask does this): no panic."""
+    _, image = chelsea
+    p = samkit.Predictor(model)
+    p.set_image(image)
+    raw = np.zeros(2 * 4 + 1, np.uint8)
+    coords = raw[1:].view(np.float32).reshape(1, 2)
+    coords[:] = [[225, 150]]
+    assert not coords.flags.aligned
+    want = p.predict(point_coords=[[225, 150]], point_labels=[1])[0]
+    assert np.array_equal(p.predict(point_coords=coords, point_labels=[1])[0], want)

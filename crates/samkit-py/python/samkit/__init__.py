@@ -38,7 +38,8 @@ __all__ = [
 
 def _float_array(value: Any, name: str, ndim: int) -> np.ndarray:
     try:
-        array = np.ascontiguousarray(value, dtype=np.float32)
+        # Aligned as well as contiguous: an array unpickled from a buffer (Dask) may not be.
+        array = np.require(value, dtype=np.float32, requirements=["C", "A"])
     except (TypeError, ValueError) as e:
         raise ValueError(f"{name} must be numbers: {e}") from None
     if array.ndim != ndim:
@@ -101,7 +102,7 @@ class Predictor:
             coords = _float_array(point_coords, "point_coords", 2)
             try:
                 raw_labels = np.asarray(point_labels)
-                labels = np.ascontiguousarray(raw_labels, dtype=np.int32)
+                labels = np.require(raw_labels, dtype=np.int32, requirements=["C", "A"])
             except (TypeError, ValueError) as e:
                 raise ValueError(f"point_labels must be integers: {e}") from None
             if labels.ndim != 1 or not np.array_equal(labels, raw_labels):
@@ -114,7 +115,7 @@ class Predictor:
             mask_array = np.asarray(mask_input, dtype=np.float32)
             if mask_array.ndim == 3 and mask_array.shape[0] == 1:
                 mask_array = mask_array[0]
-            mask_array = np.ascontiguousarray(mask_array)
+            mask_array = np.require(mask_array, requirements=["C", "A"])
             if mask_array.ndim != 2:
                 raise ValueError(
                     f"mask_input must be (1, 256, 256), got shape {np.shape(mask_input)}"

@@ -22,7 +22,7 @@ def encode(mask: Any) -> Dict[str, Any]:
         if not np.isin(array, (0, 1)).all():
             raise ValueError("mask must be boolean or 0/1")
         array = array.astype(np.bool_)
-    return _encode(np.ascontiguousarray(array))
+    return _encode(np.require(array, requirements=["C", "A"]))
 
 
 def decode(rle: Dict[str, Any]) -> np.ndarray:
