@@ -381,18 +381,21 @@ impl<'a> Installer<'a> {
         &self,
         explicit: Option<&Path>,
     ) -> Result<(PathBuf, RuntimeSource)> {
-        let installed = self.all_verified(
-            &self.home.runtime_dir().join(&self.openvino_pin.id),
-            &self.openvino_pin.files(),
-        );
-        if explicit.is_none() && self.openvino_env.is_none() && !matches!(installed, Ok(true)) {
-            let marker = self.openvino_failure_marker();
-            let recent = std::fs::metadata(&marker)
+        let marker = self.openvino_failure_marker();
+        let recent_failure = || {
+            std::fs::metadata(&marker)
                 .and_then(|m| m.modified())
                 .ok()
                 .and_then(|t| t.elapsed().ok())
-                .is_some_and(|age| age < std::time::Duration::from_secs(24 * 3600));
-            if recent {
+                .is_some_and(|age| age < std::time::Duration::from_secs(24 * 3600))
+        };
+        // The marker (one stat) first: the verification is needed only when it is there.
+        if explicit.is_none() && self.openvino_env.is_none() && recent_failure() {
+            let installed = self.all_verified(
+                &self.home.runtime_dir().join(&self.openvino_pin.id),
+                &self.openvino_pin.files(),
+            );
+            if !matches!(installed, Ok(true)) {
                 let reason = std::fs::read_to_string(&marker).unwrap_or_default();
                 return Err(AssetsError::OpenVinoRecentlyFailed {
                     marker,

@@ -254,9 +254,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
             "samples_ms": {"preprocess": preprocess, "encoder": encoder, "decoder": decoder,
                            "decoder_native": native_samples, "decoder_onnx": onnx_samples,
                            "decoder_native_batch_per_prompt": batch_samples},
-            "encoder_auto": {"backend": auto.backend, "precision": auto.precision,
-                             "cpu_bf16": auto.cpu_bf16, "reason": auto.reason,
-                             "notice": auto.notice},
+            "encoder_auto": auto,
         });
         if let Some(map) = v.as_object_mut() {
             map.extend(crate::bench_encoders::json_fields(&encoders));

@@ -135,7 +135,7 @@ impl ModelArgs {
     /// once each.
     pub fn load(&self) -> anyhow::Result<LoadedModel> {
         let loaded = self.load_quietly()?;
-        for notice in loaded.notices() {
+        for notice in loaded.model.notices() {
             eprintln!("warning: {notice}");
         }
         Ok(loaded)
@@ -146,13 +146,8 @@ impl ModelArgs {
     pub fn load_quietly(&self) -> anyhow::Result<LoadedModel> {
         let resolved = self.resolve()?;
         samkit_engine::init_runtime(&resolved.ort_lib)?;
-        match &resolved.openvino {
-            Some(Ok(path)) => {
-                // A failure is remembered by the engine and becomes the encoder's notice.
-                let _ = samkit_engine::init_openvino(path);
-            }
-            Some(Err(reason)) => samkit_engine::openvino_unavailable(reason),
-            None => {}
+        if let Some(lib) = &resolved.openvino {
+            samkit_engine::offer_openvino(lib.as_deref().map_err(String::as_str));
         }
         let spec = samkit_engine::ModelSpec {
             id: resolved.model.id.clone(),
@@ -187,15 +182,6 @@ pub struct LoadedModel {
     pub cache: samkit_engine::EmbeddingCache,
     /// The files it was loaded from (to open more decoders of the same file).
     pub spec: samkit_engine::ModelSpec,
-}
-
-impl LoadedModel {
-    /// Why the encoder or the decoder does not run where it was asked to, if so.
-    pub fn notices(&self) -> Vec<String> {
-        let encoder = self.model.encoder_info().notice.clone();
-        let decoder = self.model.decoder().notice().map(str::to_string);
-        encoder.into_iter().chain(decoder).collect()
-    }
 }
 
 #[cfg(test)]

@@ -47,9 +47,7 @@ pub fn run(args: SetupArgs) -> anyhow::Result<()> {
             "ort_lib": report.ort_lib, "up_to_date": report.up_to_date(),
             "openvino_lib": report.openvino.as_ref().ok().map(|(p, _)| p),
             "openvino_error": report.openvino.as_ref().err(),
-            "encoder_backend": {"backend": encoder.backend, "precision": encoder.precision,
-                        "cpu_bf16": encoder.cpu_bf16, "reason": encoder.reason,
-                        "notice": encoder.notice},
+            "encoder_backend": encoder,
         });
         println!("{v}");
         return Ok(());
@@ -100,12 +98,13 @@ fn encoder_choice(
     report: &samkit_assets::SetupReport,
 ) -> anyhow::Result<samkit_engine::EncoderInfo> {
     samkit_engine::init_runtime(&report.ort_lib)?;
-    match &report.openvino {
-        Ok((path, _)) => {
-            let _ = samkit_engine::init_openvino(path);
-        }
-        Err(reason) => samkit_engine::openvino_unavailable(reason),
-    }
+    samkit_engine::offer_openvino(
+        report
+            .openvino
+            .as_ref()
+            .map(|(path, _)| path.as_path())
+            .map_err(String::as_str),
+    );
     let spec = samkit_engine::ModelSpec {
         id: report.model.id.clone(),
         encoder: report.model.encoder.clone(),

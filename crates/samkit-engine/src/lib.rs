@@ -37,8 +37,8 @@ pub mod zoom;
 pub use candidates::{export_selection, stability_score, Decoded, LowResCandidate, MASK_TOKENS};
 pub use embedding::{image_hash, Embedding, EmbeddingCache, EMBEDDING_LEN};
 pub use encoder::{
-    init_openvino, openvino_unavailable, openvino_version, CpuBf16, EncoderBackend, EncoderInfo,
-    Precision,
+    init_openvino, offer_openvino, openvino_unavailable, openvino_version, CpuBf16, EncoderBackend,
+    EncoderInfo, Precision,
 };
 pub use error::{EngineError, Result};
 pub use image_input::{check_dimensions, check_sam_size, load_rgb, load_rgb_within, to_rgb8};

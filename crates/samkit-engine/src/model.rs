@@ -198,6 +198,13 @@ impl SamModel {
         &self.encoder_info
     }
 
+    /// Why the encoder or the decoder does not run where it was asked to, if so.
+    pub fn notices(&self) -> Vec<String> {
+        let encoder = self.encoder_info.notice.clone();
+        let decoder = self.decoder.notice().map(str::to_string);
+        encoder.into_iter().chain(decoder).collect()
+    }
+
     /// This model's own decoder session (shared, behind its lock).
     pub fn decoder(&self) -> Arc<SamDecoder> {
         self.decoder.clone()

@@ -56,15 +56,14 @@ pub fn generate<'py>(
         point_grids,
         min_mask_region_area,
     };
+    let data = run(py, model, image, params)?;
     if as_json {
         // `samkit auto --format sam-json`'s bytes: the same records, the same serialiser.
-        let data = run(py, model, image, params)?;
         let sam: Vec<samkit_auto::SamRecord> =
             data.records.iter().map(|r| r.to_sam_record(mode)).collect();
         let bytes = serde_json::to_vec(&sam).map_err(|e| errors::value(e.to_string()))?;
         return Ok(pyo3::types::PyBytes::new(py, &bytes).into_any());
     }
-    let data = run(py, model, image, params)?;
     let records = PyList::empty(py);
     for r in &data.records {
         let d = PyDict::new(py);
@@ -165,28 +164,30 @@ pub fn masks_from_boxes<'py>(
     let rgb = to_rgb(image, false)?;
     let (sam, cache) = (model.model.clone(), model.cache.clone());
     let (w, h) = (rgb.width() as usize, rgb.height() as usize);
+    // Checked before the image is encoded: the engine's prompt rules, and no empty box.
+    let size = samkit_engine::Size {
+        width: rgb.width(),
+        height: rgb.height(),
+    };
+    for b in &boxes {
+        let prompt = samkit_engine::Prompt {
+            bbox: Some(*b),
+            ..Default::default()
+        };
+        prompt.validate(size).map_err(errors::engine)?;
+        if b.x1 <= b.x0 || b.y1 <= b.y0 {
+            return Err(errors::value(format!(
+                "box ({}, {}, {}, {}) is empty: give x0 < x1 and y0 < y1",
+                b.x0, b.y0, b.x1, b.y1
+            )));
+        }
+    }
     let results = py.detach(move || -> PyResult<Vec<(samkit_mask::Mask, f32)>> {
         let embedding = match &cache {
             Some(cache) => cache.get_or_embed(&sam, &rgb).map(|(e, _)| e),
             None => sam.embed(&rgb),
         }
         .map_err(errors::engine)?;
-        let size = embedding.original;
-        for b in &boxes {
-            let finite = [b.x0, b.y0, b.x1, b.y1].iter().all(|v| v.is_finite());
-            if !finite || b.x1 <= b.x0 || b.y1 <= b.y0 {
-                return Err(errors::value(format!(
-                    "box ({}, {}, {}, {}) is empty or not finite: give x0 < x1 and y0 < y1",
-                    b.x0, b.y0, b.x1, b.y1
-                )));
-            }
-            if b.x0 < 0.0 || b.y0 < 0.0 || b.x1 > size.width as f32 || b.y1 > size.height as f32 {
-                return Err(errors::value(format!(
-                    "box ({}, {}, {}, {}) reaches outside the {}x{} image: clip it first",
-                    b.x0, b.y0, b.x1, b.y1, size.width, size.height
-                )));
-            }
-        }
         let decoder = sam.decoder();
         let mut out = Vec::with_capacity(boxes.len());
         // Batches of 64, as SAM's points_per_batch: memory grows with a batch.

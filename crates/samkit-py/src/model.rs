@@ -50,9 +50,7 @@ impl Model {
     /// Why the encoder or the decoder does not run where it was asked to, if so.
     #[getter]
     fn notices(&self) -> Vec<String> {
-        let encoder = self.model.encoder_info().notice.clone();
-        let decoder = self.model.decoder().notice().map(str::to_string);
-        encoder.into_iter().chain(decoder).collect()
+        self.model.notices()
     }
 
     fn __repr__(&self) -> String {
@@ -123,13 +121,8 @@ pub fn load_model(
         let resolved =
             samkit_assets::resolve(&home, &choice, &Progress::stderr()).map_err(errors::assets)?;
         samkit_engine::init_runtime(&resolved.ort_lib).map_err(errors::engine)?;
-        match &resolved.openvino {
-            // A failure is remembered by the engine and becomes the encoder's notice.
-            Some(Ok(path)) => {
-                let _ = samkit_engine::init_openvino(path);
-            }
-            Some(Err(reason)) => samkit_engine::openvino_unavailable(reason),
-            None => {}
+        if let Some(lib) = &resolved.openvino {
+            samkit_engine::offer_openvino(lib.as_deref().map_err(String::as_str));
         }
         let spec = ModelSpec {
             id: resolved.model.id,

@@ -39,13 +39,10 @@ impl ModelState {
             ModelState::Loading => json!({"state": "loading", "id": null, "error": null}),
             ModelState::Ready(m) => {
                 let decoder = m.decoder();
-                let encoder = m.encoder_info();
                 json!({"state": "ready", "id": m.id(), "error": null,
                        "decoder": decoder.backend().to_string(),
                        "decoder_notice": decoder.notice(),
-                       "encoder": {"backend": encoder.backend, "precision": encoder.precision,
-                                   "cpu_bf16": encoder.cpu_bf16, "reason": encoder.reason,
-                                   "notice": encoder.notice}})
+                       "encoder": m.encoder_info()})
             }
             ModelState::Failed(e) => json!({"state": "failed", "id": null, "error": e}),
         }
@@ -275,12 +272,7 @@ impl Engine {
                             encoder.precision,
                             decoder.backend()
                         );
-                        for notice in encoder
-                            .notice
-                            .as_deref()
-                            .into_iter()
-                            .chain(decoder.notice())
-                        {
+                        for notice in m.notices() {
                             tracing::warn!("{notice}");
                         }
                         ModelState::Ready(m)

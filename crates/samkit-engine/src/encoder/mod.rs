@@ -15,7 +15,7 @@ use ort::session::Session;
 use ort::value::Tensor;
 
 pub use cpu::CpuBf16;
-pub use openvino::{init_openvino, openvino_unavailable, openvino_version};
+pub use openvino::{init_openvino, offer_openvino, openvino_unavailable, openvino_version};
 
 use crate::error::{EngineError, Result};
 use crate::model::{admits, open_session, shape_of, EngineOptions};
@@ -91,8 +91,8 @@ impl std::fmt::Display for Precision {
     }
 }
 
-/// What runs a loaded model's encoder, and why.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What runs a loaded model's encoder, and why (serialised as reports show it).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct EncoderInfo {
     /// `onnxruntime` or `openvino`.
     pub backend: &'static str,
@@ -133,10 +133,7 @@ pub(crate) enum ImageEncoder {
 impl ImageEncoder {
     /// Loads `path` on the backend and precision `opts` ask for (see [`EncoderBackend`]).
     pub(crate) fn load(path: &Path, opts: EngineOptions) -> Result<(Self, EncoderInfo)> {
-        Self::load_on(path, opts, CpuBf16::detect())
-    }
-
-    fn load_on(path: &Path, opts: EngineOptions, cpu: CpuBf16) -> Result<(Self, EncoderInfo)> {
+        let cpu = CpuBf16::detect();
         let mut notices = Vec::new();
         let mut info = EncoderInfo {
             backend: "onnxruntime",

@@ -51,6 +51,19 @@ pub fn openvino_unavailable(reason: &str) {
     let _ = OPENVINO.set(Err(reason.to_string()));
 }
 
+/// What a caller that resolved OpenVINO does with the outcome: loads it from the path, or
+/// records why there is none. Either way a model asking for OpenVINO then loads, its
+/// notice saying why when the encoder does not run on OpenVINO.
+pub fn offer_openvino(lib: std::result::Result<&Path, &str>) {
+    match lib {
+        // A failure is remembered and becomes the encoder's notice.
+        Ok(path) => {
+            let _ = init_openvino(path);
+        }
+        Err(reason) => openvino_unavailable(reason),
+    }
+}
+
 /// The loaded OpenVINO's version, once [`init_openvino`] has succeeded.
 pub fn openvino_version() -> Option<String> {
     match OPENVINO.get() {
