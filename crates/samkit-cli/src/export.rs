@@ -66,31 +66,28 @@ async fn open_synced(
 
 pub fn run_export(args: ExportArgs) -> anyhow::Result<()> {
     let format: ExportFormat = args.to.parse().map_err(|e: String| anyhow::anyhow!(e))?;
-    runtime()?.block_on(async {
-        let (store, pid, root) = open_synced(&args.project, args.db.as_deref()).await?;
-        let filter = ExportFilter {
-            status: args.status.clone(),
-            include_missing: true,
-        };
-        let set = export::annotation_set(&store, pid, &filter)
-            .await
-            .context("cannot read the annotations")?;
-        let notes = export::write_export(&set, format, &args.out, Some(&root))
-            .with_context(|| format!("cannot export to {}", args.out.display()))?;
-        for n in notes {
-            eprintln!("note: {n}");
-        }
-        let report = format!(
-            "exported {} instance(s) of {} image(s) as {} to {}\n",
-            set.instances.len(),
-            set.images.len(),
-            format.name(),
-            args.out.display()
-        );
-        crate::print_report(&report, [&args.out]);
-        store.close().await;
-        Ok(())
-    })
+    let filter = ExportFilter::new(args.status.as_deref(), true)?;
+    let summary = runtime()?
+        .block_on(export::export_project(
+            &args.project,
+            args.db.as_deref(),
+            format,
+            &filter,
+            &args.out,
+        ))
+        .with_context(|| format!("cannot export to {}", args.out.display()))?;
+    for n in &summary.notes {
+        eprintln!("note: {n}");
+    }
+    let report = format!(
+        "exported {} instance(s) of {} image(s) as {} to {}\n",
+        summary.instances,
+        summary.images,
+        summary.format,
+        args.out.display()
+    );
+    crate::print_report(&report, [&args.out]);
+    Ok(())
 }
 
 pub fn run_import(args: ImportArgs) -> anyhow::Result<()> {

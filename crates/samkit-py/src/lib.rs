@@ -7,6 +7,7 @@
 
 mod auto;
 mod errors;
+mod export;
 mod image_arg;
 mod model;
 mod predictor;
@@ -21,6 +22,8 @@ fn _samkit(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(model::load_model, m)?)?;
     m.add_function(wrap_pyfunction!(auto::generate, m)?)?;
     m.add_function(wrap_pyfunction!(auto::masks_from_boxes, m)?)?;
+    m.add_function(wrap_pyfunction!(export::export_project, m)?)?;
+    m.add_function(wrap_pyfunction!(export::convert, m)?)?;
     m.add_function(wrap_pyfunction!(rle::rle_encode, m)?)?;
     m.add_function(wrap_pyfunction!(rle::rle_decode, m)?)?;
     Ok(())

@@ -77,6 +77,28 @@ pub struct ExportFilter {
     pub include_missing: bool,
 }
 
+impl ExportFilter {
+    /// A filter on `status` (checked: a misspelt status would export nothing, silently).
+    pub fn new(status: Option<&str>, include_missing: bool) -> Result<Self, ExportError> {
+        if let Some(s) = status {
+            if samkit_store::ImageStatus::parse(s).is_none() {
+                let known: Vec<&str> = samkit_store::ImageStatus::ALL
+                    .iter()
+                    .map(|v| v.as_str())
+                    .collect();
+                return Err(ExportError::Invalid(format!(
+                    "unknown status {s:?}; use {}",
+                    known.join(", ")
+                )));
+            }
+        }
+        Ok(ExportFilter {
+            status: status.map(str::to_string),
+            include_missing,
+        })
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum ExportError {
     #[error(transparent)]
@@ -85,6 +107,14 @@ pub enum ExportError {
     Format(#[from] samkit_formats::FormatError),
     #[error("{0}")]
     Invalid(String),
+    #[error("the project folder {path} cannot be used: {source}")]
+    Project {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot open the project {path}: {message}")]
+    Open { path: PathBuf, message: String },
     #[error("{what}: {source}")]
     Io {
         what: String,
@@ -186,6 +216,63 @@ pub async fn annotation_set(
         });
     }
     Ok(set)
+}
+
+/// What [`export_project`] wrote.
+#[derive(Debug, Clone, Serialize)]
+pub struct ExportSummary {
+    pub format: &'static str,
+    pub images: usize,
+    pub instances: usize,
+    /// The JSON file (COCO) or folder written.
+    pub out: PathBuf,
+    /// Things the reader should know (e.g. images without pixels for cut-outs).
+    pub notes: Vec<String>,
+}
+
+/// `samkit export`: opens the project served from the folder `project` (its database
+/// `db`, default `PROJECT/.samkit/project.db`), brings its image list up to date with
+/// the folder, and writes the images `filter` keeps as `format` to `out`.
+pub async fn export_project(
+    project: &Path,
+    db: Option<&str>,
+    format: ExportFormat,
+    filter: &ExportFilter,
+    out: &Path,
+) -> Result<ExportSummary, ExportError> {
+    let root = std::fs::canonicalize(project).map_err(|source| ExportError::Project {
+        path: project.to_path_buf(),
+        source,
+    })?;
+    let opened = |message: String| ExportError::Open {
+        path: root.clone(),
+        message,
+    };
+    let (store, pid) = crate::open_project_store(&root, db)
+        .await
+        .map_err(|e| opened(e.to_string()))?;
+    let result = async {
+        crate::sync_folder(&store, pid, &root)
+            .await
+            .map_err(|e| opened(e.message))?;
+        let set = annotation_set(&store, pid, filter).await?;
+        let (set_out, root_in) = (out.to_path_buf(), root.clone());
+        let (set, notes) = tokio::task::spawn_blocking(move || {
+            write_export(&set, format, &set_out, Some(&root_in)).map(|notes| (set, notes))
+        })
+        .await
+        .map_err(|e| ExportError::Invalid(format!("the export crashed: {e}")))??;
+        Ok(ExportSummary {
+            format: format.name(),
+            images: set.images.len(),
+            instances: set.instances.len(),
+            out: out.to_path_buf(),
+            notes,
+        })
+    }
+    .await;
+    store.close().await;
+    result
 }
 
 /// Writes `set` as `format`: a JSON file at `out` for COCO, else files under the folder
@@ -465,4 +552,43 @@ pub async fn import_set(
     report.instances_added = added.len();
     report.skipped = skipped;
     Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_misspelt_status_is_refused_with_the_known_ones() {
+        let err = ExportFilter::new(Some("finished"), true).unwrap_err();
+        let message = err.to_string();
+        assert!(message.contains("\"finished\""), "{message}");
+        assert!(message.contains("needs_review"), "{message}");
+        let ok = ExportFilter::new(Some("done"), false).unwrap();
+        assert_eq!(ok.status.as_deref(), Some("done"));
+    }
+
+    #[tokio::test]
+    async fn export_project_scans_the_folder_and_writes_coco() {
+        let dir = tempfile::tempdir().unwrap();
+        let samples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../samples");
+        std::fs::copy(samples.join("coffee.png"), dir.path().join("coffee.png")).unwrap();
+        let out = dir.path().join("out/coco.json");
+        let filter = ExportFilter::new(None, true).unwrap();
+        let summary = export_project(dir.path(), None, ExportFormat::Coco, &filter, &out)
+            .await
+            .unwrap();
+        assert_eq!((summary.images, summary.instances), (1, 0));
+        let doc: Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
+        assert_eq!(doc["images"][0]["file_name"], "coffee.png");
+
+        let missing = dir.path().join("no-such-project");
+        match export_project(&missing, None, ExportFormat::Coco, &filter, &out).await {
+            Err(ExportError::Project { path, source }) => {
+                assert_eq!(path, missing);
+                assert_eq!(source.kind(), std::io::ErrorKind::NotFound);
+            }
+            other => panic!("expected a missing-project error, got {other:?}"),
+        }
+    }
 }

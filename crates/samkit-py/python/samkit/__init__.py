@@ -16,13 +16,16 @@ Differences from segment-anything are listed in docs/python.md.
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+import os
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
 from . import rle
 from ._samkit import Model, load_model
 from ._samkit import Predictor as _NativePredictor
+from ._samkit import convert as _convert
+from ._samkit import export_project as _export_project
 from ._samkit import generate as _generate
 from ._samkit import masks_from_boxes as _masks_from_boxes
 
@@ -30,6 +33,8 @@ __all__ = [
     "AutomaticMaskGenerator",
     "Model",
     "Predictor",
+    "convert",
+    "export",
     "load_model",
     "masks_from_boxes",
     "rle",
@@ -186,3 +191,65 @@ def masks_from_boxes(
     if array.shape[0] == 0:
         raise ValueError("boxes is empty: give at least one (N, 4) box")
     return _masks_from_boxes(model, image, array)
+
+
+PathLike = Union[str, "os.PathLike[str]"]
+
+
+def export(
+    project: PathLike,
+    out: PathLike,
+    to: str = "coco",
+    status: Optional[str] = None,
+    db: Optional[str] = None,
+    include_missing: bool = True,
+) -> Dict[str, Any]:
+    """A ``samkit serve`` project's annotations, written as ``samkit export`` writes them.
+
+    project: the folder given to ``samkit serve`` (its image list is brought up to date
+    first). out: a .json file for ``to="coco"``/``"coco-polygons"``, else a folder.
+    to: coco, coco-polygons, png, npy, yolo or voc. status: only images with this
+    status (todo, in_progress, done, needs_review). db: the database (a path or a
+    ``sqlite:`` URL; default ``PROJECT/.samkit/project.db``). include_missing: also
+    images whose file has left the folder (their annotations are kept).
+
+    Returns ``{"format", "images", "instances", "out", "notes"}``. Raises
+    ``FileNotFoundError`` for a missing project folder, ``ValueError`` for an unknown
+    format or status, ``OSError`` when the output cannot be written.
+    """
+    return _export_project(
+        os.fspath(project), os.fspath(out), to, status, db, bool(include_missing)
+    )
+
+
+def convert(
+    input: PathLike,
+    out: PathLike,
+    to: str,
+    images: Optional[PathLike] = None,
+    skip_invalid: bool = False,
+    mask_format: str = "rle",
+    tolerance: float = 0.5,
+) -> Dict[str, Any]:
+    """Annotation files from one format to another, as ``samkit convert``.
+
+    input: a COCO instances .json file or a YOLO-seg folder (labels/ + classes.txt or
+    data.yaml). to: coco, png, numpy, yolo or voc. out: the .json file (COCO) or folder.
+    images: the images folder (image sizes for YOLO input, pixels for PNG cut-outs).
+    skip_invalid: leave invalid annotations out (listed in ``skipped``) instead of
+    stopping at the first. mask_format: how COCO output stores masks, "rle" (exact) or
+    "polygon" (simplified with ``tolerance`` pixels, also used for YOLO).
+
+    Returns ``{"images", "instances", "out", "notes", "skipped"}``. Raises
+    ``FileNotFoundError`` for a missing input, ``ValueError`` for invalid annotations
+    or arguments, ``OSError`` when the output cannot be written.
+    """
+    return _convert(
+        os.fspath(input),
+        os.fspath(out),
+        to,
+        None if images is None else os.fspath(images),
+        bool(skip_invalid),
+        mask_format,
+        float(tolerance),
+    )

@@ -55,3 +55,20 @@ def masks_from_boxes(
 ) -> Tuple[np.ndarray, np.ndarray]: ...
 def rle_encode(mask: np.ndarray) -> Dict[str, Any]: ...
 def rle_decode(rle: Dict[str, Any]) -> np.ndarray: ...
+def export_project(
+    project: str,
+    out: str,
+    to: str = "coco",
+    status: Optional[str] = None,
+    db: Optional[str] = None,
+    include_missing: bool = True,
+) -> Dict[str, Any]: ...
+def convert(
+    input: str,
+    out: str,
+    to: str,
+    images: Optional[str] = None,
+    skip_invalid: bool = False,
+    mask_format: str = "rle",
+    tolerance: float = 0.5,
+) -> Dict[str, Any]: ...

@@ -29,17 +29,8 @@ pub(super) async fn export_route(
         .unwrap_or("coco")
         .parse()
         .map_err(ApiError::bad_request)?;
-    if let Some(s) = &q.status {
-        if ImageStatus::parse(s).is_none() {
-            return Err(ApiError::bad_request(format!(
-                "unknown status {s:?}; use todo, in_progress, done or needs_review"
-            )));
-        }
-    }
-    let filter = ExportFilter {
-        status: q.status.clone(),
-        include_missing: q.include_missing.unwrap_or(true),
-    };
+    let filter = ExportFilter::new(q.status.as_deref(), q.include_missing.unwrap_or(true))
+        .map_err(export_err)?;
     let set = export::annotation_set(&st.store, st.project_id, &filter)
         .await
         .map_err(export_err)?;
