@@ -89,6 +89,11 @@ pub struct Category {
     pub name: String,
     /// `#rrggbb`.
     pub color: String,
+    /// Place in the project's order (ascending; ties by id): hotkeys 1–9, YOLO class
+    /// indices and the default category of a new instance follow it.
+    #[sqlx(default)]
+    #[serde(default)]
+    pub position: i64,
     pub version: i64,
     pub created_at: String,
     pub updated_at: String,

@@ -52,3 +52,56 @@ pub(super) async fn patch_category(
         .api()?;
     Ok(Json(category_json(&c)))
 }
+
+#[derive(Deserialize)]
+pub(super) struct CategoryOrder {
+    pub(super) ids: Vec<i64>,
+}
+
+/// `PUT /api/categories/order`: the project's categories in the order of `ids`.
+pub(super) async fn order_categories(
+    State(st): S,
+    Author(a): Author,
+    ApiJson(r): ApiJson<CategoryOrder>,
+) -> ApiResult<Json<Value>> {
+    let cats = st
+        .store
+        .reorder_categories(st.project_id, &r.ids, &a)
+        .await
+        .api()?;
+    Ok(Json(
+        json!({"categories": cats.iter().map(category_json).collect::<Vec<_>>()}),
+    ))
+}
+
+#[derive(Deserialize)]
+pub(super) struct DeleteCategoryQuery {
+    pub(super) version: Option<i64>,
+    pub(super) reassign_to: Option<i64>,
+}
+
+/// `DELETE /api/categories/{id}?version=N[&reassign_to=M]`: its instances move to `M`.
+pub(super) async fn delete_category(
+    State(st): S,
+    Author(a): Author,
+    ApiPath(id): ApiPath<i64>,
+    ApiQuery(q): ApiQuery<DeleteCategoryQuery>,
+) -> ApiResult<Json<Value>> {
+    let c = st.store.category(id).await.api()?;
+    if c.project_id != st.project_id {
+        return Err(ApiError::not_found(format!("category {id} does not exist")));
+    }
+    let version = q.version.ok_or_else(|| {
+        ApiError::bad_request(
+            "give the version you read: DELETE /api/categories/{id}?version=N[&reassign_to=M]",
+        )
+    })?;
+    let (deleted, moved) = st
+        .store
+        .delete_category(id, version, q.reassign_to, &a)
+        .await
+        .api()?;
+    Ok(Json(
+        json!({"deleted": category_json(&deleted), "moved": moved}),
+    ))
+}

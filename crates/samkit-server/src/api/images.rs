@@ -89,6 +89,73 @@ pub(super) async fn image_file(
     Ok(resp)
 }
 
+/// The longest side of `/thumb` images, in pixels (the image list shows them at 48 × 36 CSS
+/// pixels; twice that for high-density screens).
+pub(super) const THUMB_SIDE: u32 = 96;
+
+/// `GET /api/images/{id}/thumb`: a small JPEG of the image as shown (EXIF orientation
+/// applied), for the image list. Revalidated by ETag, so a list re-shown decodes nothing.
+pub(super) async fn image_thumb(
+    State(st): S,
+    ApiPath(id): ApiPath<i64>,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
+    let i = own_image(&st, id).await?;
+    let path = st.root.join(&i.path);
+    if i.missing || !path.is_file() {
+        return Err(missing_err(&i));
+    }
+    if !st.follow_symlinks && !scan::inside(&st.root, &path) {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "outside_project",
+            format!("{} is a link to a file outside the project folder", i.path),
+        ));
+    }
+    let etag = format!("\"{}-t{THUMB_SIDE}\"", i.content_hash);
+    if headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v == etag)
+    {
+        return Ok(StatusCode::NOT_MODIFIED.into_response());
+    }
+    let budget = st.budget;
+    let bytes = tokio::task::spawn_blocking(move || -> Result<Vec<u8>, String> {
+        let rgb = samkit_engine::load_rgb_within(&path, budget).map_err(|e| e.to_string())?;
+        let (w, h) = (f64::from(rgb.width()), f64::from(rgb.height()));
+        let k = (f64::from(THUMB_SIDE) / w.max(h)).min(1.0);
+        let side = |v: f64| ((v * k).round() as u32).max(1);
+        let small = image::imageops::thumbnail(&rgb, side(w), side(h));
+        let mut out = std::io::Cursor::new(Vec::new());
+        small
+            .write_to(&mut out, image::ImageFormat::Jpeg)
+            .map_err(|e| e.to_string())?;
+        Ok(out.into_inner())
+    })
+    .await
+    .map_err(|e| ApiError::internal(e.to_string()))?
+    .map_err(|e| {
+        ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "undecodable_image",
+            format!("{} cannot be shown: {e}", i.path),
+        )
+    })?;
+    let mut resp = (
+        [
+            (header::CONTENT_TYPE, "image/jpeg"),
+            (header::CACHE_CONTROL, "no-cache"),
+        ],
+        bytes,
+    )
+        .into_response();
+    if let Ok(v) = HeaderValue::from_str(&etag) {
+        resp.headers_mut().insert(header::ETAG, v);
+    }
+    Ok(resp)
+}
+
 pub(super) enum FileError {
     /// The file could not be read (a server-side problem).
     Read(std::io::Error),

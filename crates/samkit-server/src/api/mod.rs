@@ -245,7 +245,7 @@ fn image_json(state: &AppState, i: &samkit_store::Image) -> Value {
 }
 
 fn category_json(c: &samkit_store::Category) -> Value {
-    json!({"id": c.id, "name": c.name, "color": c.color, "version": c.version,
+    json!({"id": c.id, "name": c.name, "color": c.color, "position": c.position, "version": c.version,
            "instance_count": c.instance_count, "updated_at": c.updated_at, "updated_by": c.updated_by})
 }
 
@@ -283,6 +283,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/images", get(images))
         .route("/images/{id}", get(image_one))
         .route("/images/{id}/file", get(image_file))
+        .route("/images/{id}/thumb", get(image_thumb))
         .route("/images/{id}/status", put(image_status))
         .route("/images/{id}/embed", post(embed))
         .route("/embeddings", get(embeddings))
@@ -303,7 +304,11 @@ pub fn router(state: Arc<AppState>) -> Router {
         )
         .route("/instances/{id}/restore", post(restore_instance))
         .route("/categories", get(categories).post(create_category))
-        .route("/categories/{id}", axum::routing::patch(patch_category))
+        .route("/categories/order", put(order_categories))
+        .route(
+            "/categories/{id}",
+            axum::routing::patch(patch_category).delete(delete_category),
+        )
         .route("/history", get(history))
         .route("/history/{id}/restore", post(history_restore))
         .route("/export", get(export_route))
