@@ -134,10 +134,12 @@ test('annotate an object: click, refine, accept, undo/redo, reload, export COCO'
   await page.keyboard.press('Control+Shift+z');
   await waitArea(page, (a) => a === a2, 'redo of the negative click');
 
-  // 3. A new category "saucer" (UI: + button, prompt dialog), selected by its number key.
-  page.once('dialog', (d) => d.accept('saucer'));
+  // 3. A new category "saucer" (UI: + button, the category manager), selected by its number key.
   await page.getByTestId('add-category').click();
+  await page.getByTestId('cm-new-name').fill('saucer');
+  await page.getByTestId('cm-new-name').press('Enter');
   await page.getByTestId('category-select').locator('option', { hasText: 'saucer' }).waitFor({ state: 'attached' });
+  await page.getByTestId('cm-close').click();
   await page.keyboard.press('1');
   assert.match(await page.getByTestId('category-select').inputValue(), /^\d+$/);
   await page.keyboard.press('2');

@@ -92,6 +92,15 @@ export class Api {
   restoreInstance(id, version) { return this.post(`/api/instances/${id}/restore`, { version }); }
   categories() { return this.get('/api/categories').then((r) => r.categories); }
   createCategory(name, color) { return this.post('/api/categories', color ? { name, color } : { name }); }
+  patchCategory(id, body) { return this.patch(`/api/categories/${id}`, body); }
+  deleteCategory(id, version, reassignTo) {
+    const to = reassignTo != null ? `&reassign_to=${reassignTo}` : '';
+    return this.del(`/api/categories/${id}?version=${version}${to}`);
+  }
+  orderCategories(ids) { return this.put('/api/categories/order', { ids }).then((r) => r.categories); }
+  restoreHistory(entryId, version) { return this.post(`/api/history/${entryId}/restore`, { version }); }
+  instance(id) { return this.get(`/api/instances/${id}`); }
+  thumbUrl(id) { return `${this.base}/api/images/${id}/thumb`; }
   history(query = '') { return this.get(`/api/history${query}`); }
   exportUrl(format) { return `${this.base}/api/export?format=${encodeURIComponent(format)}`; }
   async importFile(format, file) {

@@ -1,6 +1,7 @@
 // UI bindings and the keyboard: every button, select and list of the page wired to its
 // action, the shortcuts (keys.js) mapped onto the feature modules, and the focus rule
-// that keeps shortcuts working after mouse use.
+// that keeps shortcuts working after mouse use. The image list, the import button and
+// the toolbar are reachable with Tab.
 
 import { $, tid, hideBanner } from './dom.js';
 import { shortcutHandler } from './keys.js';
@@ -8,11 +9,14 @@ import { bindGuidelinesEditor } from './guidelines.js';
 import { api, S, undo } from './state.js';
 import { showError } from './errors.js';
 import { viewer, proposals } from './canvas.js';
-import { openImage, reloadCurrent, setImageStatus } from './images.js';
+import { stepImage, reloadCurrent, setImageStatus, bindImageList } from './images.js';
 import { cycleCandidate, clearPrompts, updatePromptUi } from './prompts.js';
 import { setTool } from './brush.js';
 import { acceptMask, deleteInstance, relabelInstance, renderInstances, toggleHideAll } from './instances.js';
-import { addCategory, selectCategory } from './categories.js';
+import { selectCategory, bindCategories } from './categories.js';
+import { openCategoryManager, bindCategoryManager } from './category-manager.js';
+import { initLayout, togglePanel } from './layout.js';
+import { bindHistoryPanel } from './history.js';
 import { loadProject, doExport, doImport } from './project.js';
 import { initDisplay, toggleOutlineOnly } from './display.js';
 
@@ -28,16 +32,16 @@ export function bindUi() {
       showError(e, 'reload');
     }
   });
-  tid('image-list').addEventListener('click', (e) => {
-    const li = e.target.closest('li[data-index]');
-    if (li) openImage(Number(li.dataset.index));
-  });
-  tid('prev-image').addEventListener('click', () => openImage(S.index - 1));
-  tid('next-image').addEventListener('click', () => openImage(S.index + 1));
+  initLayout(() => viewer.updateCursor());
+  bindImageList();
+  tid('prev-image').addEventListener('click', () => stepImage(-1));
+  tid('next-image').addEventListener('click', () => stepImage(+1));
   tid('image-status').addEventListener('change', (e) => setImageStatus(e.target.value));
   document.querySelectorAll('[data-tool]').forEach((b) => b.addEventListener('click', () => setTool(b.dataset.tool)));
-  tid('category-select').addEventListener('change', (e) => selectCategory(Number(e.target.value)));
-  tid('add-category').addEventListener('click', addCategory);
+  bindCategories();
+  bindCategoryManager();
+  tid('add-category').addEventListener('click', () => openCategoryManager({ create: true }));
+  bindHistoryPanel();
   tid('candidate-cycle').addEventListener('click', () => cycleCandidate(1));
   tid('accept').addEventListener('click', acceptMask);
   tid('clear').addEventListener('click', clearPrompts);
@@ -52,6 +56,13 @@ export function bindUi() {
     viewer.setOpacity(S.opacity);
   });
   tid('export-button').addEventListener('click', doExport);
+  // The import button is a label for the hidden file input: Enter / Space open the picker.
+  tid('import-button').addEventListener('keydown', (e) => {
+    if (e.key === 'Enter' || e.key === ' ') {
+      e.preventDefault();
+      tid('import-file').click();
+    }
+  });
   tid('import-file').addEventListener('change', (e) => {
     const f = e.target.files[0];
     e.target.value = '';
@@ -108,10 +119,27 @@ async function runUndo(redo) {
   }
 }
 
+/** Accept the pending mask (if any) and go to the next image; a failed accept stays. */
+async function acceptAndNext() {
+  if (S.prompt.mask) {
+    await acceptMask();
+    if (S.prompt.mask) return;
+  }
+  stepImage(+1);
+}
+
 const onKey = shortcutHandler({
-  helpOpen: () => $('#help').open,
+  modalOpen: () => !!document.querySelector('dialog[open]'),
   undo: (redo) => runUndo(redo),
   accept: () => acceptMask(),
+  acceptAndNext: () => acceptAndNext(),
+  status: (st) => setImageStatus(st, { announce: true }),
+  panel: (side) => togglePanel(side),
+  categories: () => openCategoryManager(),
+  search: () => {
+    togglePanel('left', true);
+    tid('image-search').focus();
+  },
   clear: () => clearPrompts(),
   cycle: (dir) => cycleCandidate(dir),
   candidateCount: () => S.prompt.result?.candidates.length || 0,
@@ -121,7 +149,7 @@ const onKey = shortcutHandler({
     updatePromptUi();
     viewer.draw();
   },
-  image: (d) => openImage(S.index + d),
+  image: (d) => stepImage(d),
   zoom: (f) => viewer.zoomBy(f),
   fit: () => viewer.fit(),
   toggleInstances: () => toggleHideAll(),

@@ -12,6 +12,7 @@ import { brushStart, brushMove, brushEnd } from './brush.js';
 import { upsertInstance, removeInstance } from './instances.js';
 import { bumpImageStatus } from './images.js';
 import { hoverCanvas } from './display.js';
+import { isReviewMode } from './layout.js';
 
 export const viewer = new Viewer($('#canvas'), {
   mode: () => (S.imageReady ? S.tool : 'prompt'),
@@ -20,6 +21,7 @@ export const viewer = new Viewer($('#canvas'), {
     if (!(promptIdle() && proposals.click(x, y, positive))) addPoint(x, y, positive);
   },
   onBox: (box) => setBox(box),
+  panOnly: () => isReviewMode(),
   onBrushStart: (x, y) => brushStart(x, y),
   onBrushMove: (x, y) => brushMove(x, y),
   onBrushEnd: () => brushEnd(),

@@ -1,23 +1,24 @@
-// The image list and navigation: opening an image (file, instances and embedding in
-// parallel), the list with each image's embedding state and status, background encoding
+// Opening an image (file, instances and embedding in parallel), background encoding
 // progress, the image status, and other annotators' changes picked up from the history log.
+// The list itself (rows, thumbnails, filter, keyboard) is image-list.js.
 
 import { ApiError } from './api.js';
-import { escapeHtml } from './markdown.js';
 import { tid, showInfo, overlay } from './dom.js';
 import { api, params, S, EMPTY_PROMPT, undo } from './state.js';
 import { showError } from './errors.js';
 import { viewer, proposals } from './canvas.js';
 import { updatePromptUi, handlePredictError, restoreDraft } from './prompts.js';
 import { renderInstances } from './instances.js';
-import { setCategories } from './categories.js';
+import { setCategories, categoryOnImageOpen } from './categories.js';
+import { renderImageList, STATUS_LABEL } from './image-list.js';
+import { refreshHistory, noteHistory, resetHistoryScope } from './history.js';
 import { loadProject } from './project.js';
 import { Drafts } from './drafts.js';
 
-const STATUS_LABEL = { todo: 'todo', in_progress: 'in progress', done: 'done', needs_review: 'needs review' };
-
 /** Unaccepted work of the images left, by image id. */
 export const drafts = new Drafts();
+
+export { renderImageList, stepImage, bindImageList } from './image-list.js';
 
 export async function openImage(idx) {
   if (idx < 0 || idx >= S.images.length) return;
@@ -37,6 +38,9 @@ export async function openImage(idx) {
   history.replaceState(null, '', `#image=${S.image.id}`);
   tid('image-name').textContent = S.image.name;
   tid('image-status').value = S.image.status;
+  categoryOnImageOpen();
+  resetHistoryScope();
+  refreshHistory();
   renderImageList();
   renderInstances();
   updatePromptUi();
@@ -132,37 +136,7 @@ export async function reloadCurrent() {
 }
 
 // ------------------------------------------------------------------------------------------
-// image list and embeddings progress
-// image list and embeddings progress
-export function renderImageList() {
-  const ul = tid('image-list');
-  const states = S.embeddings?.states || {};
-  ul.innerHTML = S.images
-    .map((im, i) => {
-      const emb = states[im.id] || im.embedding || 'none';
-      const status = im.missing ? 'missing' : im.status;
-      const draft = i !== S.index && drafts.pending(im.id);
-      return `<li data-testid="image-item" data-id="${im.id}" data-index="${i}" data-status="${status}" ${draft ? 'data-draft="1"' : ''}
-        class="${i === S.index ? 'current' : ''} ${im.missing ? 'missing' : ''}" title="${escapeHtml(im.name)}">
-        <span class="dot emb-${escapeHtml(emb)}" title="embedding: ${escapeHtml(emb)}"></span>
-        <span class="name">${escapeHtml(im.name)}</span>
-        ${draft ? '<span class="draft" data-testid="image-draft" title="unaccepted mask kept: open the image to continue">✎</span>' : ''}
-        <span class="count" title="instances">${im.instance_count ?? ''}</span>
-        <span class="badge st-${escapeHtml(status)}">${escapeHtml(im.missing ? 'missing' : STATUS_LABEL[im.status] || im.status)}</span>
-      </li>`;
-    })
-    .join('');
-  const c = S.project?.counts;
-  tid('image-counts').textContent = S.images.length ? `(${S.images.filter((i) => i.status === 'done').length}/${S.images.length} done)` : '';
-  if (c && c.missing) tid('image-counts').textContent += ` · ${c.missing} missing`;
-  // Bring the current image into view when it changes only, not on every refresh (the
-  // list is re-rendered by the progress poll while the user may be scrolling it).
-  if (S.scrolledTo !== S.index) {
-    S.scrolledTo = S.index;
-    ul.querySelector('li.current')?.scrollIntoView({ block: 'nearest' });
-  }
-}
-
+// embeddings progress
 export async function pollEmbeddings() {
   let delay = 3000;
   try {
@@ -200,6 +174,7 @@ export async function pollHistory() {
       const r = await api.history(`?since=${S.lastHistoryId}&limit=1000`);
       if (r.entries.length) {
         S.lastHistoryId = Math.max(S.lastHistoryId, r.last_id ?? 0, ...r.entries.map((e) => e.id));
+        noteHistory(r.entries);
         const me = api.user || 'anonymous';
         const others = r.entries.filter((e) => e.author !== me);
         if (others.length) await applyRemoteChanges(others);
@@ -330,10 +305,17 @@ export function replaceImage(im) {
   renderImageList();
 }
 
-export async function setImageStatus(status) {
+/** Set the image's status (the select, or a status key: `announce` says it in a toast). */
+export async function setImageStatus(status, { announce = false } = {}) {
   if (!S.image) return;
+  if (S.image.status === status) {
+    if (announce) showInfo(`${S.image.name} is already "${STATUS_LABEL[status]}"`, 1500);
+    return;
+  }
   try {
     replaceImage(await api.setStatus(S.image.id, status, S.image.version));
+    refreshHistory();
+    if (announce) showInfo(`${S.image.name}: status "${STATUS_LABEL[status]}"`, 1500);
   } catch (e) {
     tid('image-status').value = S.image.status;
     showError(e, 'image status');

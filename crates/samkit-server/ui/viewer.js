@@ -51,6 +51,7 @@ export class Viewer {
     this.cursor = null; // last pointer position in image coords, for the brush outline
     this.spaceDown = false;
     this.gesture = null;
+    this.touches = new Map(); // pointerId -> {x, y} of the fingers down (pinch zoom)
     this.pending = false;
     this.busy = false; // a prediction is in flight (progress cursor)
     this.dpr = window.devicePixelRatio || 1;
@@ -59,7 +60,7 @@ export class Viewer {
     canvas.addEventListener('pointerdown', (e) => this.onDown(e));
     canvas.addEventListener('pointermove', (e) => this.onMove(e));
     canvas.addEventListener('pointerup', (e) => this.onUp(e));
-    canvas.addEventListener('pointercancel', () => { this.gesture = null; this.dragBox = null; this.draw(); });
+    canvas.addEventListener('pointercancel', (e) => { this.touches.delete(e.pointerId); this.gesture = null; this.dragBox = null; this.draw(); });
     canvas.addEventListener('pointerleave', () => { this.cursor = null; this.h.onHover?.(null); this.draw(); });
     canvas.addEventListener('contextmenu', (e) => e.preventDefault());
     canvas.addEventListener('auxclick', (e) => e.preventDefault());
@@ -184,7 +185,16 @@ export class Viewer {
   onDown(e) {
     if (!this.image) return;
     this.canvas.focus({ preventScroll: true });
-    const pan = e.button === 1 || (e.button === 0 && this.spaceDown);
+    if (e.pointerType === 'touch') {
+      this.touches.set(e.pointerId, { x: e.clientX, y: e.clientY });
+      if (this.touches.size >= 2) {
+        this.canvas.setPointerCapture(e.pointerId);
+        this.startPinch();
+        return;
+      }
+    }
+    // h.panOnly(): review mode (phone): a press or a finger pans, it never adds prompts.
+    const pan = e.button === 1 || (e.button === 0 && (this.spaceDown || !!this.h.panOnly?.()));
     this.canvas.setPointerCapture(e.pointerId);
     if (pan) {
       this.gesture = { kind: 'pan', sx: e.clientX, sy: e.clientY, tx: this.tx, ty: this.ty };
@@ -205,10 +215,37 @@ export class Viewer {
     }
   }
 
+  /** Two fingers down: whatever the first started is dropped, they zoom and pan. */
+  startPinch() {
+    if (this.gesture?.kind === 'brush') this.h.onBrushEnd();
+    this.dragBox = null;
+    const [a, b] = [...this.touches.values()];
+    this.gesture = { kind: 'pinch', d: Math.hypot(a.x - b.x, a.y - b.y) || 1, cx: (a.x + b.x) / 2, cy: (a.y + b.y) / 2, scale: this.scale, tx: this.tx, ty: this.ty };
+  }
+
+  onPinch(g) {
+    const [a, b] = [...this.touches.values()];
+    const r = this.canvas.getBoundingClientRect();
+    const s = Math.min(64, Math.max(0.05, (g.scale * Math.hypot(a.x - b.x, a.y - b.y)) / g.d));
+    // The image point under the fingers' first midpoint follows their midpoint.
+    const ix = (g.cx - r.left - g.tx) / g.scale;
+    const iy = (g.cy - r.top - g.ty) / g.scale;
+    this.scale = s;
+    this.tx = (a.x + b.x) / 2 - r.left - ix * s;
+    this.ty = (a.y + b.y) / 2 - r.top - iy * s;
+    this.autoFit = false;
+    this.draw();
+  }
+
   onMove(e) {
+    if (this.touches.has(e.pointerId)) this.touches.set(e.pointerId, { x: e.clientX, y: e.clientY });
     const p = this.toImage(e.clientX, e.clientY);
     this.cursor = p;
     const g = this.gesture;
+    if (g?.kind === 'pinch') {
+      if (this.touches.size >= 2) this.onPinch(g);
+      return;
+    }
     if (!g) {
       this.h.onHover?.(p);
       if (this.h.mode() !== 'prompt') this.draw();
@@ -236,9 +273,11 @@ export class Viewer {
   }
 
   onUp(e) {
+    this.touches.delete(e.pointerId);
     const g = this.gesture;
+    if (g?.kind === 'pinch' && this.touches.size) return; // the other finger ends the pinch
     this.gesture = null;
-    if (!g) return;
+    if (!g || g.kind === 'pinch') return;
     if (g.kind === 'pan') {
       this.updateCursor();
     } else if (g.kind === 'brush') {
@@ -273,7 +312,7 @@ export class Viewer {
     const mode = this.h.mode();
     let c = this.busy ? 'progress' : 'crosshair';
     if (grabbing) c = 'grabbing';
-    else if (this.spaceDown) c = 'grab';
+    else if (this.spaceDown || this.h.panOnly?.()) c = 'grab';
     else if (mode === 'brush' || mode === 'eraser') c = 'none';
     this.canvas.style.cursor = c;
   }
