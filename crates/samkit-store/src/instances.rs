@@ -3,14 +3,14 @@
 use super::*;
 
 impl Store {
-    /// The instances of an image by id.
+    /// The instances of an image in drawing order (z, then id).
     pub async fn list_instances(
         &self,
         image_id: i64,
         include_deleted: bool,
     ) -> Result<Vec<Instance>> {
         Ok(sqlx::query_as::<_, Instance>(
-            "SELECT * FROM instances WHERE image_id = $1 AND (deleted = FALSE OR $2) ORDER BY id",
+            "SELECT * FROM instances WHERE image_id = $1 AND (deleted = FALSE OR $2) ORDER BY z, id",
         )
         .bind(image_id)
         .bind(include_deleted)
@@ -116,6 +116,9 @@ impl Store {
         if let Some(p) = patch.prompts {
             next.prompts = Json(p);
         }
+        if let Some(z) = patch.z {
+            next.z = z;
+        }
         let after = write_instance(&mut tx, &before, &next, "update", &author).await?;
         tx.commit().await?;
         Ok(after)
@@ -186,8 +189,10 @@ async fn insert_instance(
     let at = now();
     let inst = sqlx::query_as::<_, Instance>(
         "INSERT INTO instances (image_id, category_id, rle, area, bbox, score, prompts, client_id, \
-         author, created_at, updated_at, updated_by, version, deleted) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $9, 1, FALSE) RETURNING *",
+         author, created_at, updated_at, updated_by, version, deleted, z) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $9, 1, FALSE, \
+         (SELECT COALESCE(MAX(z), 0) FROM instances WHERE image_id = $1 AND deleted = FALSE)) \
+         RETURNING *",
     )
     .bind(new.image_id)
     .bind(new.category_id)
@@ -229,7 +234,7 @@ pub(super) async fn write_instance(
     let at = now();
     let after = sqlx::query_as::<_, Instance>(
         "UPDATE instances SET category_id = $1, rle = $2, area = $3, bbox = $4, score = $5, \
-         prompts = $6, deleted = $7, updated_at = $8, updated_by = $9, version = version + 1 \
+         prompts = $6, deleted = $7, updated_at = $8, updated_by = $9, z = $12, version = version + 1 \
          WHERE id = $10 AND version = $11 RETURNING *",
     )
     .bind(next.category_id)
@@ -243,6 +248,7 @@ pub(super) async fn write_instance(
     .bind(author)
     .bind(before.id)
     .bind(before.version)
+    .bind(next.z)
     .fetch_optional(&mut **tx)
     .await?
     .ok_or_else(|| {
@@ -274,4 +280,113 @@ pub(super) async fn write_instance(
     )
     .await?;
     Ok(after)
+}
+
+#[cfg(test)]
+mod z_order_tests {
+    use super::*;
+    use serde_json::json;
+
+    async fn store_with_image() -> (tempfile::TempDir, Store, Image, Category) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open_path(&dir.path().join("p.db")).await.unwrap();
+        let p = store.ensure_project("z", "/tmp/z", "alice").await.unwrap();
+        let img = NewImage {
+            path: "a.jpg".into(),
+            width: 4,
+            height: 3,
+            content_hash: "h1".into(),
+        };
+        store.sync_images(p.id, &[img], "scan").await.unwrap();
+        let img = store.list_images(p.id).await.unwrap().remove(0);
+        let cat = store.list_categories(p.id).await.unwrap().remove(0);
+        (dir, store, img, cat)
+    }
+
+    fn new_inst(image: &Image, cat: &Category) -> NewInstance {
+        NewInstance {
+            image_id: image.id,
+            category_id: cat.id,
+            rle: json!({"size": [3, 4], "counts": [0, 2, 10]}),
+            area: 2,
+            bbox: [0.0, 0.0, 1.0, 2.0],
+            score: None,
+            prompts: json!({}),
+            client_id: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn z_orders_the_list_is_versioned_and_new_instances_go_on_top() {
+        let (_d, store, img, cat) = store_with_image().await;
+        let project_id = img.project_id;
+        let mut ids = Vec::new();
+        for _ in 0..3 {
+            let (i, _) = store
+                .create_instance(new_inst(&img, &cat), "a")
+                .await
+                .unwrap();
+            assert_eq!(i.z, 0);
+            ids.push(i.id);
+        }
+        let order = |list: Vec<Instance>| list.iter().map(|i| i.id).collect::<Vec<_>>();
+        assert_eq!(
+            order(store.list_instances(img.id, false).await.unwrap()),
+            ids
+        );
+        // Bring the first to the front: a versioned, logged update like any other.
+        let z = InstancePatch {
+            z: Some(1),
+            ..Default::default()
+        };
+        let front = store.update_instance(ids[0], 1, z, "b").await.unwrap();
+        assert_eq!((front.z, front.version), (1, 2));
+        assert_eq!(
+            order(store.list_instances(img.id, false).await.unwrap()),
+            [ids[1], ids[2], ids[0]]
+        );
+        let stale = InstancePatch {
+            z: Some(-1),
+            ..Default::default()
+        };
+        assert!(matches!(
+            store.update_instance(ids[0], 1, stale, "c").await,
+            Err(StoreError::Conflict(_))
+        ));
+        let log = store
+            .history(
+                project_id,
+                &HistoryQuery {
+                    entity: Some("instance".into()),
+                    entity_id: Some(ids[0]),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        let last = log.iter().max_by_key(|e| e.id).unwrap();
+        assert_eq!(last.after.as_ref().unwrap().0["z"], 1);
+        // Other edits keep z; a new instance starts at the highest, so it is drawn on top.
+        let relabel = InstancePatch {
+            score: Some(Some(0.5)),
+            ..Default::default()
+        };
+        assert_eq!(
+            store
+                .update_instance(ids[0], 2, relabel, "b")
+                .await
+                .unwrap()
+                .z,
+            1
+        );
+        let (newest, _) = store
+            .create_instance(new_inst(&img, &cat), "a")
+            .await
+            .unwrap();
+        assert_eq!(newest.z, 1);
+        assert_eq!(
+            order(store.list_instances(img.id, false).await.unwrap()),
+            [ids[1], ids[2], ids[0], newest.id]
+        );
+    }
 }

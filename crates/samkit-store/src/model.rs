@@ -123,6 +123,11 @@ pub struct Instance {
     pub updated_by: String,
     pub version: i64,
     pub deleted: bool,
+    /// Drawing order within the image: ascending, ties by id (the later drawn on top). A new
+    /// instance gets the image's highest, so it is drawn over the others.
+    #[sqlx(default)]
+    #[serde(default)]
+    pub z: i64,
 }
 
 /// A new instance; the mask (`rle`, `area`, `bbox`) is validated by the caller.
@@ -148,6 +153,7 @@ pub struct InstancePatch {
     pub mask: Option<(serde_json::Value, i64, [f64; 4])>,
     pub score: Option<Option<f64>>,
     pub prompts: Option<serde_json::Value>,
+    pub z: Option<i64>,
 }
 
 /// One append-only history record.

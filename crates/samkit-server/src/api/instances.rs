@@ -125,8 +125,19 @@ pub(super) struct PatchReq {
     pub(super) version: i64,
     pub(super) category_id: Option<i64>,
     pub(super) rle: Option<Value>,
-    pub(super) score: Option<f64>,
+    /// Absent: unchanged; `null`: cleared (a hand-edited mask has no predicted score).
+    #[serde(default, deserialize_with = "present")]
+    pub(super) score: Option<Option<f64>>,
     pub(super) prompts: Option<Value>,
+    /// Drawing order within the image (ascending; ties by id).
+    pub(super) z: Option<i64>,
+}
+
+/// A field that is present, `null` included, as `Some` (absent ones take `default`: `None`).
+fn present<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(
+    d: D,
+) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(d).map(Some)
 }
 
 pub(super) async fn patch_instance(
@@ -146,8 +157,9 @@ pub(super) async fn patch_instance(
     let patch = InstancePatch {
         category_id: r.category_id,
         mask,
-        score: r.score.map(Some),
+        score: r.score.map(|s| s.filter(|v| v.is_finite())),
         prompts: r.prompts,
+        z: r.z,
     };
     let out = st
         .store
