@@ -19,6 +19,8 @@ import { initLayout, togglePanel } from './layout.js';
 import { bindHistoryPanel } from './history.js';
 import { loadProject, doExport, doImport } from './project.js';
 import { initDisplay, toggleOutlineOnly } from './display.js';
+import { bindInstanceRows } from './instances.js';
+import { initMaskOptions } from './mask-options.js';
 
 // UI bindings and keyboard
 export function bindUi() {
@@ -51,6 +53,8 @@ export function bindUi() {
   tid('outline-toggle').addEventListener('click', toggleOutlineOnly);
   tid('instances-hidden-all').addEventListener('click', toggleHideAll);
   initDisplay();
+  bindInstanceRows(); // edit, bring to front, send to back
+  initMaskOptions(() => updatePromptUi());
   tid('opacity').addEventListener('input', (e) => {
     S.opacity = Number(e.target.value);
     viewer.setOpacity(S.opacity);

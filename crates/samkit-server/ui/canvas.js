@@ -13,6 +13,7 @@ import { upsertInstance, removeInstance } from './instances.js';
 import { bumpImageStatus } from './images.js';
 import { hoverCanvas } from './display.js';
 import { isReviewMode } from './layout.js';
+import { selectAt } from './edit.js';
 
 export const viewer = new Viewer($('#canvas'), {
   mode: () => (S.imageReady ? S.tool : 'prompt'),
@@ -22,6 +23,7 @@ export const viewer = new Viewer($('#canvas'), {
   },
   onBox: (box) => setBox(box),
   panOnly: () => isReviewMode(),
+  onSelect: (x, y) => selectAt(x, y),
   onBrushStart: (x, y) => brushStart(x, y),
   onBrushMove: (x, y) => brushMove(x, y),
   onBrushEnd: () => brushEnd(),

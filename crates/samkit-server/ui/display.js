@@ -62,7 +62,7 @@ export function hoverCanvas(p) {
     label.hidden = true;
     return;
   }
-  label.textContent = `${category(inst.category_id)?.name || 'no category'} #${inst.id}`;
+  label.textContent = `${category(inst.category_id)?.name || 'no category'} #${inst.id}${S.prompt.editing?.id === inst.id ? '' : ' · Ctrl+click to edit'}`;
   label.hidden = false;
   // Beside the pointer, flipped to stay inside the stage.
   const stage = tid('stage').getBoundingClientRect();

@@ -1,6 +1,7 @@
 // Accepted instances: accepting the pending mask (undo deletes it on the server, redo
-// restores it), the instance list (relabel, hide, delete with undo), and the layer that
-// draws them all on the canvas.
+// restores it; while an instance is edited, edit.js saves it as its next version), the
+// instance list (relabel, hide, delete, edit, z-order, each with undo), and the layer that
+// draws them all on the canvas in z-order (ascending `z`, then id: later rows on top).
 
 import { decodeRle, encodeRle, maskArea } from './rle.js';
 import { escapeHtml } from './markdown.js';
@@ -12,6 +13,9 @@ import { viewer } from './canvas.js';
 import { setPrompt } from './prompts.js';
 import { syncImageCount, bumpImageStatus } from './images.js';
 import { refreshHover } from './display.js';
+import { maskOptions } from './mask-options.js';
+import { excludeOthers, overlapCount, paintOverlap } from './overlap.js';
+import { startEdit, saveEdit } from './edit.js';
 
 export async function acceptMask() {
   const p = S.prompt;
@@ -21,12 +25,23 @@ export async function acceptMask() {
     showError(new Error('the mask is empty; click the object or paint with the brush first'), 'accept');
     return;
   }
+  // "Exclude existing": the pixels other visible instances already have stay theirs.
+  const excluded = maskOptions.exclude ? overlapCount(p.mask) : 0;
+  const mask = excluded ? excludeOthers(p.mask) : p.mask;
+  if (maskArea(mask) === 0) {
+    showError(new Error('every pixel of the mask belongs to existing instances already; turn off "exclude existing instances" to overlap them'), 'accept');
+    return;
+  }
+  if (p.editing) {
+    await saveEdit(p, mask);
+    return;
+  }
   const image = S.image;
   const body = {
     category_id: S.categoryId,
-    rle: encodeRle(p.mask, w, h),
+    rle: encodeRle(mask, w, h),
     score: p.edited ? null : p.iou,
-    prompts: { points: p.points, box: p.box, edited: p.edited || undefined },
+    prompts: { points: p.points, box: p.box, edited: p.edited || undefined, excluded_px: excluded || undefined },
     client_id: newClientId(),
   };
   let inst;
@@ -70,11 +85,21 @@ export function upsertInstance(inst) {
     S.instances[i] = inst;
   } else {
     S.instances.push(inst);
-    S.instances.sort((a, b) => a.id - b.id);
   }
+  S.instances.sort(drawOrder);
   syncImageCount();
   renderInstances();
 }
+
+/** "812 px", "58.7k px", "1.2M px": the list's narrow area column (exact in its title). */
+function compactArea(n) {
+  if (n < 10000) return `${fmtInt(n)} px`;
+  if (n < 1e6) return `${(n / 1000).toFixed(n < 1e5 ? 1 : 0)}k px`;
+  return `${(n / 1e6).toFixed(1)}M px`;
+}
+
+/** Draw order: ascending `z`, then id (the store lists them so). */
+export const drawOrder = (a, b) => (a.z ?? 0) - (b.z ?? 0) || a.id - b.id;
 
 export function removeInstance(id, deletedRow) {
   if (deletedRow) S.deletedVersions.set(id, deletedRow.version);
@@ -131,6 +156,47 @@ export async function relabelInstance(id, categoryId) {
   }
 }
 
+/**
+ * Draw `id` over every other instance of the image (`front`) or under them: its `z` becomes
+ * one more than the highest (one less than the lowest), as CVAT's "bring forward" does.
+ */
+export async function restack(id, front) {
+  const inst = S.instances.find((i) => i.id === id);
+  if (!inst) return;
+  const others = S.instances.filter((i) => i.id !== id).map((i) => i.z ?? 0);
+  if (!others.length) return;
+  const z = front ? Math.max(...others) + 1 : Math.min(...others) - 1;
+  const old = inst.z ?? 0;
+  const set = async (value) => {
+    const cur = S.instances.find((i) => i.id === id);
+    upsertInstance(await api.patchInstance(id, { version: cur.version, z: value }));
+  };
+  try {
+    await set(z);
+    undo.push({ label: front ? 'bring to front' : 'send to back', undo: () => set(old), redo: () => set(z) });
+  } catch (e) {
+    showError(e, front ? 'bring to front' : 'send to back');
+  }
+}
+
+/** The list's own actions: ✎ edit (or a double click on the row), ▲ front, ▼ back. */
+export function bindInstanceRows() {
+  const list = tid('instance-list');
+  list.addEventListener('click', (e) => {
+    const btn = e.target.closest('button[data-act]');
+    if (!btn) return;
+    const id = Number(btn.closest('li').dataset.id);
+    if (btn.dataset.act === 'edit') startEdit(id);
+    if (btn.dataset.act === 'front') restack(id, true);
+    if (btn.dataset.act === 'back') restack(id, false);
+  });
+  list.addEventListener('dblclick', (e) => {
+    const li = e.target.closest('li[data-id]');
+    // Not on the #id: a click there opens the instance's history.
+    if (li && !e.target.closest('button, select, .iname')) startEdit(Number(li.dataset.id));
+  });
+}
+
 export function instanceMask(inst) {
   const key = `${inst.id}:${inst.version}`;
   let m = S.maskCache.get(key);
@@ -144,8 +210,11 @@ export function instanceMask(inst) {
 let instLayer = null;
 export function paintInstances() {
   if (!S.image || S.image.missing) return;
+  paintOverlap(); // the instances the pending mask may overlap changed too
   const { width: w, height: h } = S.image;
-  const visible = S.hideAll ? [] : S.instances.filter((i) => !S.hidden.has(i.id));
+  // The instance being edited is shown as the pending mask instead.
+  const editing = S.prompt.editing?.id;
+  const visible = S.hideAll ? [] : S.instances.filter((i) => !S.hidden.has(i.id) && i.id !== editing);
   if (!visible.length) {
     viewer.setInstancesLayer(null);
     refreshHover();
@@ -190,11 +259,14 @@ export function renderInstances() {
           const cat = category(inst.category_id);
           const hidden = S.hidden.has(inst.id);
           const score = inst.score != null ? ` · score ${inst.score.toFixed(2)} (SAM's predicted IoU)` : '';
-          return `<li data-testid="instance-item" data-id="${inst.id}" data-category="${escapeHtml(cat?.name || '')}" data-version="${inst.version}" class="${hidden ? 'hidden' : ''} ${S.hideAll ? 'dimmed' : ''}">
+          const editing = S.prompt.editing?.id === inst.id;
+          return `<li data-testid="instance-item" data-id="${inst.id}" data-category="${escapeHtml(cat?.name || '')}" data-version="${inst.version}" data-z="${inst.z ?? 0}" class="${hidden ? 'hidden' : ''} ${S.hideAll ? 'dimmed' : ''} ${editing ? 'editing' : ''}">
             <span class="swatch" data-color="${escapeHtml(cat?.color || '#888')}"></span>
-            <span class="iname">#${inst.id}</span>
+            <span class="iname" title="version ${inst.version}; drawn over the rows above it">#${inst.id}${editing ? ' <b class="editing-tag" data-testid="instance-editing">editing</b>' : ''}</span>
             <select data-testid="instance-category" title="relabel">${options(inst.category_id)}</select>
-            <span class="area muted" title="by ${escapeHtml(inst.updated_by || inst.author || '')}${score}">${fmtInt(inst.area)} px</span>
+            <span class="area muted" title="${fmtInt(inst.area)} px, by ${escapeHtml(inst.updated_by || inst.author || '')}${score}">${compactArea(inst.area)}</span>
+            <button type="button" data-testid="instance-edit" data-act="edit" title="edit: refine with clicks, brush and eraser, Enter saves a new version (or Ctrl+click it on the canvas)">✎</button>
+            <span class="zorder"><button type="button" data-testid="instance-front" data-act="front" title="bring to front (drawn over the others)">▲</button><button type="button" data-testid="instance-back" data-act="back" title="send to back (drawn under the others)">▼</button></span>
             <button type="button" data-testid="instance-visibility" data-act="vis" title="show / hide">${hidden ? '◌' : '◉'}</button>
             <button type="button" data-testid="instance-delete" data-act="del" title="delete">✕</button>
           </li>`;

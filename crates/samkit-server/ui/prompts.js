@@ -3,19 +3,29 @@
 // (C / Tab), the pending mask layer, and the status bar and buttons that describe them.
 
 import { ApiError } from './api.js';
-import { decodeRle, maskArea, maskBbox, maskToImageData, hexToRgb } from './rle.js';
+import { decodeRle, encodeRle, maskArea, maskBbox, maskToImageData, hexToRgb } from './rle.js';
 import { tid, fmtInt, overlay, showInfo } from './dom.js';
 import { api, S, EMPTY_PROMPT, undo, category } from './state.js';
 import { showError } from './errors.js';
 import { viewer } from './canvas.js';
 import { markEmbedded, updateEncodingState } from './images.js';
+import { renderInstances } from './instances.js';
+import { minRegionArea } from './mask-options.js';
+import { paintOverlap } from './overlap.js';
+import { updateEditUi } from './edit.js';
+
+/** Below this predicted IoU the status bar flags the mask (SAM is unsure of it). */
+export const LOW_IOU = 0.5;
 
 undo.onChange = () => updateButtons();
 
 // prompts and prediction
 export function setPrompt(p) {
+  const wasEditing = S.prompt.editing?.id;
   S.prompt = p;
   viewer.setPrompts(p.points, p.box);
+  // Into or out of an edit: the edited instance leaves (or rejoins) the instances layer.
+  if (wasEditing !== p.editing?.id) renderInstances();
   paintCurrentMask();
   updatePromptUi();
 }
@@ -94,10 +104,15 @@ async function runPredict(p, t0 = performance.now(), onError = null) {
   const seq = ++S.predictSeq;
   const imageId = S.image.id;
   const nPrompts = p.points.length + (p.box ? 1 : 0);
-  const req = { points: p.points, multimask: nPrompts === 1 && !p.box, wait_ms: 15000 };
+  const req = { points: p.points, multimask: nPrompts === 1 && !p.box, wait_ms: 15000, min_region_area: minRegionArea() };
   if (p.box) req.box = p.box;
-  // Refine the mask the user is looking at, unless they have hand-edited it.
+  // Refine the mask the user is looking at, unless they have hand-edited it; an instance
+  // being edited starts from its own mask (and from the hand-edited one after a stroke).
   if (p.result && !p.edited) req.prev = { token: p.result.token, candidate: p.sel };
+  else if (p.editing && p.mask) {
+    req.mask_input = encodeRle(p.mask, S.image.width, S.image.height);
+    req.multimask = false; // SAM's advice for refinement: one mask, not three guesses
+  }
   S.predicting = seq; // "predicting" while this is the latest request (see isPredicting)
   updatePromptUi();
   let res;
@@ -118,6 +133,7 @@ async function runPredict(p, t0 = performance.now(), onError = null) {
       if (superseded()) return null;
       if (e instanceof ApiError && e.status === 400 && req.prev && /token/i.test(e.message)) {
         delete req.prev; // token expired on the server: predict from the prompts alone
+        if (p.editing && p.mask) req.mask_input = encodeRle(p.mask, S.image.width, S.image.height);
         continue;
       }
       if (e instanceof ApiError && e.status === 503 && (e.code === 'encoding' || e.code === 'model_loading') && Date.now() - started < 180000) {
@@ -140,7 +156,7 @@ async function runPredict(p, t0 = performance.now(), onError = null) {
   if (superseded() || !S.image || S.image.id !== imageId) return null;
   markEmbedded(imageId);
   const t1 = performance.now();
-  const candidates = res.candidates.map((c) => ({ mask: decodeRle(c.rle), iou: c.iou, token: c.token ?? null, area: c.area, bbox: c.bbox }));
+  const candidates = res.candidates.map((c) => ({ mask: decodeRle(c.rle), iou: c.iou, token: c.token ?? null, area: c.area, bbox: c.bbox, cleaned: c.cleaned_px ?? 0 }));
   const done = {
     ...p,
     result: { token: res.token, candidates, decode_ms: res.decode_ms },
@@ -208,12 +224,14 @@ export function cycleCandidate(dir = 1) {
   pushPromptAction('candidate', before, next);
 }
 
+/** Esc: drop the prompts and the pending mask; while editing, leave the instance as it was. */
 export function clearPrompts() {
-  if (S.prompt === EMPTY_PROMPT || (!S.prompt.points.length && !S.prompt.box && !S.prompt.mask)) return;
+  if (S.prompt === EMPTY_PROMPT || (!S.prompt.points.length && !S.prompt.box && !S.prompt.mask && !S.prompt.editing)) return;
   S.predictSeq++;
   const before = S.prompt;
   setPrompt(EMPTY_PROMPT);
-  pushPromptAction('clear', before, EMPTY_PROMPT);
+  pushPromptAction(before.editing ? 'cancel edit' : 'clear', before, EMPTY_PROMPT);
+  if (before.editing) showInfo(`Edit cancelled: #${before.editing.id} is unchanged (version ${before.editing.version}).`, 3000);
 }
 
 let maskLayer = null;
@@ -249,10 +267,14 @@ export function updatePromptUi() {
     st.textContent = emb === 'queued' || emb === 'encoding' ? 'encoding image… the mask appears when it is ready' : 'predicting…';
   } else if (p.mask) {
     const area = maskArea(p.mask);
-    // SAM's own estimate, not a measured IoU: say so.
-    const iou = p.edited ? 'edited by hand' : p.iou != null ? `predicted IoU ${p.iou.toFixed(2)}` : '';
+    // SAM's own estimate, not a measured IoU: say so; a low one is flagged.
+    const low = !p.edited && p.iou != null && p.iou < LOW_IOU;
+    const iou = p.edited ? 'edited by hand'
+      : p.iou != null ? `predicted IoU ${p.iou.toFixed(2)}${p.result ? '' : ' (saved)'}` : '';
     const which = n > 1 ? ` (candidate ${p.sel + 1}/${n}${candidateKind(p.result.candidates[p.sel])})` : '';
-    st.textContent = `mask: ${fmtInt(area)} px${iou ? `, ${iou}` : ''}${which}`;
+    const cleaned = !p.edited && p.result?.candidates[p.sel]?.cleaned;
+    st.textContent = `mask: ${fmtInt(area)} px${iou ? `, ${iou}` : ''}${which}${low ? ' ⚠ low' : ''}${cleaned ? ` · cleaned ${fmtInt(cleaned)} px` : ''}`;
+    st.title = low ? `SAM predicts this mask's IoU below ${LOW_IOU}: check it (another candidate, more clicks, or the brush)` : '';
     st.dataset.area = area;
   } else {
     const model = S.embeddings?.model?.state;
@@ -273,6 +295,9 @@ export function updatePromptUi() {
   const busy = isPredicting();
   tid('predict-spinner').hidden = !busy;
   viewer.setBusy(busy);
+  st.classList.toggle('low-iou', /⚠ low/.test(st.textContent));
+  paintOverlap();
+  updateEditUi();
   tid('brush-size').textContent = `⌀ ${S.brush * 2}`;
   tid('zoom-level').textContent = viewer.scale ? `${Math.round(viewer.scale * 100)}%` : '';
   updateButtons();
@@ -284,6 +309,7 @@ function isPredicting() {
 
 export function updateButtons() {
   tid('accept').disabled = !S.prompt.mask || S.image?.missing;
+  tid('accept').title = S.prompt.editing ? 'Save the edit as the next version of the instance (Enter)' : 'Accept mask (Enter; Shift+Enter: accept and next image)';
   tid('undo').disabled = !undo.canUndo();
   tid('redo').disabled = !undo.canRedo();
   for (const b of document.querySelectorAll('[data-tool]')) b.classList.toggle('active', b.dataset.tool === S.tool);

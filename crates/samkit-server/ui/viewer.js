@@ -19,6 +19,7 @@ export class Viewer {
    * @param {object} h handlers: mode() -> 'prompt'|'brush'|'eraser', onPoint(x, y, positive),
    *   onBox(box), onBrushStart(x, y), onBrushMove(x, y), onBrushEnd(), brushRadius() (image px),
    *   onHover(point or null) (optional: the pointer over the image, no button down)
+   *   onSelect(x, y) (optional: Ctrl/⌘+click, pick the instance there)
    */
   constructor(canvas, h) {
     this.canvas = canvas;
@@ -34,6 +35,7 @@ export class Viewer {
     this.proposalsLayer = null;
     this.maskLayer = null;
     this.highlightLayer = null;
+    this.overlapLayer = null;
     this.versions = { inst: 0, mask: 0, high: 0 }; // bumped on every layer change (outline cache keys)
     this.bboxes = { inst: null, mask: null, high: null }; // image-px boxes holding each layer's pixels
     this.outlines = {}; // name -> {key, m, outline}
@@ -86,6 +88,7 @@ export class Viewer {
     this.proposalsLayer = null;
     this.setMaskLayer(null);
     this.highlightLayer = null;
+    this.overlapLayer = null;
     this.viewKey = '';
     this.points = [];
     this.box = null;
@@ -114,6 +117,8 @@ export class Viewer {
     }
     this.draw();
   }
+  /** Where the pending mask overlaps accepted instances (opaque there), drawn hatched; or null. */
+  setOverlapLayer(layer, bbox = null) { this.overlapLayer = layer; this.bboxes.over = bbox; this.draw(); }
   /** The hovered instance (opaque where masked) or null. */
   setHighlightLayer(layer, bbox = null) { this.highlightLayer = layer; this.bboxes.high = bbox; this.versions.high++; this.draw(); }
   setOutlineOnly(on) { this.outlineOnly = !!on; this.draw(); }
@@ -204,6 +209,11 @@ export class Viewer {
     }
     const mode = this.h.mode();
     const p = this.toImage(e.clientX, e.clientY);
+    if (e.button === 0 && (e.ctrlKey || e.metaKey) && this.h.onSelect) {
+      // Ctrl/⌘+click picks an accepted instance (to edit it) in every tool.
+      if (this.inside(p)) this.h.onSelect(p.x, p.y);
+      return;
+    }
     if ((mode === 'brush' || mode === 'eraser') && e.button === 0) {
       this.gesture = { kind: 'brush' };
       this.h.onBrushStart(p.x, p.y);
@@ -371,6 +381,36 @@ export class Viewer {
     ctx.setTransform(...m);
   }
 
+  /** `layer` (opaque where set) filled with screen-space stripes over its box on screen. */
+  drawHatched(layer, m) {
+    const { ctx, canvas } = this;
+    const b = this.bboxes.over || [0, 0, layer.width, layer.height];
+    const x0 = Math.max(0, Math.floor(m[0] * b[0] + m[4]));
+    const y0 = Math.max(0, Math.floor(m[3] * b[1] + m[5]));
+    const x1 = Math.min(canvas.width, Math.ceil(m[0] * (b[0] + b[2]) + m[4]));
+    const y1 = Math.min(canvas.height, Math.ceil(m[3] * (b[1] + b[3]) + m[5]));
+    if (x1 <= x0 || y1 <= y0) return;
+    let c = this.hatchScratch;
+    if (!c || c.width !== x1 - x0 || c.height !== y1 - y0) c = this.hatchScratch = new OffscreenCanvas(x1 - x0, y1 - y0);
+    const sc = c.getContext('2d');
+    sc.setTransform(1, 0, 0, 1, 0, 0);
+    sc.globalCompositeOperation = 'copy';
+    sc.imageSmoothingEnabled = false;
+    sc.setTransform(m[0], 0, 0, m[3], m[4] - x0, m[5] - y0);
+    sc.drawImage(layer, 0, 0);
+    sc.setTransform(1, 0, 0, 1, 0, 0);
+    sc.globalCompositeOperation = 'source-in';
+    if (!this.hatch) this.hatch = hatchPattern(sc, Math.max(1, Math.round(this.dpr)));
+    // Anchored to the screen, so the stripes keep their place while the view moves.
+    this.hatch.setTransform(new DOMMatrix([1, 0, 0, 1, -x0, -y0]));
+    sc.fillStyle = this.hatch;
+    sc.fillRect(0, 0, c.width, c.height);
+    sc.globalCompositeOperation = 'source-over';
+    ctx.setTransform(1, 0, 0, 1, 0, 0);
+    ctx.drawImage(c, x0, y0);
+    ctx.setTransform(...m);
+  }
+
   paint() {
     const { ctx, dpr } = this;
     ctx.setTransform(1, 0, 0, 1, 0, 0);
@@ -411,6 +451,7 @@ export class Viewer {
       }
       this.drawOutline('mask', this.maskLayer, m, 'ants');
     }
+    if (this.overlapLayer) this.drawHatched(this.overlapLayer, m);
     // Vector overlays in screen space so their size does not depend on the zoom.
     ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
     const S = (x, y) => [this.tx + x * this.scale, this.ty + y * this.scale];
@@ -460,6 +501,24 @@ export class Viewer {
       ctx.setLineDash([]);
     }
   }
+}
+
+/** Diagonal magenta and black stripes (the overlap of the pending mask with instances). */
+function hatchPattern(ctx, k) {
+  const n = 8 * k;
+  const tile = new OffscreenCanvas(n, n);
+  const tc = tile.getContext('2d');
+  tc.fillStyle = 'rgba(0, 0, 0, 0.55)';
+  tc.fillRect(0, 0, n, n);
+  tc.strokeStyle = '#ff2bd6';
+  tc.lineWidth = 3 * k;
+  tc.beginPath();
+  for (let d = -n; d <= n; d += n) {
+    tc.moveTo(d, n);
+    tc.lineTo(d + n, 0);
+  }
+  tc.stroke();
+  return ctx.createPattern(tile, 'repeat');
 }
 
 export function isTyping(e) {
