@@ -13,6 +13,7 @@ mod budget_args;
 mod convert;
 mod eval;
 mod export;
+mod image_args;
 mod masks_from_boxes;
 mod model_args;
 mod models;

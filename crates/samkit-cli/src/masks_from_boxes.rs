@@ -13,6 +13,7 @@ use samkit_formats::yolo_boxes::{read_yolo_boxes, YoloBox};
 use serde_json::{json, Value};
 
 use crate::budget_args::BudgetArgs;
+use crate::image_args::ImageReadArgs;
 use crate::model_args::ModelArgs;
 
 /// The most bytes of an annotations file we read (a COCO file of a million objects
@@ -49,6 +50,8 @@ pub struct MasksFromBoxesArgs {
     pub model: ModelArgs,
     #[command(flatten)]
     pub budget: BudgetArgs,
+    #[command(flatten)]
+    pub read: ImageReadArgs,
 }
 
 /// The annotations to fill, read from a COCO file or a YOLO folder.
@@ -116,29 +119,30 @@ pub fn run(args: MasksFromBoxesArgs) -> anyhow::Result<()> {
         };
         bar.set_message(file_name.clone());
         let path = args.images.join(file_name);
-        let image = match samkit_engine::load_rgb_within(&path, args.budget.budget()) {
-            Ok(img) => img,
-            Err(e) if yolo.is_some() => {
-                notes.push(format!(
-                    "{}: {e}; skipped with its {} boxes",
-                    path.display(),
-                    members.len()
-                ));
-                unread.insert(*image_id);
-                members.iter().for_each(|&k| skipped[k] = true);
-                bar.inc(members.len() as u64);
-                continue;
-            }
-            Err(e) => {
-                notes.push(format!(
-                    "{}: {e}; its {} annotations left as they were",
-                    path.display(),
-                    members.len()
-                ));
-                bar.inc(members.len() as u64);
-                continue;
-            }
-        };
+        let image =
+            match samkit_engine::load_rgb_with(&path, args.budget.budget(), &args.read.options()) {
+                Ok(img) => img,
+                Err(e) if yolo.is_some() => {
+                    notes.push(format!(
+                        "{}: {e}; skipped with its {} boxes",
+                        path.display(),
+                        members.len()
+                    ));
+                    unread.insert(*image_id);
+                    members.iter().for_each(|&k| skipped[k] = true);
+                    bar.inc(members.len() as u64);
+                    continue;
+                }
+                Err(e) => {
+                    notes.push(format!(
+                        "{}: {e}; its {} annotations left as they were",
+                        path.display(),
+                        members.len()
+                    ));
+                    bar.inc(members.len() as u64);
+                    continue;
+                }
+            };
         let (w, h) = image.dimensions();
         sizes.insert(*image_id, (w, h));
         if let Some(declared) = declared_sizes.get(image_id).filter(|&&d| d != (w, h)) {

@@ -9,6 +9,7 @@ use ndarray_npy::WriteNpyExt;
 use samkit_engine::{BoxPrompt, MaskLogits, Point, PointLabel, Prompt};
 
 use crate::budget_args::BudgetArgs;
+use crate::image_args::ImageReadArgs;
 use crate::model_args::ModelArgs;
 
 #[derive(clap::Args, Debug)]
@@ -48,6 +49,8 @@ pub struct SegmentArgs {
     pub model: ModelArgs,
     #[command(flatten)]
     pub budget: BudgetArgs,
+    #[command(flatten)]
+    pub read: ImageReadArgs,
 }
 
 fn parse_numbers(s: &str, n: usize, what: &str) -> Result<Vec<f32>, String> {
@@ -169,7 +172,8 @@ pub fn run(args: SegmentArgs) -> anyhow::Result<()> {
             bail!("--overlay {} must end in .png", o.display());
         }
     }
-    let img = samkit_engine::load_rgb_within(&args.image, args.budget.budget())?;
+    let img =
+        samkit_engine::load_rgb_with(&args.image, args.budget.budget(), &args.read.options())?;
     let mut points: Vec<Point> = args
         .points
         .iter()

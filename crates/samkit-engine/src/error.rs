@@ -28,6 +28,10 @@ pub enum EngineError {
     #[error("cannot read image {path}: {reason}")]
     ImageRead { path: PathBuf, reason: String },
 
+    /// A DICOM or NIfTI file that cannot be used (the message names the file).
+    #[error(transparent)]
+    Volume(#[from] samkit_volume::VolumeError),
+
     #[error("image {path} has zero size ({width}x{height})")]
     EmptyImage {
         path: PathBuf,

@@ -13,6 +13,13 @@
 //! 3. grey (L, LA) is replicated into R, G and B;
 //! 4. alpha is dropped without compositing (the same as Pillow's `convert("RGB")`), so a
 //!    transparent region keeps the colour it stores.
+//!
+//! Medical and scientific data ([`ReadOptions`]): DICOM (`.dcm`) and NIfTI (`.nii`,
+//! `.nii.gz`) files are read by `samkit-volume` into modality values (rescale applied)
+//! and always windowed — by default the file's window, else the slice's 0.5–99.5
+//! percentile range — on one slice (by default the middle one). A 16-bit PNG/TIFF is
+//! windowed instead of step 2 when a window is given. The windowed pixels are what the
+//! embedding cache hashes, so each window has its own embedding.
 
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
@@ -20,9 +27,20 @@ use std::path::Path;
 
 use image::{DynamicImage, ImageDecoder, ImageError, ImageFormat, ImageReader, RgbImage};
 use samkit_mask::PixelBudget;
+pub use samkit_volume::{Window, WindowChoice};
 
 use crate::error::{EngineError, Result};
 use crate::preprocess::INPUT_SIZE;
+
+/// How medical and scientific images become 8-bit RGB (see the module docs).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct ReadOptions {
+    /// The window: DICOM/NIfTI always use one (default: the file's, else percentiles);
+    /// 16-bit PNG/TIFF only when given (else `round(v / 257)`).
+    pub window: Option<WindowChoice>,
+    /// The slice of a volume (DICOM frames, NIfTI `k`); default: the middle one.
+    pub slice: Option<u32>,
+}
 
 /// Decodes `path` within the default [`PixelBudget`]; see [`load_rgb_within`].
 pub fn load_rgb(path: &Path) -> Result<RgbImage> {
@@ -33,6 +51,14 @@ pub fn load_rgb(path: &Path) -> Result<RgbImage> {
 /// docs for the rule). The declared size is checked against `budget` and SAM's
 /// minimum before any pixel buffer is allocated.
 pub fn load_rgb_within(path: &Path, budget: PixelBudget) -> Result<RgbImage> {
+    load_rgb_with(path, budget, &ReadOptions::default())
+}
+
+/// [`load_rgb_within`] with a window and slice for medical and scientific images.
+pub fn load_rgb_with(path: &Path, budget: PixelBudget, options: &ReadOptions) -> Result<RgbImage> {
+    if samkit_volume::is_volume_file(path) {
+        return load_volume_slice(path, budget, options);
+    }
     let err = |reason: String| EngineError::ImageRead {
         path: path.to_path_buf(),
         reason,
@@ -86,7 +112,51 @@ pub fn load_rgb_within(path: &Path, budget: PixelBudget) -> Result<RgbImage> {
     if let Some(o) = orientation {
         img.apply_orientation(o);
     }
-    Ok(to_rgb8(img))
+    match options.window {
+        Some(choice) if is_sixteen_bit(&img) => Ok(window_sixteen_bit(&img, choice)),
+        _ => Ok(to_rgb8(img)),
+    }
+}
+
+fn load_volume_slice(path: &Path, budget: PixelBudget, options: &ReadOptions) -> Result<RgbImage> {
+    let volume = samkit_volume::read_volume(path, budget)?;
+    check_dimensions(path, volume.width, volume.height, budget)?;
+    let slice = options.slice.unwrap_or(volume.depth / 2);
+    let no_slice = || samkit_volume::VolumeError::NoSuchSlice {
+        path: path.to_path_buf(),
+        slice,
+        depth: volume.depth,
+    };
+    let window = volume
+        .window_for(slice, &options.window.unwrap_or_default())
+        .ok_or_else(no_slice)?;
+    Ok(volume.slice_rgb(slice, window).ok_or_else(no_slice)?)
+}
+
+fn is_sixteen_bit(img: &DynamicImage) -> bool {
+    matches!(
+        img,
+        DynamicImage::ImageLuma16(_)
+            | DynamicImage::ImageLumaA16(_)
+            | DynamicImage::ImageRgb16(_)
+            | DynamicImage::ImageRgba16(_)
+    )
+}
+
+/// A 16-bit image through a window (the same window on every channel; a PNG or TIFF
+/// carries none, so `auto` means the percentiles of all its samples).
+fn window_sixteen_bit(img: &DynamicImage, choice: WindowChoice) -> RgbImage {
+    let rgb16 = img.to_rgb16();
+    let values: Vec<f32> = rgb16.as_raw().iter().map(|&v| v as f32).collect();
+    let window = match choice {
+        WindowChoice::Fixed(w) => w,
+        WindowChoice::FromFileOrPercentiles | WindowChoice::Percentiles => {
+            Window::from_percentiles(&values)
+        }
+    };
+    let bytes = values.iter().map(|&v| window.apply(v)).collect();
+    RgbImage::from_raw(rgb16.width(), rgb16.height(), bytes)
+        .expect("a buffer of the image's own size")
 }
 
 /// Checks an image size read from a header: not empty, within `budget`, and one SAM
@@ -447,5 +517,46 @@ mod tests {
         // Rotated clockwise: the red left half is now the top half.
         assert!(rgb.get_pixel(4, 2).0[0] > 200);
         assert!(rgb.get_pixel(4, 13).0[2] > 200);
+    }
+
+    #[test]
+    fn a_sixteen_bit_image_is_windowed_only_when_asked() {
+        let img: ImageBuffer<Luma<u16>, Vec<u16>> =
+            ImageBuffer::from_fn(40, 30, |x, _| Luma([if x < 20 { 1000 } else { 1800 }]));
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("16bit.png");
+        img.save(&path).unwrap();
+        let plain = load_rgb_within(&path, PixelBudget::DEFAULT).unwrap();
+        // round(v / 257): 1000 → 4, 1800 → 7, a nearly black picture.
+        assert_eq!(
+            (plain.get_pixel(0, 0).0[0], plain.get_pixel(39, 0).0[0]),
+            (4, 7)
+        );
+        let fixed = ReadOptions {
+            window: Some(WindowChoice::Fixed(Window::new(1400.0, 801.0).unwrap())),
+            slice: None,
+        };
+        let windowed = load_rgb_with(&path, PixelBudget::DEFAULT, &fixed).unwrap();
+        assert_eq!(windowed.get_pixel(0, 0).0, [0, 0, 0]);
+        assert_eq!(windowed.get_pixel(39, 29).0, [255, 255, 255]);
+        let auto = ReadOptions {
+            window: Some(WindowChoice::FromFileOrPercentiles),
+            slice: None,
+        };
+        let windowed = load_rgb_with(&path, PixelBudget::DEFAULT, &auto).unwrap();
+        assert_eq!(
+            (
+                windowed.get_pixel(0, 0).0[0],
+                windowed.get_pixel(39, 0).0[0]
+            ),
+            (0, 255)
+        );
+        // 8-bit images are not windowed.
+        let eight = dir.path().join("8bit.png");
+        GrayImage::from_pixel(40, 30, Luma([77]))
+            .save(&eight)
+            .unwrap();
+        let same = load_rgb_with(&eight, PixelBudget::DEFAULT, &auto).unwrap();
+        assert_eq!(same.get_pixel(3, 3).0, [77, 77, 77]);
     }
 }

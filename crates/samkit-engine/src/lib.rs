@@ -41,7 +41,10 @@ pub use encoder::{
     EncoderInfo, Precision,
 };
 pub use error::{EngineError, Result};
-pub use image_input::{check_dimensions, check_sam_size, load_rgb, load_rgb_within, to_rgb8};
+pub use image_input::{
+    check_dimensions, check_sam_size, load_rgb, load_rgb_with, load_rgb_within, to_rgb8,
+    ReadOptions, Window, WindowChoice,
+};
 pub use model::{DecoderBackend, EngineOptions, ModelSpec, SamDecoder, SamModel};
 pub use postprocess::upscale_logits;
 pub use prediction::{Candidate, MaskLogits, Prediction};
@@ -49,6 +52,7 @@ pub use preprocess::Size;
 pub use prompt::{BoxPrompt, Point, PointLabel, Prompt};
 pub use runtime::init_runtime;
 pub use samkit_mask::PixelBudget;
+pub use samkit_volume::{is_volume_file, volume_size, VolumeError};
 
 /// Side of the decoder's low-resolution logits.
 pub const LOW_RES: usize = 256;

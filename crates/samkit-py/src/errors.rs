@@ -14,11 +14,26 @@ pub fn engine(e: EngineError) -> PyErr {
         | EngineError::ImageTooLarge { .. }
         | EngineError::ImageTooThin { .. }
         | EngineError::ModelMismatch { .. } => PyValueError::new_err(message),
+        EngineError::Volume(samkit_volume_error) => volume(samkit_volume_error, message),
         EngineError::ImageRead { ref path, .. } if !path.exists() => {
             PyFileNotFoundError::new_err(message)
         }
         EngineError::ImageRead { .. } => PyValueError::new_err(message),
         _ => PyRuntimeError::new_err(message),
+    }
+}
+
+/// A DICOM/NIfTI problem is the file's or the arguments' (`ValueError`), a missing file
+/// `FileNotFoundError`.
+fn volume(e: samkit_engine::VolumeError, message: String) -> PyErr {
+    match e {
+        samkit_engine::VolumeError::Dicom { ref path, .. }
+        | samkit_engine::VolumeError::Nifti { ref path, .. }
+            if !path.exists() =>
+        {
+            PyFileNotFoundError::new_err(message)
+        }
+        _ => PyValueError::new_err(message),
     }
 }
 

@@ -41,6 +41,7 @@ pub(crate) fn is_image_name(path: &Path) -> bool {
     path.extension()
         .and_then(|e| e.to_str())
         .is_some_and(|e| IMAGE_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
+        || samkit_engine::is_volume_file(path)
 }
 
 /// Width and height as the engine sees the image (EXIF orientation applied), and its
@@ -48,6 +49,12 @@ pub(crate) fn is_image_name(path: &Path) -> bool {
 /// pixel budget, too thin for SAM) are errors here already, so such files are listed
 /// as skipped with the reason and the background encoder never decodes them.
 pub fn oriented_size(path: &Path, budget: PixelBudget) -> Result<(u32, u32, Orientation), String> {
+    if samkit_engine::is_volume_file(path) {
+        // DICOM / NIfTI: the engine shows one slice of width × height.
+        let (w, h, _) = samkit_engine::volume_size(path, budget).map_err(|e| e.to_string())?;
+        samkit_engine::check_dimensions(path, w, h, budget).map_err(|e| e.to_string())?;
+        return Ok((w, h, Orientation::NoTransforms));
+    }
     let mut reader = ImageReader::open(path)
         .map_err(|e| e.to_string())?
         .with_guessed_format()

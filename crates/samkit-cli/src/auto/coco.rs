@@ -59,7 +59,11 @@ pub fn write_coco(jobs: &[Job], args: &AutoArgs) -> anyhow::Result<()> {
         let (width, height) = match records.first() {
             Some(r) => (r.segmentation.width(), r.segmentation.height()),
             None => {
-                let img = samkit_engine::load_rgb_within(&job.image, args.budget.budget())?;
+                let img = samkit_engine::load_rgb_with(
+                    &job.image,
+                    args.budget.budget(),
+                    &args.read.options(),
+                )?;
                 img.dimensions()
             }
         };

@@ -90,6 +90,8 @@ pub struct AutoArgs {
     pub model: ModelArgs,
     #[command(flatten)]
     pub budget: BudgetArgs,
+    #[command(flatten)]
+    pub read: crate::image_args::ImageReadArgs,
 }
 
 #[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
@@ -315,7 +317,8 @@ fn run_one(
     output_mode: OutputMode,
     points_bar: &ProgressBar,
 ) -> anyhow::Result<usize> {
-    let image = samkit_engine::load_rgb_within(&job.image, args.budget.budget())?;
+    let image =
+        samkit_engine::load_rgb_with(&job.image, args.budget.budget(), &args.read.options())?;
     let data = samkit_auto::generate(decoder, &image, params, |stage| match stage {
         Stage::Crop { crop, crops } => {
             points_bar.set_message(format!("crop {}/{crops}", crop + 1));
@@ -363,7 +366,8 @@ fn write_overlay(
 /// The overlay of an image done in an earlier run, from its output's masks.
 fn overlay_from_output(job: &Job, path: &Path, args: &AutoArgs) -> anyhow::Result<()> {
     let masks = outputs::masks_of(args.format, &job.output, args.budget.budget())?;
-    let image = samkit_engine::load_rgb_within(&job.image, args.budget.budget())?;
+    let image =
+        samkit_engine::load_rgb_with(&job.image, args.budget.budget(), &args.read.options())?;
     let refs: Vec<&samkit_mask::CocoRle> = masks.iter().collect();
     write_overlay(&image, &refs, path)
 }

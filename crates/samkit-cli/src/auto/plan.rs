@@ -6,7 +6,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 
-/// Image file extensions `auto` picks up in folders (the formats the engine decodes).
+/// Image file extensions `auto` picks up in folders (the formats the engine decodes;
+/// DICOM and NIfTI files too, see [`is_image`]).
 pub const IMAGE_EXTENSIONS: [&str; 7] = ["png", "jpg", "jpeg", "tif", "tiff", "bmp", "webp"];
 
 /// One image to do: where it is and where its output goes.
@@ -23,6 +24,7 @@ pub fn is_image(path: &Path) -> bool {
     path.extension()
         .and_then(|e| e.to_str())
         .is_some_and(|e| IMAGE_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
+        || samkit_engine::is_volume_file(path)
 }
 
 /// Image files under `dir`, recursively, sorted; hidden entries and symlinked folders

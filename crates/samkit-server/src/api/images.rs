@@ -170,6 +170,9 @@ pub(super) fn file_bytes(
     path: &Path,
     budget: PixelBudget,
 ) -> Result<(&'static str, Vec<u8>), FileError> {
+    if samkit_engine::is_volume_file(path) {
+        return engine_png(path, budget);
+    }
     let bytes = std::fs::read(path).map_err(FileError::Read)?;
     let format = image::guess_format(&bytes)
         .map_err(|_| FileError::Decode("its bytes are not PNG, JPEG, TIFF, BMP or WebP".into()))?;
@@ -186,6 +189,11 @@ pub(super) fn file_bytes(
         return Ok((ct, bytes));
     }
     // Rotated (EXIF) or not browser-displayable: send the engine's pixels as PNG.
+    engine_png(path, budget)
+}
+
+/// The pixels the engine encodes (EXIF rotation applied; DICOM/NIfTI windowed), as PNG.
+fn engine_png(path: &Path, budget: PixelBudget) -> Result<(&'static str, Vec<u8>), FileError> {
     let rgb = samkit_engine::load_rgb_within(path, budget)
         .map_err(|e| FileError::Decode(e.to_string()))?;
     let mut out = std::io::Cursor::new(Vec::new());

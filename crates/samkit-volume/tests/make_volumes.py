@@ -1,0 +1,117 @@
+"""Writes the DICOM and NIfTI files the volume reader is checked against, with
+pydicom's and nibabel's reading of them (reference.json). Usage: make_volumes.py OUT_DIR"""
+
+import json
+import sys
+from pathlib import Path
+
+import nibabel as nib
+import numpy as np
+import pydicom
+from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.encaps import encapsulate
+from pydicom.pixels import apply_modality_lut, apply_voi_lut
+from pydicom.uid import ExplicitVRLittleEndian, JPEG2000Lossless, generate_uid
+
+out = Path(sys.argv[1])
+out.mkdir(parents=True, exist_ok=True)
+ref = {}
+
+
+def dataset(rows, cols, photometric="MONOCHROME2", samples=1, bits=16, signed=False,
+            syntax=ExplicitVRLittleEndian):
+    meta = FileMetaDataset()
+    meta.MediaStorageSOPClassUID = pydicom.uid.CTImageStorage
+    meta.MediaStorageSOPInstanceUID = generate_uid()
+    meta.TransferSyntaxUID = syntax
+    ds = Dataset()
+    ds.file_meta = meta
+    ds.SOPClassUID = meta.MediaStorageSOPClassUID
+    ds.SOPInstanceUID = meta.MediaStorageSOPInstanceUID
+    ds.Modality = "CT"
+    ds.Rows, ds.Columns = rows, cols
+    ds.SamplesPerPixel = samples
+    ds.PhotometricInterpretation = photometric
+    ds.BitsAllocated = bits
+    ds.BitsStored = 12 if bits == 16 else bits
+    ds.HighBit = ds.BitsStored - 1
+    ds.PixelRepresentation = 1 if signed else 0
+    if samples == 3:
+        ds.PlanarConfiguration = 0
+    return ds
+
+
+def save(ds, name, pixels=None):
+    if pixels is not None:
+        ds.PixelData = pixels.tobytes()
+    ds.save_as(out / name, enforce_file_format=True)
+
+
+def windowed_8bit(ds, modality):
+    """pydicom's linear windowing, its output range mapped onto 0-255."""
+    lo, hi = apply_voi_lut(np.array([-1e9, 1e9]), ds, prefer_lut=False)
+    y = apply_voi_lut(modality.astype(np.float64), ds, prefer_lut=False)
+    return np.clip(np.rint((y - lo) / (hi - lo) * 255), 0, 255).astype(int)
+
+
+# A CT slice: signed 12-bit, rescaled to Hounsfield units, soft-tissue window.
+yy, xx = np.mgrid[:48, :64]
+stored = (xx * 30 - 900 + 800 * (np.hypot(yy - 24, xx - 32) < 10)).astype(np.int16)
+ct = dataset(48, 64, signed=True)
+ct.RescaleSlope, ct.RescaleIntercept = 1.5, -1024
+ct.WindowCenter, ct.WindowWidth = 40, 400
+save(ct, "ct.dcm", stored)
+ct = pydicom.dcmread(out / "ct.dcm")
+hu = apply_modality_lut(ct.pixel_array, ct)
+ref["ct"] = {"shape": list(hu.shape), "values": hu.ravel().tolist(),
+             "window": [40, 400], "grey": windowed_8bit(ct, hu).ravel().tolist()}
+
+# MONOCHROME1 (high values dark), unsigned, no window in the file.
+mono1 = dataset(16, 20, photometric="MONOCHROME1")
+save(mono1, "mono1.dcm", (np.arange(320).reshape(16, 20) * 12).astype(np.uint16))
+mono1 = pydicom.dcmread(out / "mono1.dcm")
+ref["mono1"] = {"values": mono1.pixel_array.astype(float).ravel().tolist()}
+
+# Three frames.
+multi = dataset(8, 10)
+multi.NumberOfFrames = 3
+frames = (np.arange(240).reshape(3, 8, 10) * 7).astype(np.uint16)
+save(multi, "multi.dcm", frames)
+multi = pydicom.dcmread(out / "multi.dcm")
+ref["multi"] = {"shape": list(multi.pixel_array.shape),
+                "values": multi.pixel_array.astype(float).ravel().tolist()}
+
+# 8-bit RGB.
+rgb = dataset(6, 5, photometric="RGB", samples=3, bits=8)
+save(rgb, "rgb.dcm", (np.arange(90).reshape(6, 5, 3) * 2).astype(np.uint8))
+rgb = pydicom.dcmread(out / "rgb.dcm")
+ref["rgb"] = {"values": rgb.pixel_array.astype(float).ravel().tolist()}
+
+# No pixel data; a compressed transfer syntax (JPEG 2000) we do not decode.
+save(dataset(4, 4), "no-pixels.dcm")
+j2k = dataset(4, 4, syntax=JPEG2000Lossless)
+j2k.PixelData = encapsulate([b"\xff\x4f\xff\x51" + b"\0" * 60])
+j2k["PixelData"].VR = "OB"
+save(j2k, "jpeg2000.dcm")
+
+# NIfTI: int16 voxels scaled by scl_slope/scl_inter; a 4-D file; a broken header.
+voxels = (np.arange(20 * 16 * 5).reshape(20, 16, 5) % 97).astype(np.int16)
+img = nib.Nifti1Image(voxels, np.diag([0.8, 0.8, 2.5, 1]))
+img.header.set_slope_inter(2.0, 10.0)
+nib.save(img, out / "volume.nii.gz")
+data = nib.load(out / "volume.nii.gz").get_fdata()
+ref["nifti"] = {"shape": list(data.shape),
+                # slice-major, then row (j), then column (i): data[i, j, k] at [k][j][i]
+                "values": data.transpose(2, 1, 0).ravel().tolist()}
+four = np.stack([voxels.astype(np.float32), voxels.astype(np.float32) + 1000], axis=-1)
+nib.save(nib.Nifti1Image(four, np.eye(4)), out / "four-d.nii")
+ref["four_d"] = {"values": nib.load(out / "four-d.nii").get_fdata()[..., 0]
+                 .transpose(2, 1, 0).ravel().tolist()}
+(out / "broken.nii").write_bytes((out / "four-d.nii").read_bytes()[:200])
+
+# A sphere (radius 18 voxels, value 300 on 0) in a 96 × 80 × 9 volume, centre (48, 40, 4).
+i, j, k = np.mgrid[:96, :80, :9]
+sphere = 300.0 * (np.hypot(np.hypot(i - 48, j - 40), (k - 4) * 4) < 18)
+nib.save(nib.Nifti1Image(sphere.astype(np.float32), np.eye(4)), out / "sphere.nii.gz")
+
+(out / "reference.json").write_text(json.dumps(ref))

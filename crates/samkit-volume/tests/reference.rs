@@ -1,0 +1,164 @@
+//! The reader against pydicom and nibabel: files written by `make_volumes.py`, values
+//! compared with those libraries' reading of the same files.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use samkit_volume::{read_volume, PixelBudget, VolumeError, Window, WindowChoice};
+use serde_json::Value;
+
+fn make_volumes() -> (tempfile::TempDir, Value) {
+    let dir = tempfile::tempdir().unwrap();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/make_volumes.py");
+    let out = Command::new("python3")
+        .arg(&script)
+        .arg(dir.path())
+        .output()
+        .expect("python3 runs");
+    assert!(
+        out.status.success(),
+        "make_volumes.py failed (pip install -r requirements-test.txt installs pydicom and \
+         nibabel):\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let reference = std::fs::read(dir.path().join("reference.json")).unwrap();
+    (dir, serde_json::from_slice(&reference).unwrap())
+}
+
+fn numbers(v: &Value) -> Vec<f64> {
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_f64().unwrap())
+        .collect()
+}
+
+fn assert_values(got: &[f32], want: &[f64], what: &str) {
+    assert_eq!(got.len(), want.len(), "{what}: number of values");
+    for (i, (g, w)) in got.iter().zip(want).enumerate() {
+        assert!(
+            (*g as f64 - w).abs() <= 1e-4 * w.abs().max(1.0),
+            "{what}: value {i} is {g}, the reference reads {w}"
+        );
+    }
+}
+
+fn file(dir: &tempfile::TempDir, name: &str) -> PathBuf {
+    dir.path().join(name)
+}
+
+#[test]
+fn dicom_and_nifti_read_as_pydicom_and_nibabel_read_them() {
+    let (dir, reference) = make_volumes();
+    let budget = PixelBudget::DEFAULT;
+
+    // CT: rescaled to Hounsfield units; the file's window, applied as pydicom does.
+    let ct = read_volume(&file(&dir, "ct.dcm"), budget).unwrap();
+    assert_eq!((ct.width, ct.height, ct.depth, ct.channels), (64, 48, 1, 1));
+    assert_values(&ct.values, &numbers(&reference["ct"]["values"]), "CT");
+    let window = ct.window_for(0, &WindowChoice::default()).unwrap();
+    assert_eq!(
+        window,
+        Window {
+            center: 40.0,
+            width: 400.0
+        }
+    );
+    let grey = ct.slice_rgb(0, window).unwrap();
+    let want = numbers(&reference["ct"]["grey"]);
+    for (i, (px, w)) in grey.pixels().zip(&want).enumerate() {
+        assert!(
+            (px.0[0] as f64 - w).abs() <= 1.0,
+            "CT grey {i}: {} against pydicom's {w}",
+            px.0[0]
+        );
+        assert_eq!(px.0[0], px.0[1]);
+    }
+
+    // MONOCHROME1: values as stored, shown inverted.
+    let mono1 = read_volume(&file(&dir, "mono1.dcm"), budget).unwrap();
+    assert!(mono1.inverted && mono1.file_window.is_none());
+    assert_values(
+        &mono1.values,
+        &numbers(&reference["mono1"]["values"]),
+        "MONO1",
+    );
+    let w = Window::new(2000.0, 4000.0).unwrap();
+    let img = mono1.slice_rgb(0, w).unwrap();
+    assert_eq!(img.get_pixel(0, 0).0[0], 255 - w.apply(mono1.values[0]));
+
+    // Multi-frame: one slice per frame.
+    let multi = read_volume(&file(&dir, "multi.dcm"), budget).unwrap();
+    assert_eq!((multi.width, multi.height, multi.depth), (10, 8, 3));
+    assert_values(
+        &multi.values,
+        &numbers(&reference["multi"]["values"]),
+        "frames",
+    );
+    assert_eq!(multi.slice(2).unwrap()[0], multi.values[160]);
+    assert!(multi.slice(3).is_none());
+
+    // RGB: three channels, as stored.
+    let rgb = read_volume(&file(&dir, "rgb.dcm"), budget).unwrap();
+    assert_eq!((rgb.width, rgb.height, rgb.channels), (5, 6, 3));
+    assert_values(&rgb.values, &numbers(&reference["rgb"]["values"]), "RGB");
+
+    // NIfTI: scl_slope/scl_inter applied; [k][j][i] = data[i, j, k].
+    let nifti = read_volume(&file(&dir, "volume.nii.gz"), budget).unwrap();
+    assert_eq!((nifti.width, nifti.height, nifti.depth), (20, 16, 5));
+    assert_values(
+        &nifti.values,
+        &numbers(&reference["nifti"]["values"]),
+        "NIfTI",
+    );
+    assert!(nifti.notes.is_empty());
+
+    // 4-D: the first volume, and a note saying so.
+    let four = read_volume(&file(&dir, "four-d.nii"), budget).unwrap();
+    assert_eq!(four.depth, 5);
+    assert_values(
+        &four.values,
+        &numbers(&reference["four_d"]["values"]),
+        "4-D",
+    );
+    assert!(
+        four.notes[0].contains("first 3-D volume"),
+        "{:?}",
+        four.notes
+    );
+}
+
+#[test]
+fn bad_files_get_one_clear_error_naming_the_file() {
+    let (dir, _) = make_volumes();
+    let budget = PixelBudget::DEFAULT;
+    let message = |name: &str| {
+        let path = file(&dir, name);
+        let e = read_volume(&path, budget).unwrap_err().to_string();
+        assert!(e.contains(name), "the error names the file: {e}");
+        e
+    };
+    assert!(message("no-pixels.dcm").contains("no pixel data"));
+    let j2k = message("jpeg2000.dcm");
+    assert!(
+        j2k.contains("1.2.840.10008.1.2.4.90") && j2k.contains("gdcmconv"),
+        "{j2k}"
+    );
+    assert!(message("broken.nii").contains("NIfTI"));
+
+    // Sizes are checked before decoding: 20×16×5 = 1600 voxels over a 1000 budget.
+    let small = PixelBudget::new(1000);
+    match read_volume(&file(&dir, "volume.nii.gz"), small) {
+        Err(VolumeError::OverBudget { dims, .. }) => assert_eq!(dims, [20, 16, 5]),
+        other => panic!("expected over-budget, got {other:?}"),
+    }
+    assert!(matches!(
+        read_volume(&file(&dir, "multi.dcm"), PixelBudget::new(200)),
+        Err(VolumeError::OverBudget { .. })
+    ));
+    let text = file(&dir, "reference.json");
+    assert!(matches!(
+        read_volume(&text, budget),
+        Err(VolumeError::NotAVolume { .. })
+    ));
+}
