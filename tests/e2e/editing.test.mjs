@@ -243,6 +243,43 @@ test('item 1: edit an accepted instance — refine with clicks and brush, save a
   await page.close();
 });
 
+test('item 1: edit an instance as an outline — the Polygon tool drags vertices of its contours', async (t) => {
+  await clearInstances();
+  const { page } = await open('ivan');
+  const cup = await acceptClick(page, CUP_BOX);
+  await ctrlClick(page, ...CUP);
+  await page.getByTestId('edit-badge').filter({ hasText: `#${cup.id}` }).waitFor();
+  await page.keyboard.press('g');
+  assert.equal(await page.getByTestId('tool-polygon').evaluate((b) => b.classList.contains('active')), true);
+  const vertices = () => page.evaluate(async () => (await import('/polygon.js')).outlineVertices());
+  await page.waitForFunction(async () => (await import('/polygon.js')).outlineVertices().length > 0);
+  const vs = await vertices();
+  t.diagnostic(`${vs.length} vertices, ${new Set(vs.map((v) => `${v.part}:${v.hole}`)).size} rings`);
+  // The left-most vertex of the outer ring is pulled 40 px left: the mask grows.
+  const left = vs.filter((v) => v.hole === -1).reduce((a, b) => (b.x < a.x ? b : a));
+  const from = await page.evaluate(([x, y]) => window.samkit.toClient(x, y), [left.x, left.y]);
+  const to = await page.evaluate(([x, y]) => window.samkit.toClient(x, y), [left.x - 40, left.y]);
+  await page.mouse.move(from.x, from.y);
+  await page.mouse.down();
+  await page.mouse.move(to.x, to.y, { steps: 6 });
+  await page.mouse.up();
+  const grown = await waitArea(page, (a) => a > cup.area, 'the mask to follow the dragged vertex');
+  t.diagnostic(`${cup.area} -> ${grown} px`);
+  assert.match(await status(page).textContent(), /edited by hand/);
+  // Vertices snap to pixel edges: within a pixel of where the pointer was let go.
+  assert.ok((await vertices()).some((v) => Math.hypot(v.x - (left.x - 40), v.y - left.y) <= 1.5), 'the vertex moved');
+  await screenshot(page, 'editing-05-polygon');
+  // One undo step per drag.
+  await page.keyboard.press('Control+z');
+  await waitArea(page, (a) => a === cup.area, 'undo of the drag');
+  await page.keyboard.press('Control+Shift+z');
+  await waitArea(page, (a) => a === grown, 'redo of the drag');
+  await page.keyboard.press('Enter');
+  await page.locator(`[data-testid="instance-item"][data-id="${cup.id}"][data-version="2"]`).waitFor();
+  assert.equal((await stored(cup.id)).area, grown);
+  await page.close();
+});
+
 test('item 4: predicted masks cleaned of small islands and holes (min_region_area), predicted IoU shown and flagged', async (t) => {
   await clearInstances();
   // The API: a bad value is refused with a message saying what is allowed.

@@ -1,6 +1,6 @@
 //! Editing accepted instances over the HTTP API: a prediction that starts from a mask
 //! (`mask_input`), SAM's small-region clean-up (`min_region_area`), a PATCH that clears
-//! the score or sets the drawing order (`z`).
+//! the score or sets the drawing order (`z`), a mask's outline as polygons.
 
 mod common;
 
@@ -62,6 +62,36 @@ async fn patch_sets_z_and_clears_the_score_and_the_list_follows_z() {
         (r.json()["score"].clone(), r.json()["area"].as_i64()),
         (json!(null), Some(10))
     );
+    // The outline of a mask (for the Polygon tool): one run of 50 pixels down column 2
+    // of the 40 x 30 image (COCO RLE is column-major) is one rectangle, no hole.
+    let r = c
+        .post(
+            "/api/images/1/outline",
+            &json!({"rle": rle(30, 40, 60, 20), "tolerance": 0}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    let parts = r.json()["parts"].clone();
+    assert_eq!(parts.as_array().unwrap().len(), 1, "{parts}");
+    assert_eq!(parts[0]["holes"], json!([]));
+    let mut xs: Vec<f64> = parts[0]["exterior"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p[0].as_f64().unwrap())
+        .collect();
+    xs.sort_by(f64::total_cmp);
+    xs.dedup();
+    assert_eq!(xs, [2.0, 3.0], "column 2 spans x = 2..3");
+    for bad in [
+        json!({"rle": rle(30, 40, 60, 20), "tolerance": -1}),
+        json!({"rle": rle(30, 40, 60, 20), "tolerance": 50}),
+        json!({"rle": rle(10, 10, 0, 5)}),
+    ] {
+        let r = c.post("/api/images/1/outline", &bad).await.unwrap();
+        assert_eq!(r.status, 400, "{bad}: {}", String::from_utf8_lossy(&r.body));
+    }
     // A stale z is a conflict like any other stale write.
     let r = c
         .patch(

@@ -85,6 +85,7 @@ export class Api {
   embed(id, priority = 'now') { return this.post(`/api/images/${id}/embed`, { priority }); }
   embeddings() { return this.get('/api/embeddings'); }
   predict(id, req) { return this.post(`/api/images/${id}/predict`, req); }
+  outline(id, req) { return this.post(`/api/images/${id}/outline`, req); }
   instances(imageId) { return this.get(`/api/images/${imageId}/instances`).then((r) => r.instances); }
   createInstance(imageId, body) { return this.post(`/api/images/${imageId}/instances`, body); }
   patchInstance(id, body) { return this.patch(`/api/instances/${id}`, body); }

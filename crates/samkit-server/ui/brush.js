@@ -1,10 +1,11 @@
 // Brush and eraser: a stroke paints discs into (a copy of) the pending mask, which becomes
-// "edited by hand"; a whole stroke is one undo step. Also the tool switch (V / B / E).
+// "edited by hand"; a whole stroke is one undo step. Also the tool switch (V / B / E / G).
 
 import { dab } from './paint.js';
 import { S } from './state.js';
 import { viewer } from './canvas.js';
 import { setPrompt, pushPromptAction, paintCurrentMask, updateButtons } from './prompts.js';
+import { refreshOutline } from './polygon.js';
 
 let stroke = null;
 export function brushStart(x, y) {
@@ -43,6 +44,7 @@ export function brushEnd() {
 
 export function setTool(tool) {
   S.tool = tool;
+  refreshOutline();
   viewer.updateCursor();
   viewer.draw();
   updateButtons();

@@ -14,6 +14,7 @@ import { bumpImageStatus } from './images.js';
 import { hoverCanvas } from './display.js';
 import { isReviewMode } from './layout.js';
 import { selectAt } from './edit.js';
+import { vertexDown, vertexMove, vertexUp, drawOutline } from './polygon.js';
 
 export const viewer = new Viewer($('#canvas'), {
   mode: () => (S.imageReady ? S.tool : 'prompt'),
@@ -24,6 +25,10 @@ export const viewer = new Viewer($('#canvas'), {
   onBox: (box) => setBox(box),
   panOnly: () => isReviewMode(),
   onSelect: (x, y) => selectAt(x, y),
+  onVertexDown: (p, scale) => vertexDown(p, scale),
+  onVertexMove: (p) => vertexMove(p),
+  onVertexUp: () => vertexUp(),
+  drawOverlay: (ctx, toScreen) => drawOutline(ctx, toScreen),
   onBrushStart: (x, y) => brushStart(x, y),
   onBrushMove: (x, y) => brushMove(x, y),
   onBrushEnd: () => brushEnd(),

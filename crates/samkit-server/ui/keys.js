@@ -64,6 +64,7 @@ export function shortcutHandler(a) {
       case 'b': case 'B': a.tool('brush'); break;
       case 'e': case 'E': a.tool('eraser'); break;
       case 'v': case 'V': a.tool('prompt'); break;
+      case 'g': case 'G': a.tool('polygon'); break;
       case '[': a.brushSize(1 / 1.25); break;
       case ']': a.brushSize(1.25); break;
       case 'n': case 'N': case 'ArrowRight': a.image(+1); break;

@@ -13,6 +13,7 @@ import { renderInstances } from './instances.js';
 import { minRegionArea } from './mask-options.js';
 import { paintOverlap } from './overlap.js';
 import { updateEditUi } from './edit.js';
+import { refreshOutline } from './polygon.js';
 
 /** Below this predicted IoU the status bar flags the mask (SAM is unsure of it). */
 export const LOW_IOU = 0.5;
@@ -298,6 +299,7 @@ export function updatePromptUi() {
   st.classList.toggle('low-iou', /⚠ low/.test(st.textContent));
   paintOverlap();
   updateEditUi();
+  refreshOutline();
   tid('brush-size').textContent = `⌀ ${S.brush * 2}`;
   tid('zoom-level').textContent = viewer.scale ? `${Math.round(viewer.scale * 100)}%` : '';
   updateButtons();

@@ -19,7 +19,9 @@ export class Viewer {
    * @param {object} h handlers: mode() -> 'prompt'|'brush'|'eraser', onPoint(x, y, positive),
    *   onBox(box), onBrushStart(x, y), onBrushMove(x, y), onBrushEnd(), brushRadius() (image px),
    *   onHover(point or null) (optional: the pointer over the image, no button down)
-   *   onSelect(x, y) (optional: Ctrl/⌘+click, pick the instance there)
+   *   onSelect(x, y) (optional: Ctrl/⌘+click, pick the instance there), onVertexDown(point,
+   *   scale) -> grabbed?, onVertexMove(point), onVertexUp(), drawOverlay(ctx, toScreen)
+   *   (optional: the Polygon tool)
    */
   constructor(canvas, h) {
     this.canvas = canvas;
@@ -214,6 +216,10 @@ export class Viewer {
       if (this.inside(p)) this.h.onSelect(p.x, p.y);
       return;
     }
+    if (mode === 'polygon' && e.button === 0 && this.h.onVertexDown?.(p, this.scale)) {
+      this.gesture = { kind: 'vertex' };
+      return;
+    }
     if ((mode === 'brush' || mode === 'eraser') && e.button === 0) {
       this.gesture = { kind: 'brush' };
       this.h.onBrushStart(p.x, p.y);
@@ -269,6 +275,8 @@ export class Viewer {
     } else if (g.kind === 'brush') {
       this.h.onBrushMove(p.x, p.y);
       this.draw();
+    } else if (g.kind === 'vertex') {
+      this.h.onVertexMove(p);
     } else if (g.kind === 'press' || g.kind === 'box') {
       if (g.kind === 'press' && g.button === 0 && Math.hypot(e.clientX - g.sx, e.clientY - g.sy) > DRAG_THRESHOLD) {
         g.kind = 'box';
@@ -292,6 +300,8 @@ export class Viewer {
       this.updateCursor();
     } else if (g.kind === 'brush') {
       this.h.onBrushEnd();
+    } else if (g.kind === 'vertex') {
+      this.h.onVertexUp();
     } else if (g.kind === 'box') {
       const box = this.dragBox;
       this.dragBox = null;
@@ -488,6 +498,7 @@ export class Viewer {
       }
       ctx.stroke();
     }
+    this.h.drawOverlay?.(ctx, S); // the Polygon tool's outline and vertices
     const mode = this.h.mode();
     if ((mode === 'brush' || mode === 'eraser') && this.cursor) {
       const [sx, sy] = S(this.cursor.x, this.cursor.y);

@@ -38,6 +38,7 @@ mod fuzzing;
 mod history;
 mod images;
 mod instances;
+mod outline;
 mod predict;
 mod project;
 mod transfer;
@@ -48,6 +49,7 @@ use categories::*;
 use history::*;
 use images::*;
 use instances::*;
+use outline::*;
 use predict::*;
 use project::*;
 use transfer::*;
@@ -287,7 +289,14 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/images/{id}/status", put(image_status))
         .route("/images/{id}/embed", post(embed))
         .route("/embeddings", get(embeddings))
-        .route("/images/{id}/predict", post(predict))
+        .route(
+            "/images/{id}/predict",
+            post(predict.layer(limit(MASK_BODY))), // mask_input is a whole mask
+        )
+        .route(
+            "/images/{id}/outline",
+            post(outline.layer(limit(MASK_BODY))),
+        )
         .route(
             "/images/{id}/auto",
             post(start_auto).get(get_auto).delete(discard_auto),
