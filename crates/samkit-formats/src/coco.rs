@@ -13,7 +13,8 @@
 //!
 //! samkit extensions, ignored by other readers: `categories[].color` (`[r, g, b]`),
 //! `annotations[].score`, `annotations[].samkit.prompts` (`{"points": [[x, y, label]],
-//! "box": [x0, y0, x1, y1]}`).
+//! "box": [x0, y0, x1, y1]}`). `annotations[].attributes` (an object, written when not
+//! empty) is CVAT's: `occluded` and free-form keys, read back on import.
 
 use crate::model::{AnnotationSet, Category, ImageInfo, Instance, Prompts};
 use crate::{FormatError, MaskFormat, Problem};
@@ -118,6 +119,9 @@ fn annotation_json(inst: &Instance, opts: &CocoExportOptions) -> Result<Value, P
     }
     if !inst.prompts.is_empty() {
         o.insert("samkit".into(), json!({"prompts": inst.prompts}));
+    }
+    if !inst.attributes.is_empty() {
+        o.insert("attributes".into(), Value::Object(inst.attributes.clone()));
     }
     Ok(Value::Object(o))
 }
@@ -369,6 +373,11 @@ fn parse_annotation(
             "samkit.prompts: a coordinate is out of range".into(),
         ));
     }
+    let attributes = match v.get("attributes") {
+        None | Some(Value::Null) => Map::new(),
+        Some(Value::Object(m)) => m.clone(),
+        Some(_) => return Err(Problem::Json("`attributes` must be an object".into())),
+    };
     Ok(Instance {
         id,
         image_id,
@@ -377,6 +386,7 @@ fn parse_annotation(
         score,
         prompts,
         iscrowd,
+        attributes,
     })
 }
 
@@ -464,6 +474,35 @@ mod tests {
         assert_eq!(set.instances[0].mask.area(), 3);
         assert!(set.instances[1].iscrowd);
         assert_eq!(set.instances[2].mask.area(), 4);
+    }
+
+    #[test]
+    fn attributes_round_trip_and_must_be_an_object() {
+        let p = Path::new("t.json");
+        let text = doc(
+            r#"{"id":1,"image_id":1,"category_id":2,"segmentation":{"size":[3,4],"counts":[3,3,6]},
+                "attributes":{"occluded":true,"colour":"red"}},
+               {"id":2,"image_id":1,"category_id":2,"segmentation":{"size":[3,4],"counts":[3,3,6]}}"#,
+        );
+        let (set, _) = import_coco_slice(text.as_bytes(), p, false).unwrap();
+        assert_eq!(
+            Value::Object(set.instances[0].attributes.clone()),
+            json!({"occluded": true, "colour": "red"})
+        );
+        let out = to_coco_json(&set, &CocoExportOptions::default(), p, &mut |_, _| {}).unwrap();
+        assert_eq!(
+            out["annotations"][0]["attributes"],
+            json!({"occluded": true, "colour": "red"})
+        );
+        assert!(out["annotations"][1].get("attributes").is_none());
+        let bad = doc(
+            r#"{"id":1,"image_id":1,"category_id":2,"segmentation":{"size":[3,4],"counts":[3,3,6]},
+                "attributes":[1]}"#,
+        );
+        let err = import_coco_slice(bad.as_bytes(), p, false)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("`attributes` must be an object"), "{err}");
     }
 
     #[test]
@@ -559,6 +598,7 @@ mod tests {
             score: None,
             prompts: Prompts::default(),
             iscrowd: false,
+            attributes: Default::default(),
         });
         let p = Path::new("out.json");
         for mf in [MaskFormat::Rle, MaskFormat::Polygon] {

@@ -72,9 +72,13 @@ pub struct Instance {
     pub score: Option<f32>,
     #[serde(default, skip_serializing_if = "Prompts::is_empty")]
     pub prompts: Prompts,
-    /// COCO `iscrowd`; samkit's own instances are never crowds.
+    /// COCO `iscrowd` (a samkit instance is a crowd when its `iscrowd` attribute says so).
     #[serde(default)]
     pub iscrowd: bool,
+    /// Other attributes (name → boolean, number or text), COCO `attributes` as CVAT
+    /// writes them (`occluded`, free-form keys).
+    #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
+    pub attributes: serde_json::Map<String, serde_json::Value>,
 }
 
 /// Images, categories and instances. Invariants checked by [`AnnotationSet::validate`]:
@@ -223,6 +227,7 @@ mod tests {
                     bbox: None,
                 },
                 iscrowd: false,
+                attributes: Default::default(),
             }],
         }
     }

@@ -235,6 +235,7 @@ pub fn import_yolo_within(
                         score: None,
                         prompts: Prompts::default(),
                         iscrowd: false,
+                        attributes: Default::default(),
                     });
                 }
                 Err(p) => {

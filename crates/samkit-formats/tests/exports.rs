@@ -101,6 +101,7 @@ fn dataset() -> AnnotationSet {
                 bbox: Some([0.0, 0.0, 5.0, 5.0]),
             },
             iscrowd: false,
+            attributes: Default::default(),
         });
     }
     set

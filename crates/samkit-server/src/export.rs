@@ -199,6 +199,9 @@ pub async fn annotation_set(
         if !kept.contains(&(inst.image_id as u64)) {
             continue;
         }
+        // `iscrowd` is COCO's own field; the other attributes go in `attributes`.
+        let mut attributes = inst.attributes.0.as_object().cloned().unwrap_or_default();
+        let iscrowd = attributes.remove("iscrowd") == Some(Value::Bool(true));
         let mask: CocoRle = serde_json::from_value(inst.rle.0.clone()).map_err(|e| {
             ExportError::Invalid(format!(
                 "instance {} has a damaged mask in the database: {e}",
@@ -212,7 +215,8 @@ pub async fn annotation_set(
             mask,
             score: inst.score.map(|s| s as f32),
             prompts: to_prompts(&inst.prompts.0),
-            iscrowd: false,
+            iscrowd,
+            attributes,
         });
     }
     Ok(set)
@@ -531,6 +535,20 @@ pub async fn import_set(
             });
             continue;
         }
+        let mut attributes = inst.attributes.clone();
+        if inst.iscrowd {
+            attributes.insert("iscrowd".into(), Value::Bool(true));
+        }
+        let attributes = match samkit_store::check_attributes(&Value::Object(attributes)) {
+            Ok(a) => Value::Object(a),
+            Err(e) => {
+                skipped.push(ImportSkip {
+                    item: format!("annotation {}", inst.id),
+                    reason: e.to_string(),
+                });
+                continue;
+            }
+        };
         let prompts = json!({
             "points": inst.prompts.points.iter().map(|p| json!({"x": p.x, "y": p.y,
                 "label": if p.label == 0 { "negative" } else { "positive" }})).collect::<Vec<_>>(),
@@ -546,6 +564,7 @@ pub async fn import_set(
             score: inst.score.map(f64::from),
             prompts,
             client_id: None,
+            attributes,
         });
     }
     let added = store.import_instances(&news, author).await?;

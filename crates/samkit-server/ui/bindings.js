@@ -17,6 +17,7 @@ import { selectCategory, bindCategories } from './categories.js';
 import { openCategoryManager, bindCategoryManager } from './category-manager.js';
 import { initLayout, togglePanel } from './layout.js';
 import { bindHistoryPanel } from './history.js';
+import { bindAttributesPanel } from './attributes.js';
 import { loadProject, doExport, doImport } from './project.js';
 import { initDisplay, toggleOutlineOnly } from './display.js';
 import { bindInstanceRows } from './instances.js';
@@ -44,6 +45,7 @@ export function bindUi() {
   bindCategoryManager();
   tid('add-category').addEventListener('click', () => openCategoryManager({ create: true }));
   bindHistoryPanel();
+  bindAttributesPanel();
   tid('candidate-cycle').addEventListener('click', () => cycleCandidate(1));
   tid('accept').addEventListener('click', acceptMask);
   tid('clear').addEventListener('click', clearPrompts);

@@ -86,6 +86,7 @@ impl Store {
                 next.bbox = target.bbox;
                 next.score = target.score;
                 next.prompts = target.prompts;
+                next.attributes = target.attributes;
                 next.deleted = target.deleted;
                 Restored::Instance(
                     write_instance(&mut tx, &before, &next, "restore", &author).await?,

@@ -119,6 +119,9 @@ impl Store {
         if let Some(z) = patch.z {
             next.z = z;
         }
+        if let Some(a) = patch.attributes {
+            next.attributes = Json(serde_json::Value::Object(check_attributes(&a)?));
+        }
         let after = write_instance(&mut tx, &before, &next, "update", &author).await?;
         tx.commit().await?;
         Ok(after)
@@ -189,10 +192,10 @@ async fn insert_instance(
     let at = now();
     let inst = sqlx::query_as::<_, Instance>(
         "INSERT INTO instances (image_id, category_id, rle, area, bbox, score, prompts, client_id, \
-         author, created_at, updated_at, updated_by, version, deleted, z) \
+         author, created_at, updated_at, updated_by, version, deleted, z, attributes) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $9, 1, FALSE, \
-         (SELECT COALESCE(MAX(z), 0) FROM instances WHERE image_id = $1 AND deleted = FALSE)) \
-         RETURNING *",
+         (SELECT COALESCE(MAX(z), 0) FROM instances WHERE image_id = $1 AND deleted = FALSE), \
+         $11) RETURNING *",
     )
     .bind(new.image_id)
     .bind(new.category_id)
@@ -204,6 +207,7 @@ async fn insert_instance(
     .bind(&new.client_id)
     .bind(author)
     .bind(&at)
+    .bind(Json(serde_json::Value::Object(check_attributes(&new.attributes)?)))
     .fetch_one(&mut **tx)
     .await?;
     log(
@@ -234,8 +238,8 @@ pub(super) async fn write_instance(
     let at = now();
     let after = sqlx::query_as::<_, Instance>(
         "UPDATE instances SET category_id = $1, rle = $2, area = $3, bbox = $4, score = $5, \
-         prompts = $6, deleted = $7, updated_at = $8, updated_by = $9, z = $12, version = version + 1 \
-         WHERE id = $10 AND version = $11 RETURNING *",
+         prompts = $6, deleted = $7, updated_at = $8, updated_by = $9, z = $12, attributes = $13, \
+         version = version + 1 WHERE id = $10 AND version = $11 RETURNING *",
     )
     .bind(next.category_id)
     .bind(&next.rle)
@@ -249,6 +253,7 @@ pub(super) async fn write_instance(
     .bind(before.id)
     .bind(before.version)
     .bind(next.z)
+    .bind(&next.attributes)
     .fetch_optional(&mut **tx)
     .await?
     .ok_or_else(|| {
@@ -313,6 +318,7 @@ mod z_order_tests {
             score: None,
             prompts: json!({}),
             client_id: None,
+            attributes: serde_json::Value::Null,
         }
     }
 

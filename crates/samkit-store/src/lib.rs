@@ -24,6 +24,7 @@
 //! # Ok(()) }
 //! ```
 
+mod attributes;
 mod categories;
 mod error;
 mod history;
@@ -42,6 +43,7 @@ use serde_json::Value;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{QueryBuilder, Sqlite, SqlitePool, Transaction};
 
+pub use attributes::{check_attributes, BOOLEAN_ATTRIBUTES, MAX_ATTRIBUTES};
 pub use error::{ConflictInfo, Result, StoreError};
 pub use model::{
     Category, Counts, HistoryEntry, HistoryQuery, Image, ImageStatus, Instance, InstancePatch,

@@ -128,6 +128,13 @@ pub struct Instance {
     #[sqlx(default)]
     #[serde(default)]
     pub z: i64,
+    /// Name → boolean, number or text ([`check_attributes`](crate::check_attributes)).
+    #[serde(default = "no_attributes")]
+    pub attributes: Json<serde_json::Value>,
+}
+
+fn no_attributes() -> Json<serde_json::Value> {
+    Json(serde_json::Value::Object(Default::default()))
 }
 
 /// A new instance; the mask (`rle`, `area`, `bbox`) is validated by the caller.
@@ -143,6 +150,8 @@ pub struct NewInstance {
     /// Idempotency key: a second create with the same key on the same image returns the
     /// first instance.
     pub client_id: Option<String>,
+    /// Attributes (checked by the store; `Null` = none).
+    pub attributes: serde_json::Value,
 }
 
 /// The fields an instance update may change (`None` = keep).
@@ -154,6 +163,8 @@ pub struct InstancePatch {
     pub score: Option<Option<f64>>,
     pub prompts: Option<serde_json::Value>,
     pub z: Option<i64>,
+    /// The whole attribute set (replaces the old one).
+    pub attributes: Option<serde_json::Value>,
 }
 
 /// One append-only history record.

@@ -38,6 +38,7 @@ fn new_inst(image: &Image, cat: &Category, client: Option<&str>) -> NewInstance 
         score: Some(0.9),
         prompts: json!({"points": [{"x": 0, "y": 0, "label": "positive"}]}),
         client_id: client.map(String::from),
+        attributes: serde_json::Value::Null,
     }
 }
 
@@ -570,4 +571,66 @@ async fn deleting_a_category_moves_its_instances() {
             .1,
         0
     );
+}
+
+#[tokio::test]
+async fn attributes_are_checked_versioned_and_restored() {
+    let (_d, store, p, img, cat) = fresh().await;
+    let mut new = new_inst(&img, &cat, None);
+    new.attributes = json!({"occluded": 1, "colour": "red"});
+    let (i, _) = store.create_instance(new, "alice").await.unwrap();
+    assert_eq!(i.attributes.0, json!({"occluded": true, "colour": "red"}));
+
+    // A bad set is refused with its reason and changes nothing.
+    let bad = InstancePatch {
+        attributes: Some(json!({"iscrowd": "maybe"})),
+        ..Default::default()
+    };
+    let err = store
+        .update_instance(i.id, 1, bad, "bob")
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("iscrowd must be true or false"),
+        "{err}"
+    );
+    assert_eq!(store.instance(i.id).await.unwrap().version, 1);
+    let mut refused = new_inst(&img, &cat, None);
+    refused.attributes = json!(["not", "an", "object"]);
+    assert!(store.create_instance(refused, "alice").await.is_err());
+    assert_eq!(store.list_instances(img.id, false).await.unwrap().len(), 1);
+
+    // An update replaces the whole set, as a new version in the history.
+    let set = InstancePatch {
+        attributes: Some(json!({"iscrowd": true})),
+        ..Default::default()
+    };
+    let updated = store.update_instance(i.id, 1, set, "bob").await.unwrap();
+    assert_eq!(
+        (updated.version, updated.attributes.0.clone()),
+        (2, json!({"iscrowd": true}))
+    );
+    let log = store
+        .history(
+            p.id,
+            &HistoryQuery {
+                entity: Some("instance".into()),
+                entity_id: Some(i.id),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let created = log.iter().min_by_key(|e| e.id).unwrap();
+    let restored = store
+        .restore_from_history(created.id, 2, "carol")
+        .await
+        .unwrap();
+    match restored {
+        Restored::Instance(r) => {
+            assert_eq!(r.attributes.0, json!({"occluded": true, "colour": "red"}));
+            assert_eq!(r.version, 3);
+        }
+        other => panic!("expected an instance, got {other:?}"),
+    }
 }

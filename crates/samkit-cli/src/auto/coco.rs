@@ -93,6 +93,7 @@ pub fn write_coco(jobs: &[Job], args: &AutoArgs) -> anyhow::Result<()> {
                     bbox: None,
                 },
                 iscrowd: false,
+                attributes: Default::default(),
             });
         }
     }

@@ -53,6 +53,8 @@ pub(super) struct CreateReq {
     pub(super) score: Option<f64>,
     pub(super) prompts: Option<Value>,
     pub(super) client_id: Option<String>,
+    /// Name → boolean, number or text (`iscrowd`, `occluded`, free-form).
+    pub(super) attributes: Option<Value>,
 }
 
 pub(super) async fn create_instance(
@@ -90,6 +92,7 @@ pub(super) async fn create_instance(
         score: r.score.filter(|s| s.is_finite()),
         prompts: r.prompts.unwrap_or_else(|| json!({})),
         client_id: r.client_id,
+        attributes: r.attributes.unwrap_or(Value::Null),
     };
     // Runs to completion even if the client goes away mid-request.
     let store = st.store.clone();
@@ -131,6 +134,8 @@ pub(super) struct PatchReq {
     pub(super) prompts: Option<Value>,
     /// Drawing order within the image (ascending; ties by id).
     pub(super) z: Option<i64>,
+    /// The whole attribute set (replaces the old one).
+    pub(super) attributes: Option<Value>,
 }
 
 /// A field that is present, `null` included, as `Some` (absent ones take `default`: `None`).
@@ -160,6 +165,7 @@ pub(super) async fn patch_instance(
         score: r.score.map(|s| s.filter(|v| v.is_finite())),
         prompts: r.prompts,
         z: r.z,
+        attributes: r.attributes,
     };
     let out = st
         .store
