@@ -25,9 +25,11 @@ pub fn check_attributes(value: &Value) -> Result<Map<String, Value>> {
     let map = match value {
         Value::Null => return Ok(Map::new()),
         Value::Object(map) => map,
-        other => return Err(invalid(format!(
+        other => {
+            return Err(invalid(format!(
             "expected an object such as {{\"occluded\": true, \"colour\": \"red\"}}, got {other}"
-        ))),
+        )))
+        }
     };
     if map.len() > MAX_ATTRIBUTES {
         return Err(invalid(format!(

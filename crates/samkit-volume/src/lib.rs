@@ -7,6 +7,8 @@
 //! * DICOM files (`dicom-object` / `dicom-pixeldata`): single and multi-frame,
 //!   MONOCHROME1/2 and RGB, rescale slope/intercept applied, the file's first window
 //!   kept as the default;
+//! * DICOM series: a folder of slices, ordered by position along the slice normal
+//!   (Image Position/Orientation (Patient)), else by Instance Number;
 //! * NIfTI-1 volumes, `.nii` and `.nii.gz` (`nifti`): 2-D, 3-D, and 4-D (the first
 //!   volume, with a note), `scl_slope`/`scl_inter` applied;
 //!
@@ -23,6 +25,7 @@
 mod dicom;
 mod error;
 mod nifti_file;
+mod series;
 mod window;
 
 use std::path::Path;
@@ -35,6 +38,8 @@ pub use window::{Window, WindowChoice};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum VolumeKind {
     Dicom,
+    /// A folder of DICOM slices (one series).
+    DicomSeries,
     Nifti,
 }
 
@@ -109,12 +114,15 @@ impl Volume {
 }
 
 /// Whether `path` is read by this crate (by name: `.dcm`, `.dicom`, `.nii`, `.nii.gz`;
-/// or a DICOM file's `DICM` preamble).
+/// a DICOM file's `DICM` preamble; or a folder of DICOM files, one series).
 pub fn is_volume_file(path: &Path) -> bool {
     volume_kind(path).is_some()
 }
 
 fn volume_kind(path: &Path) -> Option<VolumeKind> {
+    if path.is_dir() {
+        return series::is_series_dir(path).then_some(VolumeKind::DicomSeries);
+    }
     let name = path.file_name()?.to_string_lossy().to_ascii_lowercase();
     if name.ends_with(".nii") || name.ends_with(".nii.gz") {
         return Some(VolumeKind::Nifti);
@@ -130,6 +138,7 @@ fn volume_kind(path: &Path) -> Option<VolumeKind> {
 pub fn volume_size(path: &Path, budget: PixelBudget) -> Result<(u32, u32, u32), VolumeError> {
     match volume_kind(path) {
         Some(VolumeKind::Dicom) => dicom::size(path, budget),
+        Some(VolumeKind::DicomSeries) => series::size(path, budget),
         Some(VolumeKind::Nifti) => nifti_file::size(path, budget),
         None => Err(VolumeError::NotAVolume {
             path: path.to_path_buf(),
@@ -142,6 +151,7 @@ pub fn volume_size(path: &Path, budget: PixelBudget) -> Result<(u32, u32, u32), 
 pub fn read_volume(path: &Path, budget: PixelBudget) -> Result<Volume, VolumeError> {
     match volume_kind(path) {
         Some(VolumeKind::Dicom) => dicom::read(path, budget),
+        Some(VolumeKind::DicomSeries) => series::read(path, budget),
         Some(VolumeKind::Nifti) => nifti_file::read(path, budget),
         None => Err(VolumeError::NotAVolume {
             path: path.to_path_buf(),

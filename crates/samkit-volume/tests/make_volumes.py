@@ -94,6 +94,29 @@ j2k.PixelData = encapsulate([b"\xff\x4f\xff\x51" + b"\0" * 60])
 j2k["PixelData"].VR = "OB"
 save(j2k, "jpeg2000.dcm")
 
+# A series of 4 slices in a folder: file names and Instance Numbers out of order, the
+# position along the slice normal (z here) is what orders them.
+series_uid = generate_uid()
+(out / "series").mkdir()
+slices = []
+for z, (name, instance) in zip([3.0, 0.0, 2.0, 1.0], [("a", 1), ("b", 4), ("c", 2), ("d", 3)]):
+    ds = dataset(6, 7)
+    ds.SeriesInstanceUID = series_uid
+    ds.InstanceNumber = instance
+    ds.ImagePositionPatient = [0.0, 0.0, z * 2.5]
+    ds.ImageOrientationPatient = [1, 0, 0, 0, 1, 0]
+    pixels = (np.arange(42).reshape(6, 7) + 100 * int(z)).astype(np.uint16)
+    save(ds, f"series/{name}.dcm", pixels)
+    slices.append((z, pixels))
+ref["series"] = {"values": np.stack([p for _, p in sorted(slices, key=lambda s: s[0])])
+                 .astype(float).ravel().tolist()}
+# Two sizes in one folder.
+(out / "mixed").mkdir()
+for name, (r, c) in [("a", (6, 7)), ("b", (8, 8))]:
+    ds = dataset(r, c)
+    ds.SeriesInstanceUID = series_uid
+    save(ds, f"mixed/{name}.dcm", np.zeros((r, c), np.uint16))
+
 # NIfTI: int16 voxels scaled by scl_slope/scl_inter; a 4-D file; a broken header.
 voxels = (np.arange(20 * 16 * 5).reshape(20, 16, 5) % 97).astype(np.int16)
 img = nib.Nifti1Image(voxels, np.diag([0.8, 0.8, 2.5, 1]))

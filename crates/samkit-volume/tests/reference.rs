@@ -113,6 +113,19 @@ fn dicom_and_nifti_read_as_pydicom_and_nibabel_read_them() {
     );
     assert!(nifti.notes.is_empty());
 
+    // A series folder: slices in position order, whatever the names and numbers say.
+    let series = read_volume(&file(&dir, "series"), budget).unwrap();
+    assert_eq!((series.width, series.height, series.depth), (7, 6, 4));
+    assert_values(
+        &series.values,
+        &numbers(&reference["series"]["values"]),
+        "series",
+    );
+    assert_eq!(
+        samkit_volume::volume_size(&file(&dir, "series"), budget).unwrap(),
+        (7, 6, 4)
+    );
+
     // 4-D: the first volume, and a note saying so.
     let four = read_volume(&file(&dir, "four-d.nii"), budget).unwrap();
     assert_eq!(four.depth, 5);
@@ -145,6 +158,11 @@ fn bad_files_get_one_clear_error_naming_the_file() {
         "{j2k}"
     );
     assert!(message("broken.nii").contains("NIfTI"));
+    let mixed = message("mixed");
+    assert!(
+        mixed.contains("mixed sizes") && mixed.contains("b.dcm"),
+        "{mixed}"
+    );
 
     // Sizes are checked before decoding: 20×16×5 = 1600 voxels over a 1000 budget.
     let small = PixelBudget::new(1000);
