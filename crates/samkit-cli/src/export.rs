@@ -11,7 +11,8 @@ pub struct ExportArgs {
     /// Project folder (as given to `samkit serve`)
     #[arg(value_name = "PROJECT")]
     pub project: PathBuf,
-    /// Format: coco, coco-polygons, png, npy, yolo, voc
+    /// Format: coco, coco-polygons, png, npy, yolo, voc, nifti (label volumes of DICOM/NIfTI/TIFF
+    /// stacks, one value per category), nifti-instances (one value per instance)
     #[arg(long, value_name = "FORMAT")]
     pub to: String,
     /// Output: a .json file for COCO, else a folder

@@ -119,18 +119,15 @@ pub fn load_rgb_with(path: &Path, budget: PixelBudget, options: &ReadOptions) ->
 }
 
 fn load_volume_slice(path: &Path, budget: PixelBudget, options: &ReadOptions) -> Result<RgbImage> {
-    let volume = samkit_volume::read_volume(path, budget)?;
-    check_dimensions(path, volume.width, volume.height, budget)?;
-    let slice = options.slice.unwrap_or(volume.depth / 2);
-    let no_slice = || samkit_volume::VolumeError::NoSuchSlice {
-        path: path.to_path_buf(),
-        slice,
-        depth: volume.depth,
-    };
-    let window = volume
-        .window_for(slice, &options.window.unwrap_or_default())
-        .ok_or_else(no_slice)?;
-    Ok(volume.slice_rgb(slice, window).ok_or_else(no_slice)?)
+    let (width, height, _) = samkit_volume::volume_size(path, budget)?;
+    check_dimensions(path, width, height, budget)?;
+    let choice = options.window.unwrap_or_default();
+    Ok(samkit_volume::read_slice_rgb(
+        path,
+        options.slice,
+        &choice,
+        budget,
+    )?)
 }
 
 fn is_sixteen_bit(img: &DynamicImage) -> bool {

@@ -52,7 +52,9 @@ pub use preprocess::Size;
 pub use prompt::{BoxPrompt, Point, PointLabel, Prompt};
 pub use runtime::init_runtime;
 pub use samkit_mask::PixelBudget;
-pub use samkit_volume::{is_volume_file, volume_size, VolumeError};
+pub use samkit_volume::{
+    is_volume_file, slice_image_name, split_slice_name, volume_size, VolumeError,
+};
 
 /// Side of the decoder's low-resolution logits.
 pub const LOW_RES: usize = 256;

@@ -9,6 +9,7 @@
 //! | NumPy ([`numpy`]) | `.npy` per instance and instance map, `.npz` stack | — |
 //! | YOLO segmentation ([`yolo`]) | `labels/*.txt`, `classes.txt`, `data.yaml` | with image sizes from an images folder |
 //! | YOLO detection boxes ([`yolo_boxes`]) | — | `class cx cy w h` per line, for `samkit masks-from-boxes` |
+//! | NIfTI label volumes ([`nifti_export`]) | one `uint16` volume per DICOM/NIfTI/TIFF-stack source, its slices' masks by category or instance, on the source's affine | — |
 //! | Pascal VOC ([`voc`]) | `SegmentationClass`, `SegmentationObject` palette PNGs | — |
 //!
 //! [`convert`] ties them together (what `samkit convert` calls). Bad input never
@@ -23,6 +24,7 @@ mod convert;
 mod error;
 mod maps;
 mod model;
+pub mod nifti_export;
 pub mod numpy;
 mod palette;
 pub mod png_export;

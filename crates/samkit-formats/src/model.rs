@@ -185,6 +185,11 @@ impl AnnotationSet {
 
 /// File stem of an image's file name, used to name per-image outputs.
 pub(crate) fn stem(file_name: &str) -> String {
+    // A slice of a volume (`ct.nii.gz#z=012`): the volume's stem and the slice number.
+    if let (file, Some(_)) = samkit_volume::split_slice_name(file_name) {
+        let z = &file_name[file.len() + samkit_volume::SLICE_MARK.len()..];
+        return format!("{}_z{z}", stem(file.strip_suffix(".gz").unwrap_or(file)));
+    }
     Path::new(file_name)
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())
@@ -230,6 +235,14 @@ mod tests {
                 attributes: Default::default(),
             }],
         }
+    }
+
+    #[test]
+    fn a_slice_is_named_by_its_volume_and_number() {
+        assert_eq!(stem("scans/ct.nii.gz#z=012"), "ct_z012");
+        assert_eq!(stem("stack.tif#z=3"), "stack_z3");
+        assert_eq!(stem("a/b.png"), "b");
+        assert_eq!(stem("odd#z=x.png"), "odd#z=x");
     }
 
     #[test]

@@ -166,7 +166,18 @@ fn write_cutouts(
     insts: &[&crate::Instance],
     s: &str,
 ) -> Result<(), FormatError> {
-    let src_path = dir.join(&img.file_name);
+    let (file, slice) = samkit_volume::split_slice_name(&img.file_name);
+    let src_path = dir.join(file);
+    if samkit_volume::is_volume_file(&src_path) {
+        // DICOM/NIfTI/TIFF stacks: the windowed slice the annotator saw.
+        let budget = samkit_mask::PixelBudget::new(
+            u64::from(img.width) * u64::from(img.height) * MAX_CUTOUT_SLICES,
+        );
+        let src = samkit_volume::read_slice_rgb(&src_path, slice, &Default::default(), budget)
+            .map_err(|e| FormatError::write(&src_path, e.to_string()))?;
+        let src = image::DynamicImage::ImageRgb8(src).to_rgba8();
+        return write_cutout_files(out, img, insts, s, &src_path, &src);
+    }
     // The source may not be larger than the size the set declares for it (which the
     // importers checked against the pixel budget): the decoder refuses more.
     let image_err = |source| FormatError::Image {
@@ -196,9 +207,23 @@ fn write_cutouts(
         })
         .map_err(image_err)?
         .to_rgba8();
+    write_cutout_files(out, img, insts, s, &src_path, &src)
+}
+
+/// Slices a volume used for cut-outs may hold (its whole budget is read).
+const MAX_CUTOUT_SLICES: u64 = 4096;
+
+fn write_cutout_files(
+    out: &Path,
+    img: &crate::ImageInfo,
+    insts: &[&crate::Instance],
+    s: &str,
+    src_path: &Path,
+    src: &RgbaImage,
+) -> Result<(), FormatError> {
     if src.dimensions() != (img.width, img.height) {
         return Err(FormatError::invalid(
-            &src_path,
+            src_path,
             None,
             Problem::SizeMismatch {
                 mask_width: img.width,

@@ -23,12 +23,13 @@ pub fn engine(e: EngineError) -> PyErr {
     }
 }
 
-/// A DICOM/NIfTI problem is the file's or the arguments' (`ValueError`), a missing file
+/// A DICOM/NIfTI/TIFF-stack problem is the file's or the arguments' (`ValueError`), a missing file
 /// `FileNotFoundError`.
 fn volume(e: samkit_engine::VolumeError, message: String) -> PyErr {
     match e {
         samkit_engine::VolumeError::Dicom { ref path, .. }
         | samkit_engine::VolumeError::Nifti { ref path, .. }
+        | samkit_engine::VolumeError::Tiff { ref path, .. }
             if !path.exists() =>
         {
             PyFileNotFoundError::new_err(message)

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use image::RgbImage;
 use samkit_auto::{generate, multimask_outputs, AutoError, AutoParams, PointDecoder, Proposal};
-use samkit_engine::{load_rgb_within, upscale_logits, Embedding, LowResLogits};
+use samkit_engine::{upscale_logits, Embedding, LowResLogits};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -258,7 +258,7 @@ impl AutoJobs {
         &self,
         engine: Arc<Engine>,
         image: samkit_store::Image,
-        path: std::path::PathBuf,
+        source: crate::source::ImageSource,
         budget: samkit_engine::PixelBudget,
         request: AutoRequest,
     ) -> Arc<AutoJob> {
@@ -294,7 +294,7 @@ impl AutoJobs {
         let running = self.running.clone();
         let j = job.clone();
         tokio::spawn(async move {
-            let result = run(&j, engine, image, path, budget, running).await;
+            let result = run(&j, engine, image, source, budget, running).await;
             j.finish(result);
         });
         job
@@ -318,7 +318,7 @@ async fn run(
     job: &Arc<AutoJob>,
     engine: Arc<Engine>,
     image: samkit_store::Image,
-    path: std::path::PathBuf,
+    source: crate::source::ImageSource,
     budget: samkit_engine::PixelBudget,
     running: Arc<tokio::sync::Semaphore>,
 ) -> Result<Vec<Value>, String> {
@@ -354,7 +354,7 @@ async fn run(
     let handle = tokio::runtime::Handle::current();
     let job2 = job.clone();
     tokio::task::spawn_blocking(move || {
-        let rgb = load_rgb_within(&path, budget).map_err(|e| e.to_string())?;
+        let rgb = source.load_rgb(budget).map_err(|e| e.to_string())?;
         let size = (rgb.width(), rgb.height());
         if size != (embedding.original.width, embedding.original.height) {
             return Err(format!(

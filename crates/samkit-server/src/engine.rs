@@ -5,13 +5,12 @@
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::hash::Hash;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use samkit_engine::{
-    image_hash, load_rgb_within, Embedding, EmbeddingCache, LowResLogits, PixelBudget, SamDecoder,
-    SamModel,
+    image_hash, Embedding, EmbeddingCache, LowResLogits, PixelBudget, SamDecoder, SamModel,
 };
 use samkit_store::{Image, Store};
 use serde::Serialize;
@@ -490,12 +489,12 @@ impl Engine {
             let started = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
             lock(&self.q).encoding = Some((id, started));
             self.bump();
-            let path = self.root.join(&image.path);
+            let source = crate::source::ImageSource::of(&self.root, &image.path);
             let cache = self.cache.clone();
             let m = model.clone();
             let t = Instant::now();
             let budget = self.budget;
-            let res = tokio::task::spawn_blocking(move || encode(&m, &cache, &path, budget))
+            let res = tokio::task::spawn_blocking(move || encode(&m, &cache, &source, budget))
                 .await
                 .unwrap_or_else(|e| Err(format!("encoder crashed: {e}")));
             match res {
@@ -606,10 +605,10 @@ impl Drop for Lease {
 fn encode(
     model: &SamModel,
     cache: &EmbeddingCache,
-    path: &Path,
+    source: &crate::source::ImageSource,
     budget: PixelBudget,
 ) -> Result<(Embedding, String, bool), String> {
-    let img = load_rgb_within(path, budget).map_err(|e| e.to_string())?;
+    let img = source.load_rgb(budget).map_err(|e| e.to_string())?;
     let hash = image_hash(&img);
     // The decoder's per-image work is done here, in the background, so that the first
     // click on the image is as fast as the next ones.

@@ -8,8 +8,8 @@ use std::str::FromStr;
 
 use samkit_formats::coco::{to_coco_json, CocoExportOptions};
 use samkit_formats::{
-    numpy, png_export, voc, yolo, AnnotationSet, Category, CocoRle, ImageInfo, Instance,
-    MaskFormat, PromptPoint, Prompts,
+    nifti_export, numpy, png_export, voc, yolo, AnnotationSet, Category, CocoRle, ImageInfo,
+    Instance, MaskFormat, PromptPoint, Prompts,
 };
 use samkit_mask::DEFAULT_TOLERANCE;
 use samkit_store::{NewInstance, Store};
@@ -25,10 +25,23 @@ pub enum ExportFormat {
     Npy,
     Yolo,
     Voc,
+    /// NIfTI label volumes, one value per category.
+    Nifti,
+    /// NIfTI label volumes, one value per instance.
+    NiftiInstances,
 }
 
 /// Names accepted by `?format=` / `--to`, in menu order.
-pub const EXPORT_FORMATS: [&str; 6] = ["coco", "coco-polygons", "png", "npy", "yolo", "voc"];
+pub const EXPORT_FORMATS: [&str; 8] = [
+    "coco",
+    "coco-polygons",
+    "png",
+    "npy",
+    "yolo",
+    "voc",
+    "nifti",
+    "nifti-instances",
+];
 pub const IMPORT_FORMATS: [&str; 2] = ["coco", "yolo"];
 
 impl FromStr for ExportFormat {
@@ -41,6 +54,8 @@ impl FromStr for ExportFormat {
             "npy" | "numpy" | "npz" => ExportFormat::Npy,
             "yolo" | "yolo-seg" => ExportFormat::Yolo,
             "voc" | "pascal-voc" => ExportFormat::Voc,
+            "nifti" | "nii" => ExportFormat::Nifti,
+            "nifti-instances" => ExportFormat::NiftiInstances,
             _ => {
                 return Err(format!(
                     "unknown export format {s:?}; use one of {}",
@@ -64,6 +79,8 @@ impl ExportFormat {
             ExportFormat::Npy => "npy",
             ExportFormat::Yolo => "yolo",
             ExportFormat::Voc => "voc",
+            ExportFormat::Nifti => "nifti",
+            ExportFormat::NiftiInstances => "nifti-instances",
         }
     }
 }
@@ -311,6 +328,25 @@ pub fn write_export(
         ExportFormat::Voc => {
             voc::export_voc(set, out, &mut progress)?;
             Ok(vec![])
+        }
+        ExportFormat::Nifti | ExportFormat::NiftiInstances => {
+            let Some(dir) = images_dir else {
+                return Err(ExportError::Invalid(
+                    "a NIfTI export needs the project folder (the source volumes' headers)".into(),
+                ));
+            };
+            let values = if format == ExportFormat::Nifti {
+                nifti_export::LabelValues::Category
+            } else {
+                nifti_export::LabelValues::Instance
+            };
+            Ok(nifti_export::export_nifti(
+                set,
+                out,
+                dir,
+                values,
+                &mut progress,
+            )?)
         }
     }
 }

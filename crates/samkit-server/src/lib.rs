@@ -31,6 +31,7 @@ pub mod export;
 pub mod guard;
 pub mod loadtest;
 mod scan;
+mod source;
 pub mod upload;
 
 use std::future::Future;

@@ -169,12 +169,32 @@ pub fn scan(
         let size = oriented_size(&path, budget);
         let hash = file_hash(&path);
         match (size, hash) {
-            (Ok((w, h, _)), Ok(hash)) => out.images.push(NewImage {
-                path: name,
-                width: i64::from(w),
-                height: i64::from(h),
-                content_hash: hash,
-            }),
+            (Ok((w, h, _)), Ok(hash)) => {
+                let depth = if samkit_engine::is_volume_file(&path) {
+                    // The budget was checked on the whole volume by `oriented_size`.
+                    samkit_engine::volume_size(&path, budget).map_or(1, |(_, _, d)| d)
+                } else {
+                    1
+                };
+                if depth > 1 {
+                    // Each slice an image of its own (masks and review per slice).
+                    for z in 0..depth {
+                        out.images.push(NewImage {
+                            path: samkit_engine::slice_image_name(&name, z, depth),
+                            width: i64::from(w),
+                            height: i64::from(h),
+                            content_hash: format!("{hash}-z{z}"),
+                        });
+                    }
+                } else {
+                    out.images.push(NewImage {
+                        path: name,
+                        width: i64::from(w),
+                        height: i64::from(h),
+                        content_hash: hash,
+                    });
+                }
+            }
             (Err(e), _) => out.skipped.push(Skipped {
                 path: name,
                 reason: format!("cannot read the image: {e}"),

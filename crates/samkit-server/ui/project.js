@@ -9,7 +9,7 @@ import { showError } from './errors.js';
 import { setCategories } from './categories.js';
 import { reloadCurrent } from './images.js';
 
-const DEFAULT_EXPORT_FORMATS = ['coco', 'coco-polygons', 'png', 'npy', 'yolo', 'voc'];
+const DEFAULT_EXPORT_FORMATS = ['coco', 'coco-polygons', 'png', 'npy', 'yolo', 'voc', 'nifti', 'nifti-instances'];
 
 export async function loadProject() {
   S.project = await api.project();

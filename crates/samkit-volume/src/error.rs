@@ -4,7 +4,11 @@ use std::path::PathBuf;
 
 #[derive(Debug, thiserror::Error)]
 pub enum VolumeError {
-    #[error("{}: not a DICOM or NIfTI file (expected .dcm, .nii or .nii.gz)", path.display())]
+    #[error(
+        "{}: not a DICOM, NIfTI or multi-page TIFF file (expected .dcm, .nii, .nii.gz, or a \
+         .tif of two pages or more)",
+        path.display()
+    )]
     NotAVolume { path: PathBuf },
     #[error(
         "{}: declares {}×{}×{} voxels, over the pixel budget of {max_pixels} \
@@ -26,4 +30,8 @@ pub enum VolumeError {
     Dicom { path: PathBuf, problem: String },
     #[error("{}: {problem}", path.display())]
     Nifti { path: PathBuf, problem: String },
+    #[error("{}: {problem}", path.display())]
+    Tiff { path: PathBuf, problem: String },
+    #[error("{}: {problem}", path.display())]
+    Write { path: PathBuf, problem: String },
 }

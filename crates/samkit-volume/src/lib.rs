@@ -11,10 +11,17 @@
 //!   (Image Position/Orientation (Patient)), else by Instance Number;
 //! * NIfTI-1 volumes, `.nii` and `.nii.gz` (`nifti`): 2-D, 3-D, and 4-D (the first
 //!   volume, with a note), `scl_slope`/`scl_inter` applied;
+//! * multi-page TIFF stacks (`tiff`; microscopy z-stacks): grey or RGB pages of 8 to 64
+//!   bits, integer or float, one slice each; a one-page TIFF stays an ordinary image;
 //!
 //! into a [`Volume`] of `f32` modality values, slice-major, and turns a slice into an
 //! RGB image through a [`Window`] (DICOM's linear VOI function) — the file's window,
-//! one given, or the 0.5–99.5 percentile range of the slice ([`WindowChoice`]).
+//! one given, or the 0.5–99.5 percentile range of the slice ([`WindowChoice`]). An
+//! 8-bit TIFF stack's own window is the identity (its pages look as they are); a deeper
+//! one has none, so it gets the percentile range by default.
+//!
+//! Label volumes go back out as NIfTI-1 on their source's geometry
+//! ([`write_label_volume`]).
 //!
 //! Every size a file declares is checked against a [`PixelBudget`] (voxels: width ×
 //! height × slices) before anything that size is allocated.
@@ -24,14 +31,19 @@
 
 mod dicom;
 mod error;
+mod labels;
 mod nifti_file;
 mod series;
+mod slice_name;
+mod tiff_stack;
 mod window;
 
 use std::path::Path;
 
 pub use error::VolumeError;
+pub use labels::{write_label_volume, LabelGeometry};
 pub use samkit_mask::PixelBudget;
+pub use slice_name::{slice_image_name, split_slice_name, SLICE_MARK};
 pub use window::{Window, WindowChoice};
 
 /// What kind of file a [`Volume`] came from.
@@ -41,6 +53,8 @@ pub enum VolumeKind {
     /// A folder of DICOM slices (one series).
     DicomSeries,
     Nifti,
+    /// A multi-page TIFF: one slice per page.
+    TiffStack,
 }
 
 /// Pixel data read from a medical or scientific file: `depth` slices of `width ×
@@ -114,7 +128,8 @@ impl Volume {
 }
 
 /// Whether `path` is read by this crate (by name: `.dcm`, `.dicom`, `.nii`, `.nii.gz`;
-/// a DICOM file's `DICM` preamble; or a folder of DICOM files, one series).
+/// a DICOM file's `DICM` preamble; a `.tif`/`.tiff` of two pages or more; or a folder
+/// of DICOM files, one series).
 pub fn is_volume_file(path: &Path) -> bool {
     volume_kind(path).is_some()
 }
@@ -130,6 +145,9 @@ fn volume_kind(path: &Path) -> Option<VolumeKind> {
     if name.ends_with(".dcm") || name.ends_with(".dicom") || dicom::has_preamble(path) {
         return Some(VolumeKind::Dicom);
     }
+    if tiff_stack::is_stack(path) {
+        return Some(VolumeKind::TiffStack);
+    }
     None
 }
 
@@ -140,6 +158,7 @@ pub fn volume_size(path: &Path, budget: PixelBudget) -> Result<(u32, u32, u32), 
         Some(VolumeKind::Dicom) => dicom::size(path, budget),
         Some(VolumeKind::DicomSeries) => series::size(path, budget),
         Some(VolumeKind::Nifti) => nifti_file::size(path, budget),
+        Some(VolumeKind::TiffStack) => tiff_stack::size(path, budget),
         None => Err(VolumeError::NotAVolume {
             path: path.to_path_buf(),
         }),
@@ -153,10 +172,30 @@ pub fn read_volume(path: &Path, budget: PixelBudget) -> Result<Volume, VolumeErr
         Some(VolumeKind::Dicom) => dicom::read(path, budget),
         Some(VolumeKind::DicomSeries) => series::read(path, budget),
         Some(VolumeKind::Nifti) => nifti_file::read(path, budget),
+        Some(VolumeKind::TiffStack) => tiff_stack::read(path, budget),
         None => Err(VolumeError::NotAVolume {
             path: path.to_path_buf(),
         }),
     }
+}
+
+/// Slice `slice` (default: the middle one) of the volume file `path` as the 8-bit RGB
+/// image the model sees, through the window `choice` resolves to.
+pub fn read_slice_rgb(
+    path: &Path,
+    slice: Option<u32>,
+    choice: &WindowChoice,
+    budget: PixelBudget,
+) -> Result<image::RgbImage, VolumeError> {
+    let volume = read_volume(path, budget)?;
+    let slice = slice.unwrap_or(volume.depth / 2);
+    let no_slice = || VolumeError::NoSuchSlice {
+        path: path.to_path_buf(),
+        slice,
+        depth: volume.depth,
+    };
+    let window = volume.window_for(slice, choice).ok_or_else(no_slice)?;
+    volume.slice_rgb(slice, window).ok_or_else(no_slice)
 }
 
 /// Checks `width × height × depth × channels` against the budget (in voxels).

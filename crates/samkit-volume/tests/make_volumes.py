@@ -1,5 +1,6 @@
-"""Writes the DICOM and NIfTI files the volume reader is checked against, with
-pydicom's and nibabel's reading of them (reference.json). Usage: make_volumes.py OUT_DIR"""
+"""Writes the DICOM, NIfTI and TIFF-stack files the volume reader is checked against,
+with pydicom's, nibabel's and tifffile's reading of them (reference.json).
+Usage: make_volumes.py OUT_DIR"""
 
 import json
 import sys
@@ -8,6 +9,7 @@ from pathlib import Path
 import nibabel as nib
 import numpy as np
 import pydicom
+import tifffile
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.encaps import encapsulate
 from pydicom.pixels import apply_modality_lut, apply_voi_lut
@@ -136,5 +138,23 @@ ref["four_d"] = {"values": nib.load(out / "four-d.nii").get_fdata()[..., 0]
 i, j, k = np.mgrid[:96, :80, :9]
 sphere = 300.0 * (np.hypot(np.hypot(i - 48, j - 40), (k - 4) * 4) < 18)
 nib.save(nib.Nifti1Image(sphere.astype(np.float32), np.eye(4)), out / "sphere.nii.gz")
+
+# TIFF stacks: 16-bit grey microscopy-like pages (deflate-compressed), 8-bit RGB pages,
+# float32 pages; a one-page 16-bit TIFF (an image, not a stack); pages of two sizes.
+yy, xx = np.mgrid[:40, :50]
+stack16 = np.stack([(300 + 30 * xx + 20 * yy + 700 * z).astype(np.uint16) for z in range(3)])
+stack16[1, 4, 5] = 65535  # one hot pixel: the percentile window ignores it
+tifffile.imwrite(out / "stack16.tif", stack16, photometric="minisblack", compression="zlib")
+rgb_stack = (np.arange(2 * 6 * 7 * 3).reshape(2, 6, 7, 3) % 256).astype(np.uint8)
+tifffile.imwrite(out / "rgb-stack.tiff", rgb_stack, photometric="rgb")
+float_stack = (np.arange(4 * 5 * 6).reshape(4, 5, 6) / 7.0 - 3.0).astype(np.float32)
+tifffile.imwrite(out / "float-stack.tif", float_stack, photometric="minisblack")
+tifffile.imwrite(out / "one-page16.tif", stack16[0], photometric="minisblack")
+with tifffile.TiffWriter(out / "two-sizes.tif") as w:
+    w.write(np.zeros((6, 7), np.uint16), photometric="minisblack")
+    w.write(np.zeros((8, 8), np.uint16), photometric="minisblack")
+for name in ["stack16.tif", "rgb-stack.tiff", "float-stack.tif"]:
+    data = tifffile.imread(out / name)
+    ref[name] = {"shape": list(data.shape), "values": data.astype(float).ravel().tolist()}
 
 (out / "reference.json").write_text(json.dumps(ref))

@@ -180,3 +180,100 @@ fn bad_files_get_one_clear_error_naming_the_file() {
         Err(VolumeError::NotAVolume { .. })
     ));
 }
+
+#[test]
+fn tiff_stacks_read_as_tifffile_reads_them() {
+    let (dir, reference) = make_volumes();
+    let budget = PixelBudget::DEFAULT;
+    let shape = |name: &str| -> Vec<u64> {
+        reference[name]["shape"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_u64().unwrap())
+            .collect()
+    };
+
+    // 16-bit grey, deflate-compressed: every page a slice, values as stored.
+    let path = file(&dir, "stack16.tif");
+    assert!(samkit_volume::is_volume_file(&path));
+    assert_eq!(
+        samkit_volume::volume_size(&path, budget).unwrap(),
+        (50, 40, 3)
+    );
+    let stack = read_volume(&path, budget).unwrap();
+    assert_eq!(stack.kind, samkit_volume::VolumeKind::TiffStack);
+    assert_eq!(shape("stack16.tif"), [3, 40, 50]);
+    assert_eq!(
+        (stack.width, stack.height, stack.depth, stack.channels),
+        (50, 40, 3, 1)
+    );
+    assert_values(
+        &stack.values,
+        &numbers(&reference["stack16.tif"]["values"]),
+        "stack16",
+    );
+    // No window in the file: the percentile range, which ignores the hot pixel of slice 1.
+    assert!(stack.file_window.is_none());
+    let window = stack.window_for(1, &WindowChoice::default()).unwrap();
+    let grey = stack.slice_rgb(1, window).unwrap();
+    let darkest = grey.pixels().map(|p| p.0[0]).min().unwrap();
+    let brightest_but_hot = grey
+        .enumerate_pixels()
+        .filter(|(x, y, _)| (*x, *y) != (5, 4))
+        .map(|(_, _, p)| p.0[0])
+        .max()
+        .unwrap();
+    assert!(
+        darkest <= 2 && brightest_but_hot >= 240,
+        "{darkest} {brightest_but_hot}"
+    );
+    assert!(stack.slice(3).is_none());
+
+    // 8-bit RGB pages: shown as they are (the identity window).
+    let rgb = read_volume(&file(&dir, "rgb-stack.tiff"), budget).unwrap();
+    assert_eq!(
+        (rgb.width, rgb.height, rgb.depth, rgb.channels),
+        (7, 6, 2, 3)
+    );
+    assert_values(
+        &rgb.values,
+        &numbers(&reference["rgb-stack.tiff"]["values"]),
+        "RGB stack",
+    );
+    let window = rgb.window_for(1, &WindowChoice::default()).unwrap();
+    let shown = rgb.slice_rgb(1, window).unwrap();
+    let stored: Vec<u8> = rgb.slice(1).unwrap().iter().map(|&v| v as u8).collect();
+    assert_eq!(shown.as_raw(), &stored);
+
+    // Float pages.
+    let float = read_volume(&file(&dir, "float-stack.tif"), budget).unwrap();
+    assert_eq!((float.width, float.height, float.depth), (6, 5, 4));
+    assert_values(
+        &float.values,
+        &numbers(&reference["float-stack.tif"]["values"]),
+        "float stack",
+    );
+
+    // One page is an image for the `image` crate, not a volume.
+    assert!(!samkit_volume::is_volume_file(&file(
+        &dir,
+        "one-page16.tif"
+    )));
+
+    // Pages of two sizes: refused, naming the file, the page and what to do.
+    let two = file(&dir, "two-sizes.tif");
+    let e = read_volume(&two, budget).unwrap_err().to_string();
+    assert!(
+        e.contains("two-sizes.tif") && e.contains("page 1") && e.contains("alike"),
+        "{e}"
+    );
+    // The budget covers every page: 50×40×3 = 6000 voxels over 5000.
+    assert!(matches!(
+        read_volume(&path, PixelBudget::new(5000)),
+        Err(VolumeError::OverBudget {
+            dims: [50, 40, 3],
+            ..
+        })
+    ));
+}

@@ -208,7 +208,7 @@ def export(
 
     project: the folder given to ``samkit serve`` (its image list is brought up to date
     first). out: a .json file for ``to="coco"``/``"coco-polygons"``, else a folder.
-    to: coco, coco-polygons, png, npy, yolo or voc. status: only images with this
+    to: coco, coco-polygons, png, npy, yolo, voc, nifti or nifti-instances. status: only images with this
     status (todo, in_progress, done, needs_review). db: the database (a path or a
     ``sqlite:`` URL; default ``PROJECT/.samkit/project.db``). include_missing: also
     images whose file has left the folder (their annotations are kept).

@@ -41,10 +41,10 @@ pub(super) async fn start_auto(
         }
         _ => {}
     }
-    let path = st.root.join(&img.path);
+    let source = crate::source::ImageSource::of(&st.root, &img.path);
     let job = st
         .auto_jobs
-        .start(st.engine.clone(), img, path, st.budget, r);
+        .start(st.engine.clone(), img, source, st.budget, r);
     Ok((
         StatusCode::ACCEPTED,
         Json(json!({"job": job.to_json(false)})),

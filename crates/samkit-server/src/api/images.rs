@@ -1,6 +1,7 @@
 //! Images: list, one, its file, its status, and its embedding.
 
 use super::*;
+use crate::source::ImageSource;
 
 pub(super) async fn images(State(st): S) -> ApiResult<Json<Value>> {
     let imgs = st.store.list_images(st.project_id).await.api()?;
@@ -40,11 +41,11 @@ pub(super) async fn image_file(
     headers: HeaderMap,
 ) -> ApiResult<Response> {
     let i = own_image(&st, id).await?;
-    let path = st.root.join(&i.path);
-    if i.missing || !path.is_file() {
+    let source = ImageSource::of(&st.root, &i.path);
+    if i.missing || !source.file.is_file() {
         return Err(missing_err(&i));
     }
-    if !st.follow_symlinks && !scan::inside(&st.root, &path) {
+    if !st.follow_symlinks && !scan::inside(&st.root, &source.file) {
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
             "outside_project",
@@ -64,7 +65,7 @@ pub(super) async fn image_file(
         return Ok(StatusCode::NOT_MODIFIED.into_response());
     }
     let budget = st.budget;
-    let (ct, bytes) = tokio::task::spawn_blocking(move || file_bytes(&path, budget))
+    let (ct, bytes) = tokio::task::spawn_blocking(move || file_bytes(&source, budget))
         .await
         .map_err(|e| ApiError::internal(e.to_string()))?
         .map_err(|e| match e {
@@ -101,11 +102,11 @@ pub(super) async fn image_thumb(
     headers: HeaderMap,
 ) -> ApiResult<Response> {
     let i = own_image(&st, id).await?;
-    let path = st.root.join(&i.path);
-    if i.missing || !path.is_file() {
+    let source = ImageSource::of(&st.root, &i.path);
+    if i.missing || !source.file.is_file() {
         return Err(missing_err(&i));
     }
-    if !st.follow_symlinks && !scan::inside(&st.root, &path) {
+    if !st.follow_symlinks && !scan::inside(&st.root, &source.file) {
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
             "outside_project",
@@ -122,7 +123,7 @@ pub(super) async fn image_thumb(
     }
     let budget = st.budget;
     let bytes = tokio::task::spawn_blocking(move || -> Result<Vec<u8>, String> {
-        let rgb = samkit_engine::load_rgb_within(&path, budget).map_err(|e| e.to_string())?;
+        let rgb = source.load_rgb(budget).map_err(|e| e.to_string())?;
         let (w, h) = (f64::from(rgb.width()), f64::from(rgb.height()));
         let k = (f64::from(THUMB_SIDE) / w.max(h)).min(1.0);
         let side = |v: f64| ((v * k).round() as u32).max(1);
@@ -167,11 +168,12 @@ pub(super) enum FileError {
 /// shows the format, else a PNG of the engine's pixels. The content type comes from the
 /// bytes, never from the file name (a JPEG named `.png` is `image/jpeg`).
 pub(super) fn file_bytes(
-    path: &Path,
+    source: &ImageSource,
     budget: PixelBudget,
 ) -> Result<(&'static str, Vec<u8>), FileError> {
+    let path = source.file.as_path();
     if samkit_engine::is_volume_file(path) {
-        return engine_png(path, budget);
+        return engine_png(source, budget);
     }
     let bytes = std::fs::read(path).map_err(FileError::Read)?;
     let format = image::guess_format(&bytes)
@@ -189,12 +191,16 @@ pub(super) fn file_bytes(
         return Ok((ct, bytes));
     }
     // Rotated (EXIF) or not browser-displayable: send the engine's pixels as PNG.
-    engine_png(path, budget)
+    engine_png(source, budget)
 }
 
 /// The pixels the engine encodes (EXIF rotation applied; DICOM/NIfTI windowed), as PNG.
-fn engine_png(path: &Path, budget: PixelBudget) -> Result<(&'static str, Vec<u8>), FileError> {
-    let rgb = samkit_engine::load_rgb_within(path, budget)
+fn engine_png(
+    source: &ImageSource,
+    budget: PixelBudget,
+) -> Result<(&'static str, Vec<u8>), FileError> {
+    let rgb = source
+        .load_rgb(budget)
         .map_err(|e| FileError::Decode(e.to_string()))?;
     let mut out = std::io::Cursor::new(Vec::new());
     rgb.write_to(&mut out, image::ImageFormat::Png)
