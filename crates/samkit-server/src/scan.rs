@@ -83,7 +83,48 @@ pub fn oriented_size(path: &Path, budget: PixelBudget) -> Result<(u32, u32, Orie
     Ok(if swapped { (h, w, o) } else { (w, h, o) })
 }
 
+/// A folder that is one DICOM series: two DICOM files or more, nothing else in it
+/// (no images of other kinds, no subfolders), readable as one volume. Any other folder
+/// is walked, so no image in it is ever hidden behind a series that cannot be read.
+fn is_series_folder(dir: &Path, budget: PixelBudget) -> bool {
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return false;
+    };
+    let mut dicoms = 0;
+    for entry in rd.flatten() {
+        let path = entry.path();
+        if entry.file_name().to_string_lossy().starts_with('.') {
+            continue;
+        }
+        if path.is_dir() || !samkit_engine::is_volume_file(&path) {
+            return false;
+        }
+        dicoms += 1;
+    }
+    dicoms >= 2
+        && samkit_engine::is_volume_file(dir)
+        && samkit_engine::volume_size(dir, budget).is_ok()
+}
+
+/// SHA-256 of a file, or of a series folder's files (names and bytes, in name order).
 fn file_hash(path: &Path) -> std::io::Result<String> {
+    if path.is_dir() {
+        let mut names: Vec<PathBuf> = std::fs::read_dir(path)?
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| {
+                !p.file_name()
+                    .is_some_and(|n| n.to_string_lossy().starts_with('.'))
+            })
+            .collect();
+        names.sort();
+        let mut h = Sha256::new();
+        for p in names {
+            h.update(p.file_name().unwrap_or_default().as_encoded_bytes());
+            h.update(file_hash(&p)?.as_bytes());
+        }
+        return Ok(hex::encode(h.finalize()));
+    }
     let mut f = std::fs::File::open(path)?;
     let mut h = Sha256::new();
     let mut buf = vec![0u8; 1 << 16];
@@ -143,6 +184,7 @@ pub fn scan(
                             .into(),
                     });
                 }
+                Ok(t) if t.is_dir() && is_series_folder(&path, budget) => files.push(path),
                 Ok(t) if t.is_dir() => stack.push(path),
                 Ok(_) => files.push(path),
                 Err(_) => {}

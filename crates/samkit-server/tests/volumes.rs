@@ -55,6 +55,10 @@ async fn volumes_are_listed_slice_by_slice_and_shown_windowed() {
         ("multi.dcm#z=2", 10, 8),
         ("stack16.tif#z=1", 50, 40),
         ("one-page16.tif", 50, 40),
+        // A folder of one DICOM series is a volume; one of two sizes is walked.
+        ("series#z=3", 7, 6),
+        ("mixed/a.dcm", 7, 6),
+        ("mixed/b.dcm", 8, 8),
     ] {
         assert!(
             listed.contains(&(want.0.to_string(), want.1, want.2)),
@@ -155,6 +159,23 @@ async fn volumes_are_listed_slice_by_slice_and_shown_windowed() {
         assert_eq!(t.status, 200);
     }
     assert_ne!(shown_slices[0], shown_slices[1]);
+    assert_eq!(of("series").len(), 4);
+    let f = c
+        .get(&format!("/api/images/{}/file", id_of("series#z=2")))
+        .await
+        .unwrap();
+    assert_eq!(f.status, 200);
+    let options = samkit_engine::ReadOptions {
+        window: None,
+        slice: Some(2),
+    };
+    let engine = samkit_engine::load_rgb_with(
+        &dir.path().join("series"),
+        samkit_engine::PixelBudget::DEFAULT,
+        &options,
+    )
+    .unwrap();
+    assert_eq!(image::load_from_memory(&f.body).unwrap().to_rgb8(), engine);
 }
 
 /// The sphere (radius 18 voxels, slices 4 voxels apart, centre slice 4): a click on the

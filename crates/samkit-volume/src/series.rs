@@ -101,6 +101,18 @@ pub(crate) fn size(dir: &Path, budget: PixelBudget) -> Result<(u32, u32, u32), V
     for f in &files {
         let (w, h, frames) = dicom::size(f, budget)?;
         let o = out.get_or_insert((w, h, 0));
+        if (o.0, o.1) != (w, h) {
+            return Err(problem(
+                dir,
+                format!(
+                    "mixed sizes: {} is {w}×{h} where the series' first slice is {}×{}; a \
+                     series folder must hold one series of one size",
+                    f.display(),
+                    o.0,
+                    o.1
+                ),
+            ));
+        }
         o.2 = o.2.saturating_add(frames);
     }
     let (w, h, d) = out.ok_or_else(|| VolumeError::NotAVolume {

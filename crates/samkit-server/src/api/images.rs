@@ -42,7 +42,7 @@ pub(super) async fn image_file(
 ) -> ApiResult<Response> {
     let i = own_image(&st, id).await?;
     let source = ImageSource::of(&st.root, &i.path);
-    if i.missing || !source.file.is_file() {
+    if i.missing || !source.file.exists() {
         return Err(missing_err(&i));
     }
     if !st.follow_symlinks && !scan::inside(&st.root, &source.file) {
@@ -103,7 +103,7 @@ pub(super) async fn image_thumb(
 ) -> ApiResult<Response> {
     let i = own_image(&st, id).await?;
     let source = ImageSource::of(&st.root, &i.path);
-    if i.missing || !source.file.is_file() {
+    if i.missing || !source.file.exists() {
         return Err(missing_err(&i));
     }
     if !st.follow_symlinks && !scan::inside(&st.root, &source.file) {
