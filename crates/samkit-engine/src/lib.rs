@@ -31,6 +31,7 @@ mod postprocess;
 mod prediction;
 pub mod preprocess;
 mod prompt;
+pub mod propagate;
 mod runtime;
 pub mod zoom;
 

@@ -3,8 +3,6 @@
 //! order), an in-memory LRU of embeddings over the on-disk [`EmbeddingCache`], and the
 //! LRU of prediction tokens whose low-resolution logits feed refinements.
 
-use std::collections::{HashMap, HashSet, VecDeque};
-use std::hash::Hash;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
@@ -13,9 +11,11 @@ use samkit_engine::{
     image_hash, Embedding, EmbeddingCache, LowResLogits, PixelBudget, SamDecoder, SamModel,
 };
 use samkit_store::{Image, Store};
-use serde::Serialize;
 use serde_json::{json, Value};
 use tokio::sync::{watch, Notify};
+
+pub use crate::encode_queue::EmbedState;
+use crate::encode_queue::{Lru, Queue};
 
 /// Loads the model (runs on a blocking thread at startup; called once more for each
 /// extra decoder session). The error is shown to users.
@@ -48,123 +48,6 @@ impl ModelState {
     }
 }
 
-/// A small least-recently-used map (capacities here are tens of entries).
-pub struct Lru<K, V> {
-    cap: usize,
-    map: HashMap<K, V>,
-    order: VecDeque<K>,
-}
-
-impl<K: Eq + Hash + Clone, V: Clone> Lru<K, V> {
-    pub fn new(cap: usize) -> Self {
-        Lru {
-            cap: cap.max(1),
-            map: HashMap::new(),
-            order: VecDeque::new(),
-        }
-    }
-    pub fn get(&mut self, k: &K) -> Option<V> {
-        let v = self.map.get(k)?.clone();
-        self.order.retain(|x| x != k);
-        self.order.push_back(k.clone());
-        Some(v)
-    }
-    pub fn insert(&mut self, k: K, v: V) {
-        if self.map.insert(k.clone(), v).is_some() {
-            self.order.retain(|x| x != &k);
-        }
-        self.order.push_back(k);
-        while self.order.len() > self.cap {
-            if let Some(old) = self.order.pop_front() {
-                self.map.remove(&old);
-            }
-        }
-    }
-    pub fn remove(&mut self, k: &K) {
-        if self.map.remove(k).is_some() {
-            self.order.retain(|x| x != k);
-        }
-    }
-}
-
-/// Embedding state of one image, as the API reports it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum EmbedState {
-    None,
-    Queued,
-    Encoding,
-    Ready,
-    Failed,
-}
-
-impl EmbedState {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            EmbedState::None => "none",
-            EmbedState::Queued => "queued",
-            EmbedState::Encoding => "encoding",
-            EmbedState::Ready => "ready",
-            EmbedState::Failed => "failed",
-        }
-    }
-}
-
-#[derive(Default)]
-struct Queue {
-    /// Image ids in list order (present on disk only).
-    order: Vec<i64>,
-    urgent: VecDeque<i64>,
-    viewing: Option<i64>,
-    encoding: Option<(i64, String)>,
-    ready: HashSet<i64>,
-    failed: HashMap<i64, String>,
-}
-
-impl Queue {
-    fn wanted(&self, id: i64) -> bool {
-        !self.ready.contains(&id) && !self.failed.contains_key(&id)
-    }
-
-    fn window(&self, prefetch: usize) -> Vec<i64> {
-        let start = self
-            .viewing
-            .and_then(|v| self.order.iter().position(|&x| x == v))
-            .map_or(0, |p| p + 1);
-        self.order
-            .iter()
-            .skip(start)
-            .take(prefetch)
-            .copied()
-            .collect()
-    }
-
-    fn pick(&mut self, prefetch: usize) -> Option<i64> {
-        while let Some(id) = self.urgent.pop_front() {
-            if self.wanted(id) && self.order.contains(&id) {
-                return Some(id);
-            }
-        }
-        self.window(prefetch)
-            .into_iter()
-            .find(|&id| self.wanted(id))
-    }
-
-    fn state(&self, id: i64, prefetch: usize) -> EmbedState {
-        if self.ready.contains(&id) {
-            EmbedState::Ready
-        } else if self.encoding.as_ref().is_some_and(|(e, _)| *e == id) {
-            EmbedState::Encoding
-        } else if self.failed.contains_key(&id) {
-            EmbedState::Failed
-        } else if self.urgent.contains(&id) || self.window(prefetch).contains(&id) {
-            EmbedState::Queued
-        } else {
-            EmbedState::None
-        }
-    }
-}
-
 /// Why an embedding is not available.
 pub enum EmbedWait {
     /// Still queued or encoding after the wait.
@@ -187,6 +70,7 @@ pub struct Engine {
     store: Store,
     project_id: i64,
     root: PathBuf,
+    windows: crate::source::Windows,
     prefetch: usize,
     q: Mutex<Queue>,
     wake: Notify,
@@ -214,6 +98,7 @@ impl Engine {
         store: Store,
         project_id: i64,
         root: PathBuf,
+        windows: crate::source::Windows,
         cache_dir: PathBuf,
         prefetch: usize,
         decoders: usize,
@@ -231,6 +116,7 @@ impl Engine {
             store,
             project_id,
             root,
+            windows,
             prefetch,
             q: Mutex::new(Queue::default()),
             wake: Notify::new(),
@@ -489,14 +375,22 @@ impl Engine {
             let started = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
             lock(&self.q).encoding = Some((id, started));
             self.bump();
-            let source = crate::source::ImageSource::of(&self.root, &image.path);
+            let source = crate::source::ImageSource::of(&self.root, &image.path, &self.windows);
             let cache = self.cache.clone();
             let m = model.clone();
             let t = Instant::now();
             let budget = self.budget;
+            let used = source.clone();
             let res = tokio::task::spawn_blocking(move || encode(&m, &cache, &source, budget))
                 .await
                 .unwrap_or_else(|e| Err(format!("encoder crashed: {e}")));
+            if self.windows.get(&used.relative) != used.window {
+                // The volume's window changed while this slice was encoded: those pixels
+                // are no longer the image's, and it is encoded again.
+                lock(&self.q).encoding = None;
+                self.bump();
+                continue;
+            }
             match res {
                 Ok((e, hash, cached)) => {
                     tracing::info!(
@@ -622,50 +516,4 @@ fn encode(
     cache.store(&hash, &e).map_err(|e| e.to_string())?;
     model.prepare(&e).map_err(|e| e.to_string())?;
     Ok((e, hash, false))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn lru_evicts_least_recently_used() {
-        let mut l = Lru::new(2);
-        l.insert(1, "a");
-        l.insert(2, "b");
-        assert_eq!(l.get(&1), Some("a"));
-        l.insert(3, "c");
-        assert_eq!(
-            (l.get(&1), l.get(&2), l.get(&3)),
-            (Some("a"), None, Some("c"))
-        );
-    }
-
-    #[test]
-    fn encoding_order_is_urgent_then_images_after_the_viewed_one() {
-        let mut q = Queue {
-            order: vec![10, 11, 12, 13, 14],
-            ..Default::default()
-        };
-        // Nothing viewed yet: prefetch from the start of the list.
-        assert_eq!(q.pick(2), Some(10));
-        q.ready.insert(10);
-        q.viewing = Some(12);
-        q.urgent.push_back(12);
-        assert_eq!(q.pick(2), Some(12));
-        q.ready.insert(12);
-        assert_eq!(q.state(13, 2), EmbedState::Queued);
-        assert_eq!(q.state(11, 2), EmbedState::None);
-        assert_eq!(q.pick(2), Some(13));
-        q.ready.insert(13);
-        q.failed.insert(14, "bad".into());
-        assert_eq!(
-            q.pick(2),
-            None,
-            "failed images are not retried on their own"
-        );
-        // An image no longer in the list (deleted from disk) is never picked.
-        q.urgent.push_back(99);
-        assert_eq!(q.pick(2), None);
-    }
 }

@@ -25,6 +25,7 @@ mod api;
 mod auto_jobs;
 pub mod client;
 pub mod demo;
+mod encode_queue;
 mod engine;
 mod error;
 pub mod export;
@@ -123,6 +124,8 @@ pub struct AppState {
     pub follow_symlinks: bool,
     pub budget: samkit_engine::PixelBudget,
     pub(crate) auto_jobs: auto_jobs::AutoJobs,
+    /// The window chosen per volume file (DICOM, NIfTI, TIFF stack).
+    pub(crate) windows: source::Windows,
 }
 
 /// An opened project, ready to serve.
@@ -179,10 +182,12 @@ impl Server {
             .cache_dir
             .clone()
             .unwrap_or_else(|| root.join(".samkit").join("embeddings"));
+        let windows = source::Windows::from_rows(&store.volume_windows(project.id).await?);
         let engine = engine::Engine::new(
             store.clone(),
             project.id,
             root.clone(),
+            windows.clone(),
             cache_dir,
             cfg.prefetch,
             cfg.decoders,
@@ -198,6 +203,7 @@ impl Server {
             follow_symlinks: cfg.follow_symlinks,
             budget: cfg.max_pixels,
             auto_jobs: auto_jobs::AutoJobs::default(),
+            windows,
         });
         api::rescan(&state).await.map_err(|e| ServerError::Root {
             path: cfg.root.clone(),

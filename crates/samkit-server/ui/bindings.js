@@ -22,6 +22,7 @@ import { loadProject, doExport, doImport } from './project.js';
 import { initDisplay, toggleOutlineOnly } from './display.js';
 import { bindInstanceRows } from './instances.js';
 import { initMaskOptions } from './mask-options.js';
+import { bindVolume, stepSlice } from './volume.js';
 
 // UI bindings and keyboard
 export function bindUi() {
@@ -46,6 +47,7 @@ export function bindUi() {
   tid('add-category').addEventListener('click', () => openCategoryManager({ create: true }));
   bindHistoryPanel();
   bindAttributesPanel();
+  bindVolume();
   tid('candidate-cycle').addEventListener('click', () => cycleCandidate(1));
   tid('accept').addEventListener('click', acceptMask);
   tid('clear').addEventListener('click', clearPrompts);
@@ -156,6 +158,12 @@ const onKey = shortcutHandler({
     viewer.draw();
   },
   image: (d) => stepImage(d),
+  slice: (d) => stepSlice(d),
+  windowTool: () => {
+    if (tid('window-controls').hidden) return false;
+    setTool(S.tool === 'window' ? 'prompt' : 'window');
+    return true;
+  },
   zoom: (f) => viewer.zoomBy(f),
   fit: () => viewer.fit(),
   toggleInstances: () => toggleHideAll(),

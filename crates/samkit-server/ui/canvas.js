@@ -15,6 +15,7 @@ import { hoverCanvas } from './display.js';
 import { isReviewMode } from './layout.js';
 import { selectAt } from './edit.js';
 import { vertexDown, vertexMove, vertexUp, drawOutline } from './polygon.js';
+import { levelStart, levelMove, levelEnd } from './volume.js';
 
 export const viewer = new Viewer($('#canvas'), {
   mode: () => (S.imageReady ? S.tool : 'prompt'),
@@ -29,6 +30,9 @@ export const viewer = new Viewer($('#canvas'), {
   onVertexMove: (p) => vertexMove(p),
   onVertexUp: () => vertexUp(),
   drawOverlay: (ctx, toScreen) => drawOutline(ctx, toScreen),
+  onLevelStart: () => levelStart(),
+  onLevelMove: (dx, dy) => levelMove(dx, dy),
+  onLevelEnd: () => levelEnd(),
   onBrushStart: (x, y) => brushStart(x, y),
   onBrushMove: (x, y) => brushMove(x, y),
   onBrushEnd: () => brushEnd(),

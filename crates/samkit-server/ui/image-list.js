@@ -36,6 +36,15 @@ function makeRow(im) {
   return li;
 }
 
+/** Loads the thumbnails of `ids` again (their pixels changed: a volume's new window). */
+export function refreshThumbs(ids) {
+  const stamp = Date.now();
+  for (const id of ids) {
+    const img = rows.get(id)?.querySelector('img.thumb');
+    if (img) img.src = `${api.thumbUrl(id)}?shown=${stamp}`;
+  }
+}
+
 function updateRow(li, im, i, states) {
   const emb = states[im.id] || im.embedding || 'none';
   const status = statusOf(im);

@@ -14,6 +14,7 @@ import { renderImageList, STATUS_LABEL } from './image-list.js';
 import { refreshHistory, noteHistory, resetHistoryScope } from './history.js';
 import { loadProject } from './project.js';
 import { Drafts } from './drafts.js';
+import { volumeOnImageOpen } from './volume.js';
 
 /** Unaccepted work of the images left, by image id. */
 export const drafts = new Drafts();
@@ -39,6 +40,7 @@ export async function openImage(idx) {
   tid('image-name').textContent = S.image.name;
   tid('image-status').value = S.image.status;
   categoryOnImageOpen();
+  volumeOnImageOpen();
   resetHistoryScope();
   refreshHistory();
   renderImageList();

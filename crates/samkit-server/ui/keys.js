@@ -67,6 +67,9 @@ export function shortcutHandler(a) {
       case 'g': case 'G': a.tool('polygon'); break;
       case '[': a.brushSize(1 / 1.25); break;
       case ']': a.brushSize(1.25); break;
+      case 'ArrowDown': if (!a.slice(+1)) handled = false; break;
+      case 'ArrowUp': if (!a.slice(-1)) handled = false; break;
+      case 'a': case 'A': if (!a.windowTool()) handled = false; break;
       case 'n': case 'N': case 'ArrowRight': a.image(+1); break;
       case 'p': case 'P': case 'ArrowLeft': a.image(-1); break;
       case '+': case '=': a.zoom(1.25); break;

@@ -21,7 +21,8 @@ export class Viewer {
    *   onHover(point or null) (optional: the pointer over the image, no button down)
    *   onSelect(x, y) (optional: Ctrl/⌘+click, pick the instance there), onVertexDown(point,
    *   scale) -> grabbed?, onVertexMove(point), onVertexUp(), drawOverlay(ctx, toScreen)
-   *   (optional: the Polygon tool)
+   *   (optional: the Polygon tool), onLevelStart(), onLevelMove(dx, dy), onLevelEnd()
+   *   (optional: the Window tool's drag, screen px from where it started)
    */
   constructor(canvas, h) {
     this.canvas = canvas;
@@ -95,6 +96,11 @@ export class Viewer {
     this.points = [];
     this.box = null;
     this.fit();
+  }
+  /** The same image's pixels shown another way (a volume's window): view and layers kept. */
+  replaceImage(image) {
+    this.image = image;
+    this.draw();
   }
   /**
    * Accepted instances: opaque colours where masked (the fill alpha is applied here);
@@ -220,6 +226,12 @@ export class Viewer {
       this.gesture = { kind: 'vertex' };
       return;
     }
+    if (mode === 'window' && e.button === 0) {
+      // The Window tool (volumes): a drag sets the window, it adds no prompt.
+      this.gesture = { kind: 'level', sx: e.clientX, sy: e.clientY };
+      this.h.onLevelStart?.();
+      return;
+    }
     if ((mode === 'brush' || mode === 'eraser') && e.button === 0) {
       this.gesture = { kind: 'brush' };
       this.h.onBrushStart(p.x, p.y);
@@ -275,6 +287,8 @@ export class Viewer {
     } else if (g.kind === 'brush') {
       this.h.onBrushMove(p.x, p.y);
       this.draw();
+    } else if (g.kind === 'level') {
+      this.h.onLevelMove?.(e.clientX - g.sx, e.clientY - g.sy);
     } else if (g.kind === 'vertex') {
       this.h.onVertexMove(p);
     } else if (g.kind === 'press' || g.kind === 'box') {
@@ -300,6 +314,8 @@ export class Viewer {
       this.updateCursor();
     } else if (g.kind === 'brush') {
       this.h.onBrushEnd();
+    } else if (g.kind === 'level') {
+      this.h.onLevelEnd?.();
     } else if (g.kind === 'vertex') {
       this.h.onVertexUp();
     } else if (g.kind === 'box') {

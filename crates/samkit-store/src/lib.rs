@@ -3,7 +3,7 @@
 //! Data model (see `migrations/`): projects (name, root folder, guidelines markdown),
 //! images (path, size, content hash, review status), categories (name, colour),
 //! instances (COCO RLE mask as JSON, category, score, the prompts that produced it,
-//! author) and an append-only `history` of every change with the rows before and after,
+//! author), the window chosen for each volume file and an append-only `history` of every change with the rows before and after,
 //! so any past state can be inspected and restored ([`Store::restore_from_history`]).
 //!
 //! Several annotators share one project, so every editable row carries a `version`:
@@ -32,6 +32,7 @@ mod images;
 mod instances;
 mod model;
 mod projects;
+mod windows;
 
 use std::path::Path;
 use std::str::FromStr;
@@ -51,6 +52,7 @@ pub use model::{
 };
 /// JSON column wrapper used by the row types.
 pub use sqlx::types::Json;
+pub use windows::VolumeWindow;
 
 /// Colour of the default category and first entries of the palette new categories use.
 pub const PALETTE: [&str; 12] = [

@@ -634,3 +634,46 @@ async fn attributes_are_checked_versioned_and_restored() {
         other => panic!("expected an instance, got {other:?}"),
     }
 }
+
+#[tokio::test]
+async fn volume_windows_are_set_replaced_and_cleared_per_file() {
+    let (_dir, store, p, _, _) = fresh().await;
+    assert!(store.volume_windows(p.id).await.unwrap().is_empty());
+    let w = store
+        .set_volume_window(p.id, "ct.nii.gz", Some((40.0, 400.0)), "ann")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (w.file.as_str(), w.center, w.width),
+        ("ct.nii.gz", 40.0, 400.0)
+    );
+    store
+        .set_volume_window(p.id, "ct.nii.gz", Some((-600.0, 1500.0)), "bob")
+        .await
+        .unwrap();
+    store
+        .set_volume_window(p.id, "mr.nii", Some((300.0, 600.0)), "bob")
+        .await
+        .unwrap();
+    let all = store.volume_windows(p.id).await.unwrap();
+    assert_eq!(
+        all.iter()
+            .map(|w| (w.file.as_str(), w.center, w.width, w.updated_by.as_str()))
+            .collect::<Vec<_>>(),
+        [
+            ("ct.nii.gz", -600.0, 1500.0, "bob"),
+            ("mr.nii", 300.0, 600.0, "bob")
+        ]
+    );
+    assert_eq!(
+        store
+            .set_volume_window(p.id, "ct.nii.gz", None, "bob")
+            .await
+            .unwrap(),
+        None
+    );
+    let left = store.volume_windows(p.id).await.unwrap();
+    assert_eq!(left.len(), 1);
+    assert_eq!(left[0].file, "mr.nii");
+}

@@ -41,7 +41,7 @@ pub(super) async fn start_auto(
         }
         _ => {}
     }
-    let source = crate::source::ImageSource::of(&st.root, &img.path);
+    let source = crate::source::ImageSource::of(&st.root, &img.path, &st.windows);
     let job = st
         .auto_jobs
         .start(st.engine.clone(), img, source, st.budget, r);

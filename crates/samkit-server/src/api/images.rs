@@ -35,13 +35,29 @@ pub(super) async fn image_one(State(st): S, ApiPath(id): ApiPath<i64>) -> ApiRes
     Ok(Json(image_json(&st, &i)))
 }
 
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub(super) struct FileQuery {
+    /// `CENTER,WIDTH`: a preview of a volume slice through this window (not stored).
+    window: Option<String>,
+}
+
+/// The ETag of an image's pixels as shown: its content and, for a volume, the window.
+fn shown_etag(i: &samkit_store::Image, source: &ImageSource, suffix: &str) -> String {
+    match source.window {
+        Some(w) => format!("\"{}-w{}_{}{suffix}\"", i.content_hash, w.center, w.width),
+        None => format!("\"{}{suffix}\"", i.content_hash),
+    }
+}
+
 pub(super) async fn image_file(
     State(st): S,
     ApiPath(id): ApiPath<i64>,
+    ApiQuery(q): ApiQuery<FileQuery>,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
     let i = own_image(&st, id).await?;
-    let source = ImageSource::of(&st.root, &i.path);
+    let source = ImageSource::of(&st.root, &i.path, &st.windows);
     if i.missing || !source.file.exists() {
         return Err(missing_err(&i));
     }
@@ -56,7 +72,10 @@ pub(super) async fn image_file(
             ),
         ));
     }
-    let etag = format!("\"{}\"", i.content_hash);
+    if let Some(w) = q.window.as_deref() {
+        return window_preview(&st, &i, source, w).await;
+    }
+    let etag = shown_etag(&i, &source, "");
     if headers
         .get(header::IF_NONE_MATCH)
         .and_then(|v| v.to_str().ok())
@@ -102,7 +121,7 @@ pub(super) async fn image_thumb(
     headers: HeaderMap,
 ) -> ApiResult<Response> {
     let i = own_image(&st, id).await?;
-    let source = ImageSource::of(&st.root, &i.path);
+    let source = ImageSource::of(&st.root, &i.path, &st.windows);
     if i.missing || !source.file.exists() {
         return Err(missing_err(&i));
     }
@@ -113,7 +132,7 @@ pub(super) async fn image_thumb(
             format!("{} is a link to a file outside the project folder", i.path),
         ));
     }
-    let etag = format!("\"{}-t{THUMB_SIDE}\"", i.content_hash);
+    let etag = shown_etag(&i, &source, &format!("-t{THUMB_SIDE}"));
     if headers
         .get(header::IF_NONE_MATCH)
         .and_then(|v| v.to_str().ok())
@@ -155,6 +174,67 @@ pub(super) async fn image_thumb(
         resp.headers_mut().insert(header::ETAG, v);
     }
     Ok(resp)
+}
+
+/// `/file?window=C,W`: the slice through a window being tried (dragged), as PNG; not
+/// cached, nothing stored.
+async fn window_preview(
+    st: &AppState,
+    i: &samkit_store::Image,
+    source: ImageSource,
+    window: &str,
+) -> ApiResult<Response> {
+    let bad = || {
+        ApiError::bad_request(format!(
+            "window={window:?} is not CENTER,WIDTH (e.g. window=40,400)"
+        ))
+    };
+    let (c, w) = window.split_once(',').ok_or_else(bad)?;
+    let (c, w) = (
+        c.trim().parse::<f64>().map_err(|_| bad())?,
+        w.trim().parse::<f64>().map_err(|_| bad())?,
+    );
+    let window = super::window::checked_window(c, w).map_err(ApiError::bad_request)?;
+    if !source.is_volume() {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "not_windowable",
+            format!("{} is not a volume image; only those have a window", i.path),
+        ));
+    }
+    let budget = st.budget;
+    let name = i.path.clone();
+    let bytes = tokio::task::spawn_blocking(move || -> Result<Vec<u8>, String> {
+        let rgb = source
+            .load_rgb_through(budget, Some(window))
+            .map_err(|e| e.to_string())?;
+        let mut out = std::io::Cursor::new(Vec::new());
+        // Fast compression: a preview is thrown away at the next drag step.
+        let enc = image::codecs::png::PngEncoder::new_with_quality(
+            &mut out,
+            image::codecs::png::CompressionType::Fast,
+            image::codecs::png::FilterType::Sub,
+        );
+        rgb.write_with_encoder(enc).map_err(|e| e.to_string())?;
+        Ok(out.into_inner())
+    })
+    .await
+    .map_err(|e| ApiError::internal(e.to_string()))?
+    .map_err(|e| {
+        ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "undecodable_image",
+            format!("{name} cannot be shown: {e}"),
+        )
+    })?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "image/png"),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        bytes,
+    )
+        .into_response())
 }
 
 pub(super) enum FileError {

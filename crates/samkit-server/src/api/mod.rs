@@ -42,8 +42,10 @@ mod outline;
 mod predict;
 mod predict_masks;
 mod project;
+mod propagate;
 mod transfer;
 mod ui;
+mod window;
 
 use auto::*;
 use categories::*;
@@ -54,8 +56,10 @@ use outline::*;
 use predict::*;
 use predict_masks::*;
 use project::*;
+use propagate::*;
 use transfer::*;
 use ui::*;
+use window::*;
 
 pub use fuzzing::{check_request_body, check_yolo_upload};
 pub(crate) use project::rescan;
@@ -289,12 +293,14 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/images/{id}/file", get(image_file))
         .route("/images/{id}/thumb", get(image_thumb))
         .route("/images/{id}/status", put(image_status))
+        .route("/images/{id}/window", get(get_window).put(put_window))
         .route("/images/{id}/embed", post(embed))
         .route("/embeddings", get(embeddings))
         .route(
             "/images/{id}/predict",
             post(predict.layer(limit(MASK_BODY))), // mask_input is a whole mask
         )
+        .route("/images/{id}/propagate", post(propagate))
         .route(
             "/images/{id}/outline",
             post(outline.layer(limit(MASK_BODY))),

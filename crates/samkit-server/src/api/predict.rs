@@ -101,6 +101,37 @@ pub(super) fn prompt_points(r: &PredictReq) -> ApiResult<Vec<Point>> {
     Ok(points)
 }
 
+/// The embedding of `img`, waiting up to `wait` for it; the API's error otherwise.
+pub(super) async fn wait_embedding(
+    st: &AppState,
+    img: &samkit_store::Image,
+    wait: Duration,
+) -> ApiResult<Arc<Embedding>> {
+    match st.engine.embedding(img.id, wait).await {
+        Ok(e) => Ok(e),
+        Err(EmbedWait::Model(m)) => Err(model_err(m)),
+        Err(EmbedWait::Failed(msg)) => Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "encoding_failed",
+            format!("{} could not be encoded: {msg}", img.path),
+        )),
+        Err(EmbedWait::NotReady(s)) => {
+            let mut e = ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "encoding",
+                format!(
+                    "{} is still being encoded ({}); try again in a moment",
+                    img.path,
+                    s.as_str()
+                ),
+            )
+            .with("embedding", json!(s.as_str()));
+            e.retry_after = Some(1);
+            Err(e)
+        }
+    }
+}
+
 pub(super) async fn predict(
     State(st): S,
     ApiPath(id): ApiPath<i64>,
@@ -152,31 +183,7 @@ pub(super) async fn predict(
     };
     let wait = Duration::from_millis(r.wait_ms.unwrap_or(15_000).min(60_000));
     let t_wait = Instant::now();
-    let emb = match st.engine.embedding(id, wait).await {
-        Ok(e) => e,
-        Err(EmbedWait::Model(m)) => return Err(model_err(m)),
-        Err(EmbedWait::Failed(msg)) => {
-            return Err(ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "encoding_failed",
-                format!("{} could not be encoded: {msg}", img.path),
-            ))
-        }
-        Err(EmbedWait::NotReady(s)) => {
-            let mut e = ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "encoding",
-                format!(
-                    "{} is still being encoded ({}); try again in a moment",
-                    img.path,
-                    s.as_str()
-                ),
-            )
-            .with("embedding", json!(s.as_str()));
-            e.retry_after = Some(1);
-            return Err(e);
-        }
-    };
+    let emb = wait_embedding(&st, &img, wait).await?;
     let wait_ms = t_wait.elapsed().as_secs_f64() * 1e3;
     let multimask = r.multimask.unwrap_or(true);
     let backend = match st.engine.model() {

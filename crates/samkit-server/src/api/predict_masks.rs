@@ -3,16 +3,11 @@
 //! (`min_region_area`).
 
 use super::*;
-use samkit_engine::zoom::{mask_input_for_crop, Crop};
-use samkit_engine::Size;
+use samkit_engine::propagate::mask_input_from_mask;
 use samkit_mask::{remove_small_regions, Mask, RegionMode};
 
 /// The largest `min_region_area` (px): beyond it the clean-up would remove objects, not specks.
 pub(super) const MAX_MIN_REGION_AREA: u64 = 100_000;
-
-/// Logit of a `mask_input` pixel: inside the mask +, outside −. About what SAM's own
-/// low-res logits reach where it is sure; the model's padding gets the same magnitude.
-const MASK_INPUT_LOGIT: f32 = 20.0;
 
 /// `min_region_area` of a predict request, checked: a whole number of pixels within bounds.
 pub(super) fn min_region_area(r: &PredictReq) -> ApiResult<u64> {
@@ -44,23 +39,7 @@ pub(super) fn mask_input_from_rle(v: &Value, img: &samkit_store::Image) -> ApiRe
             img.width
         )));
     }
-    let mask = rle.decode();
-    let logits: Vec<f32> = mask
-        .as_slice()
-        .iter()
-        .map(|&b| {
-            if b != 0 {
-                MASK_INPUT_LOGIT
-            } else {
-                -MASK_INPUT_LOGIT
-            }
-        })
-        .collect();
-    let size = Size {
-        width: mask.width(),
-        height: mask.height(),
-    };
-    Ok(mask_input_for_crop(&logits, size, &Crop::whole(size)))
+    Ok(mask_input_from_mask(&rle.decode()))
 }
 
 /// SAM's clean-up of a mask (segment-anything `amg.py`, as its automatic generator does it):
