@@ -112,30 +112,20 @@ impl ImageSource {
         }
         let (volume, z) = self.volume(budget)?;
         let choice = window.map_or(WindowChoice::FromFileOrPercentiles, WindowChoice::Fixed);
-        let no_slice = || {
-            EngineError::Volume(samkit_volume::VolumeError::NoSuchSlice {
-                path: self.file.clone(),
-                slice: z,
-                depth: volume.depth,
-            })
-        };
-        let w = volume.window_for(z, &choice).ok_or_else(no_slice)?;
-        volume.slice_rgb(z, w).ok_or_else(no_slice)
+        let w = volume
+            .window_for(z, &choice)
+            .ok_or_else(|| self.no_slice(z, &volume))?;
+        volume
+            .slice_rgb(z, w)
+            .ok_or_else(|| self.no_slice(z, &volume))
     }
 
     /// The window shown, the file's own and the value range (volumes only).
     pub fn window_info(&self, budget: PixelBudget) -> samkit_engine::Result<WindowInfo> {
         let (volume, z) = self.volume(budget)?;
-        let no_slice = || {
-            EngineError::Volume(samkit_volume::VolumeError::NoSuchSlice {
-                path: self.file.clone(),
-                slice: z,
-                depth: volume.depth,
-            })
-        };
         let default = volume
             .window_for(z, &WindowChoice::FromFileOrPercentiles)
-            .ok_or_else(no_slice)?;
+            .ok_or_else(|| self.no_slice(z, &volume))?;
         let (lo, hi) = volume
             .values
             .iter()
@@ -152,6 +142,14 @@ impl ImageSource {
             current: self.window.unwrap_or(default),
             default,
             range,
+        })
+    }
+
+    fn no_slice(&self, z: u32, volume: &Volume) -> EngineError {
+        EngineError::Volume(samkit_volume::VolumeError::NoSuchSlice {
+            path: self.file.clone(),
+            slice: z,
+            depth: volume.depth,
         })
     }
 

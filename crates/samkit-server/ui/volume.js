@@ -198,7 +198,7 @@ async function propagate() {
   try {
     for (const step of steps) {
       let source = from.id;
-      let slices = slicesOf(start);
+      const slices = slicesOf(start);
       let at = slices.findIndex((s) => s.image.id === start.id) + step;
       while (!run.stop && at >= 0 && at < slices.length) {
         const target = slices[at];
@@ -214,7 +214,6 @@ async function propagate() {
         // Each result is shown for review as it comes.
         await openImage(target.index);
         status.textContent = `slice ${at + 1}: IoU ${r.iou.toFixed(2)}`;
-        slices = slicesOf(start);
         at += step;
       }
     }

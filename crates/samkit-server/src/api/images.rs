@@ -30,6 +30,27 @@ pub(super) fn missing_err(i: &samkit_store::Image) -> ApiError {
     )
 }
 
+/// The source of image `i`'s pixels, checked: on disk (else 410 `image_missing`) and
+/// inside the project folder unless `--follow-symlinks` (else 403 `outside_project`).
+pub(super) fn shown_source(st: &AppState, i: &samkit_store::Image) -> ApiResult<ImageSource> {
+    let source = ImageSource::of(&st.root, &i.path, &st.windows);
+    if i.missing || !source.file.exists() {
+        return Err(missing_err(i));
+    }
+    if !st.follow_symlinks && !scan::inside(&st.root, &source.file) {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "outside_project",
+            format!(
+                "{} is a link to a file outside the project folder; start samkit with \
+                 --follow-symlinks to serve it",
+                i.path
+            ),
+        ));
+    }
+    Ok(source)
+}
+
 pub(super) async fn image_one(State(st): S, ApiPath(id): ApiPath<i64>) -> ApiResult<Json<Value>> {
     let i = own_image(&st, id).await?;
     Ok(Json(image_json(&st, &i)))
@@ -57,21 +78,7 @@ pub(super) async fn image_file(
     headers: HeaderMap,
 ) -> ApiResult<Response> {
     let i = own_image(&st, id).await?;
-    let source = ImageSource::of(&st.root, &i.path, &st.windows);
-    if i.missing || !source.file.exists() {
-        return Err(missing_err(&i));
-    }
-    if !st.follow_symlinks && !scan::inside(&st.root, &source.file) {
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "outside_project",
-            format!(
-                "{} is a link to a file outside the project folder; start samkit with \
-                 --follow-symlinks to serve it",
-                i.path
-            ),
-        ));
-    }
+    let source = shown_source(&st, &i)?;
     if let Some(w) = q.window.as_deref() {
         return window_preview(&st, &i, source, w).await;
     }
@@ -121,17 +128,7 @@ pub(super) async fn image_thumb(
     headers: HeaderMap,
 ) -> ApiResult<Response> {
     let i = own_image(&st, id).await?;
-    let source = ImageSource::of(&st.root, &i.path, &st.windows);
-    if i.missing || !source.file.exists() {
-        return Err(missing_err(&i));
-    }
-    if !st.follow_symlinks && !scan::inside(&st.root, &source.file) {
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "outside_project",
-            format!("{} is a link to a file outside the project folder", i.path),
-        ));
-    }
+    let source = shown_source(&st, &i)?;
     let etag = shown_etag(&i, &source, &format!("-t{THUMB_SIDE}"));
     if headers
         .get(header::IF_NONE_MATCH)
@@ -184,17 +181,10 @@ async fn window_preview(
     source: ImageSource,
     window: &str,
 ) -> ApiResult<Response> {
-    let bad = || {
-        ApiError::bad_request(format!(
-            "window={window:?} is not CENTER,WIDTH (e.g. window=40,400)"
-        ))
-    };
-    let (c, w) = window.split_once(',').ok_or_else(bad)?;
-    let (c, w) = (
-        c.trim().parse::<f64>().map_err(|_| bad())?,
-        w.trim().parse::<f64>().map_err(|_| bad())?,
-    );
-    let window = super::window::checked_window(c, w).map_err(ApiError::bad_request)?;
+    let window = window
+        .parse::<samkit_engine::Window>()
+        .and_then(|w| super::window::checked_window(w.center, w.width))
+        .map_err(ApiError::bad_request)?;
     if !source.is_volume() {
         return Err(ApiError::new(
             StatusCode::BAD_REQUEST,

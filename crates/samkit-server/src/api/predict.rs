@@ -278,7 +278,7 @@ async fn onnx_proposals(
 pub(super) type LowRes = samkit_engine::LowResLogits;
 
 /// The mask `logit > 0` of row-major logits.
-fn logits_to_mask(data: &[f32], w: u32, h: u32) -> Result<Mask, String> {
+pub(super) fn logits_to_mask(data: &[f32], w: u32, h: u32) -> Result<Mask, String> {
     let bits = data.iter().map(|&v| u8::from(v > 0.0)).collect();
     Mask::from_raw(w, h, bits).map_err(|e| e.to_string())
 }

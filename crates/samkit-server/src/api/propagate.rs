@@ -104,14 +104,8 @@ pub(super) async fn propagate(
     let best = pred.best();
     let iou = best.iou;
     let size = best.logits.size;
-    let bits = best
-        .logits
-        .data
-        .iter()
-        .map(|&v| u8::from(v > 0.0))
-        .collect();
-    let mask = Mask::from_raw(size.width, size.height, bits)
-        .map_err(|e| ApiError::internal(e.to_string()))?;
+    let mask =
+        logits_to_mask(&best.logits.data, size.width, size.height).map_err(ApiError::internal)?;
     let area = mask.area();
     let rle = CocoRle::encode(&mask);
     // The pixels of both slices (the volume is cached), for the contrast rule.

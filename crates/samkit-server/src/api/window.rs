@@ -28,13 +28,10 @@ fn info_json(image: &samkit_store::Image, source: &ImageSource, info: &WindowInf
     })
 }
 
-/// The image's source, checked to be present and inside the project.
+/// The image and its source, checked as `/file` checks it.
 async fn volume_source(st: &AppState, id: i64) -> ApiResult<(samkit_store::Image, ImageSource)> {
     let i = own_image(st, id).await?;
-    let source = ImageSource::of(&st.root, &i.path, &st.windows);
-    if i.missing || !source.file.exists() {
-        return Err(missing_err(&i));
-    }
+    let source = shown_source(st, &i)?;
     Ok((i, source))
 }
 
