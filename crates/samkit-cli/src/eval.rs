@@ -8,8 +8,8 @@ use std::time::Instant;
 use anyhow::{bail, Context};
 use samkit_eval::{
     evaluate, per_image_table, planned_runs, plot_miou, progress_bar, Curve, Dataset, DatasetPaths,
-    EvalConfig, InstanceResult, OutputPaths, ProgressLog, RunHeader, RunKey, SamSegmenter,
-    Strategy, Summary, Variant, ZoomConfig, ZoomSegmenter,
+    EvalConfig, FlipSegmenter, InstanceResult, OutputPaths, ProgressLog, RunHeader, RunKey,
+    SamSegmenter, Strategy, Summary, Variant, ZoomConfig, ZoomSegmenter,
 };
 use serde_json::{json, Map, Value};
 
@@ -85,6 +85,16 @@ pub struct EvalArgs {
     #[arg(long, value_name = "K", default_value_t = 2, requires = "zoom_in",
           value_parser = clap::value_parser!(u32).range(1..))]
     pub zoom_from_click: u32,
+    /// Zoom-in: decode on the crop only when it shows more than G times the image's pixels
+    /// the whole view does (0: always, as RITM; 1: only where the whole view lost pixels)
+    #[arg(long, value_name = "G", default_value_t = 1.0, requires = "zoom_in",
+          value_parser = parse_min_gain)]
+    pub zoom_min_gain: f64,
+    /// Horizontal-flip test-time augmentation (RITM's AddHorizontalFlip): every click is
+    /// decoded on the image and its mirror image and the logits averaged (one more encoder
+    /// pass per image, two decoder passes per click; strategy sam, no zoom-in)
+    #[arg(long, conflicts_with = "zoom_in")]
+    pub flip: bool,
     /// Write the summary here, and OUT.clicks_<variant>.json and OUT.progress.jsonl beside it
     #[arg(long, value_name = "OUT.json")]
     pub json: Option<PathBuf>,
@@ -116,6 +126,13 @@ fn parse_expand(s: &str) -> Result<f64, String> {
     }
 }
 
+fn parse_min_gain(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v.is_finite() && (0.0..=100.0).contains(&v) => Ok(v),
+        _ => Err(format!("'{s}' is not a gain between 0 and 100")),
+    }
+}
+
 /// Fails before any model work when `path` cannot be written.
 fn check_folder(path: &Path) -> anyhow::Result<()> {
     Ok(samkit_outfile::check_writable(path)?)
@@ -135,14 +152,20 @@ fn strategy_suffix(strategy: &str) -> String {
 }
 
 /// Curves of an earlier run's summary, labelled "<model> <variant>" (and its strategy when
-/// it was not `sam`).
+/// it was not `sam`, and "zoom-in" when it zoomed in).
 fn curves_from(path: &Path) -> anyhow::Result<Vec<Curve>> {
     let text =
         std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
     let doc: Value =
         serde_json::from_str(&text).with_context(|| format!("{} is not JSON", path.display()))?;
     let model = doc["model"].as_str().unwrap_or("?");
-    let strategy = strategy_suffix(doc["strategy"].as_str().unwrap_or("sam"));
+    let mut strategy = strategy_suffix(doc["strategy"].as_str().unwrap_or("sam"));
+    if doc["zoom"].is_object() {
+        strategy.push_str(" zoom-in");
+    }
+    if doc["flip"] == true {
+        strategy.push_str(" flip");
+    }
     let Some(variants) = doc["variants"].as_object() else {
         bail!(
             "{} is not a `samkit eval --json` summary (no variants)",
@@ -169,6 +192,7 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
         expand: args.zoom_expand,
         min_size: args.zoom_min_size,
         from_click: args.zoom_from_click as usize,
+        min_gain: args.zoom_min_gain,
     });
     let variants = match (args.variant, zoom) {
         (VariantArg::Nomask, Some(_)) => bail!(
@@ -221,6 +245,9 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
     let loaded = model_args.load()?;
     let model = &loaded.model;
     let strategy = Strategy::from(args.strategy);
+    if args.flip && strategy != Strategy::Sam {
+        bail!("--flip averages SAM's own selection on the image and its mirror: use it with --strategy sam");
+    }
     let segmenter = SamSegmenter::new(model, strategy)?;
 
     let header = RunHeader {
@@ -232,6 +259,7 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
         ignore: paths.ignore.as_deref().map(absolute),
         strategy,
         zoom,
+        flip: args.flip,
     };
     let planned: Vec<RunKey> = planned_runs(&dataset, &config);
     let planned_set: HashSet<RunKey> = planned.iter().cloned().collect();
@@ -269,13 +297,27 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
             let fresh = evaluate(&zoomed, &dataset, &config, &done, &bar, &mut on_result)?;
             (fresh, Some(zoomed.encoder_passes()))
         }
+        None if args.flip => (
+            evaluate(
+                &FlipSegmenter::new(model),
+                &dataset,
+                &config,
+                &done,
+                &bar,
+                &mut on_result,
+            )?,
+            None,
+        ),
         None => (
             evaluate(&segmenter, &dataset, &config, &done, &bar, &mut on_result)?,
             None,
         ),
     };
-    // Crop encoder passes per object of this invocation (a resumed run counts its part).
-    let passes_per_object = crop_passes.map(|n| n as f64 / fresh.len().max(1) as f64);
+    // Crop encoder passes per object of the objects this invocation ran (none when a
+    // resumed run had nothing left to do).
+    let passes_per_object = crop_passes
+        .filter(|_| !fresh.is_empty())
+        .map(|n| n as f64 / fresh.len() as f64);
     bar.finish_and_clear();
 
     // All results in dataset order.
@@ -291,17 +333,27 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
     print!("{}", summary.table());
     let zoom_note = match (zoom, passes_per_object) {
         (Some(z), Some(p)) => format!(
-            ", zoom-in (expand {}, min {} px, from click {}; {p:.2} crop encoder passes per object)",
-            z.expand, z.min_size, z.from_click
+            ", zoom-in (expand {}, min {} px, from click {}, min gain {}; {:.2} encoder passes per object: the image and {p:.2} crops{})",
+            z.expand, z.min_size, z.from_click, z.min_gain, 1.0 + p,
+            if done.is_empty() { "" } else { ", over the objects run now" }
+        ),
+        (Some(z), None) => format!(
+            ", zoom-in (expand {}, min {} px, from click {}, min gain {}; no object run now, so no encoder passes counted)",
+            z.expand, z.min_size, z.from_click, z.min_gain
         ),
         _ => String::new(),
     };
     println!(
-        "{} images, {} objects, model {}, {} decoder, strategy {strategy}{zoom_note}, {:.1} s",
+        "{} images, {} objects, model {}, {} decoder, strategy {strategy}{zoom_note}{}, {:.1} s",
         summary.images,
         dataset.instance_count(),
         model.id(),
         model.decoder().backend(),
+        if args.flip {
+            ", flip (2 encoder passes per image)"
+        } else {
+            ""
+        },
         started.elapsed().as_secs_f64()
     );
 
@@ -313,10 +365,13 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
             json!(model.decoder().backend().to_string()),
         );
         extra.insert("strategy".into(), json!(strategy));
+        if args.flip {
+            extra.insert("flip".into(), json!(true));
+        }
         if let Some(z) = zoom {
             extra.insert(
                 "zoom".into(),
-                json!({"expand": z.expand, "min_size": z.min_size, "from_click": z.from_click,
+                json!({"expand": z.expand, "min_size": z.min_size, "from_click": z.from_click, "min_gain": z.min_gain,
                        "crop_encoder_passes_per_object": passes_per_object}),
             );
         }
@@ -354,19 +409,21 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
         );
     }
     if let Some(path) = &args.plot {
+        let mut suffix = strategy_suffix(strategy.name());
+        if zoom.is_some() {
+            suffix.push_str(" zoom-in");
+        }
+        if args.flip {
+            suffix.push_str(" flip");
+        }
         let mut curves: Vec<Curve> = summary
             .variants
             .iter()
             .map(|v| Curve {
                 label: if compare.is_empty() {
-                    format!("{}{}", v.variant.name(), strategy_suffix(strategy.name()))
+                    format!("{}{suffix}", v.variant.name())
                 } else {
-                    format!(
-                        "{} {}{}",
-                        model.id(),
-                        v.variant.name(),
-                        strategy_suffix(strategy.name())
-                    )
+                    format!("{} {}{suffix}", model.id(), v.variant.name())
                 },
                 miou: v.miou.clone(),
             })
@@ -409,6 +466,12 @@ mod tests {
         )
         .unwrap();
         assert_eq!(curves_from(&path).unwrap()[0].label, "m1 prev best-iou");
+        std::fs::write(
+            &path,
+            r#"{"model": "m1", "zoom": {"expand": 1.4}, "variants": {"prev": {"mIoU_curve": [0.5]}}}"#,
+        )
+        .unwrap();
+        assert_eq!(curves_from(&path).unwrap()[0].label, "m1 prev zoom-in");
         std::fs::write(&path, r#"{"model": "m1"}"#).unwrap();
         assert!(curves_from(&path)
             .unwrap_err()

@@ -50,6 +50,11 @@ pub struct NetArgs {
     /// the encoder) [default: 2, or 1 on a single core]
     #[arg(long, value_name = "N")]
     pub decoders: Option<usize>,
+    /// Never decode refinement clicks on a zoomed-in crop (by default a click after the
+    /// first, on an image larger than the model's 1024-px view, is decoded on a crop
+    /// around the mask at full resolution; the web app can also turn it off per user)
+    #[arg(long)]
+    pub no_zoom: bool,
     #[command(flatten)]
     pub budget: crate::budget_args::BudgetArgs,
     #[command(flatten)]
@@ -101,6 +106,9 @@ fn serve(
     }
     cfg.follow_symlinks = net.follow_symlinks;
     cfg.max_pixels = net.budget.budget();
+    if net.no_zoom {
+        cfg.zoom = None;
+    }
     if let Some(k) = net.decoders {
         cfg.decoders = k.clamp(1, 16);
     }

@@ -10,8 +10,50 @@
 //! centre by `expand` with a minimum side, rounded half to even (Python's `round`), clamped to the
 //! image; outside the crop the pasted prediction is background.
 
+use serde::{Deserialize, Serialize};
+
 use crate::preprocess::resized_size;
 use crate::{LowResLogits, Size, LOW_RES};
+
+/// Zoom-in parameters (RITM's names in the docs), shared by `samkit eval` and the web app.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct ZoomConfig {
+    /// `expansion_ratio`: the region's sides are scaled by this (default 1.4).
+    pub expand: f64,
+    /// `min_crop_size`: the region's sides are at least this many pixels (default 200).
+    pub min_size: u32,
+    /// The first click decoded on a crop (`skip_clicks` + 1; default 2).
+    pub from_click: usize,
+    /// Zoom in only when the crop shows more than this many times the image pixels the
+    /// whole view does ([`pixel_gain`]); otherwise decode on the whole image. 0: always
+    /// (RITM). Default 1: only where the whole view lost pixels.
+    #[serde(default)]
+    pub min_gain: f64,
+}
+
+impl Default for ZoomConfig {
+    fn default() -> Self {
+        ZoomConfig {
+            expand: 1.4,
+            min_size: 200,
+            from_click: 2,
+            min_gain: 1.0,
+        }
+    }
+}
+
+impl ZoomConfig {
+    /// The crop to decode click number `clicks.len()` on, given the current mask, or `None`
+    /// to decode on the whole image: before `from_click`, or when the crop would not gain
+    /// pixels.
+    pub fn region(&self, mask: &[bool], size: Size, clicks: &[(f32, f32)]) -> Option<Crop> {
+        if clicks.len() < self.from_click {
+            return None;
+        }
+        let roi = object_roi(mask, size, clicks, self.expand, self.min_size)?;
+        (pixel_gain(&roi, size) > self.min_gain).then_some(roi)
+    }
+}
 
 /// A crop: pixels `x0..x1` × `y0..y1` (half-open) of the image.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,6 +87,44 @@ impl Crop {
     pub fn to_crop(&self, x: f32, y: f32) -> (f32, f32) {
         (x - self.x0 as f32, y - self.y0 as f32)
     }
+}
+
+/// How many times more of the image's own pixels the model sees in `crop` than in the
+/// whole image: the ratio of the two resize scales (longest side to the model's input),
+/// each capped at 1, because enlarging adds no pixels. A GrabCut-sized photo (longest side
+/// < 1024) gains nothing from any crop; a 4000-px photo gains up to 3.9× from a 1024-px
+/// crop.
+pub fn pixel_gain(crop: &Crop, size: Size) -> f64 {
+    let input = f64::from(crate::preprocess::INPUT_SIZE);
+    let scale = |s: Size| (input / f64::from(s.width.max(s.height).max(1))).min(1.0);
+    scale(crop.size()) / scale(size)
+}
+
+/// RITM's `recompute_thresh_iou`: the current crop is kept while the new region overlaps
+/// it at least this much.
+pub const KEEP_IOU: f64 = 0.5;
+
+/// RITM's rule for keeping the current crop (and, here, its embedding) at a new click
+/// instead of moving to the new region `roi`: every positive click (`x`, `y`) lies inside
+/// the crop (`check_object_roi`, whose `>=` on the inclusive end leaves out the last row
+/// and column) and the new region overlaps it by [`KEEP_IOU`] (`get_bbox_iou`: the product
+/// of the rows' and the columns' segment IoUs, not the boxes' IoU).
+pub fn keeps(crop: &Crop, roi: &Crop, positive: &[(f32, f32)]) -> bool {
+    let inside = positive.iter().all(|&(x, y)| {
+        x >= crop.x0 as f32
+            && x < (crop.x1 - 1) as f32
+            && y >= crop.y0 as f32
+            && y < (crop.y1 - 1) as f32
+    });
+    // On half-open ranges: RITM's `min(b, d) − max(a, c) + 1` over inclusive ends.
+    let segment_iou = |a0: u32, a1: u32, b0: u32, b1: u32| {
+        let inter = f64::from(a1.min(b1).saturating_sub(a0.max(b0)));
+        let union = f64::from(a1.max(b1) - a0.min(b0)).max(1e-6);
+        inter / union
+    };
+    let iou = segment_iou(crop.y0, crop.y1, roi.y0, roi.y1)
+        * segment_iou(crop.x0, crop.x1, roi.x0, roi.x1);
+    inside && iou >= KEEP_IOU
 }
 
 /// The region of interest (RITM's `get_object_roi`): the bounding box of the mask (row-major
@@ -146,6 +226,33 @@ pub fn mask_input_for_crop(logits: &[f32], size: Size, crop: &Crop) -> LowResLog
     LowResLogits(out)
 }
 
+/// A prompt's points moved into a crop's coordinates.
+pub fn points_in_crop(points: &[crate::Point], crop: &Crop) -> Vec<crate::Point> {
+    points
+        .iter()
+        .map(|p| {
+            let (x, y) = crop.to_crop(p.x, p.y);
+            crate::Point { x, y, ..*p }
+        })
+        .collect()
+}
+
+/// The full-resolution logits, over the whole image, of a mask decoded on `crop`: its
+/// low-resolution logits upscaled to the crop as SAM does, then pasted.
+pub fn crop_logits_in_image(low_res: &LowResLogits, crop: &Crop, size: Size) -> Vec<f32> {
+    paste(
+        &crate::upscale_logits(low_res, crop.size()).data,
+        crop,
+        size,
+    )
+}
+
+/// The pixels of `crop` cut from the image.
+pub fn cut(image: &image::RgbImage, crop: &Crop) -> image::RgbImage {
+    let s = crop.size();
+    image::imageops::crop_imm(image, crop.x0, crop.y0, s.width, s.height).to_image()
+}
+
 /// Logits of a crop (row-major, the crop's size) placed into the image (row-major,
 /// `size`); outside the crop, `PAD_LOGIT` (background).
 pub fn paste(crop_logits: &[f32], crop: &Crop, size: Size) -> Vec<f32> {
@@ -212,6 +319,46 @@ mod tests {
             x1: 11,
             y1: 11
         }));
+    }
+
+    #[test]
+    fn pixel_gain_counts_only_pixels_the_whole_view_lost() {
+        let crop = |w, h| Crop {
+            x0: 0,
+            y0: 0,
+            x1: w,
+            y1: h,
+        };
+        // Smaller than the model's input: the whole view already has every pixel.
+        assert_eq!(pixel_gain(&crop(100, 100), size(481, 321)), 1.0);
+        // 4096 px shown at 1024 (¼); a 1024-px crop is shown 1:1, a 512-px one enlarged.
+        assert_eq!(pixel_gain(&crop(1024, 600), size(4096, 3000)), 4.0);
+        assert_eq!(pixel_gain(&crop(512, 512), size(4096, 3000)), 4.0);
+        assert_eq!(pixel_gain(&crop(2048, 100), size(4096, 3000)), 2.0);
+        assert_eq!(pixel_gain(&crop(4096, 3000), size(4096, 3000)), 1.0);
+    }
+
+    #[test]
+    fn a_crop_is_kept_while_positive_clicks_stay_inside_and_the_region_overlaps() {
+        let crop = Crop {
+            x0: 100,
+            y0: 100,
+            x1: 300,
+            y1: 300,
+        };
+        let shifted = |dx: u32| Crop {
+            x0: 100 + dx,
+            x1: 300 + dx,
+            ..crop
+        };
+        assert!(keeps(&crop, &crop, &[(150.0, 150.0)]));
+        // Columns 100..300 against 160..360: 140 / 260 = 0.54; against 170..370: 0.48.
+        assert!(keeps(&crop, &shifted(60), &[]));
+        assert!(!keeps(&crop, &shifted(70), &[]));
+        // A positive click outside, or on the last row (RITM's `>=` on the inclusive end).
+        assert!(!keeps(&crop, &crop, &[(150.0, 99.0)]));
+        assert!(!keeps(&crop, &crop, &[(150.0, 299.0)]));
+        assert!(keeps(&crop, &crop, &[(150.0, 298.0)]));
     }
 
     #[test]

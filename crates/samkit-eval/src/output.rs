@@ -60,6 +60,9 @@ pub struct RunHeader {
     /// Zoom-in refinement's parameters; absent when the run did not zoom in.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub zoom: Option<crate::ZoomConfig>,
+    /// Horizontal-flip test-time augmentation; absent when off.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub flip: bool,
 }
 
 impl RunHeader {
@@ -174,10 +177,17 @@ impl ProgressLog {
 }
 
 fn describe(h: &RunHeader) -> String {
+    let zoom = h.zoom.map_or(String::new(), |z| {
+        format!(
+            ", zoom-in (expand {}, min {} px, from click {}, min gain {})",
+            z.expand, z.min_size, z.from_click, z.min_gain
+        )
+    });
     format!(
-        "model {}, strategy {}, {} clicks, images {}, masks {}, ignore {}",
+        "model {}, strategy {}{zoom}{}, {} clicks, images {}, masks {}, ignore {}",
         h.model,
         h.strategy,
+        if h.flip { ", flip" } else { "" },
         h.max_clicks,
         h.images.display(),
         h.masks.display(),
@@ -250,6 +260,7 @@ mod tests {
             ignore: None,
             strategy: Strategy::Sam,
             zoom: None,
+            flip: false,
         }
     }
 

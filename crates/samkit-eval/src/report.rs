@@ -33,6 +33,8 @@ pub struct VariantSummary {
     pub noc90: NocFigures,
     /// mIoU after k clicks, for every k in 1..=max_clicks (index k − 1).
     pub miou: Vec<f64>,
+    /// Seconds per click (per decoder call: with zoom-in, crop encodes included), the
+    /// table's `ms/click`.
     pub decoder_mean_s: f64,
     pub decoder_median_s: f64,
     pub decoder_calls: usize,
@@ -176,7 +178,7 @@ impl Summary {
         let _ = writeln!(
             s,
             " {:>8} {:>8} {:>9} {:>9}",
-            "never85", "never90", "enc ms", "dec ms"
+            "never85", "never90", "enc ms", "ms/click"
         );
         for v in &self.variants {
             let _ = write!(

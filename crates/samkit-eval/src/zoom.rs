@@ -5,8 +5,9 @@
 //! previous logits resampled into the crop, and the crop's mask is pasted back (background
 //! outside it).
 //!
-//! The crop's embedding is reused while the next region of interest stays inside it, so an
-//! object costs about one extra encoder pass ([`ZoomSegmenter::encoder_passes`] counts
+//! The crop and its embedding are kept by RITM's rule (positive clicks inside, the next
+//! region overlapping it by IoU ≥ 0.5; [`samkit_engine::zoom::keeps`]), so an object costs
+//! about one extra encoder pass ([`ZoomSegmenter::encoder_passes`] counts
 //! them). Zoom-in needs the previous prediction at every click, so it runs the `prev`
 //! variant only.
 
@@ -14,34 +15,13 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use image::RgbImage;
-use samkit_engine::zoom::{mask_input_for_crop, object_roi, paste, Crop};
+pub use samkit_engine::zoom::ZoomConfig;
+use samkit_engine::zoom::{crop_logits_in_image, cut, keeps, mask_input_for_crop, Crop};
 use samkit_engine::{upscale_logits, Embedding, LowResLogits};
-use serde::{Deserialize, Serialize};
 
 use crate::clicker::Click;
 use crate::run::{BoxError, Segmentation, Segmenter};
 use crate::sam::SamSegmenter;
-
-/// Zoom-in parameters (RITM's names in the docs).
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct ZoomConfig {
-    /// `expansion_ratio`: the region's sides are scaled by this (default 1.4).
-    pub expand: f64,
-    /// `min_crop_size`: the region's sides are at least this many pixels (default 200).
-    pub min_size: u32,
-    /// The first click decoded on a crop (`skip_clicks` + 1; default 2).
-    pub from_click: usize,
-}
-
-impl Default for ZoomConfig {
-    fn default() -> Self {
-        ZoomConfig {
-            expand: 1.4,
-            min_size: 200,
-            from_click: 2,
-        }
-    }
-}
 
 /// The whole image's embedding and the image (crops are cut from it).
 pub struct ZoomEmbedding {
@@ -112,44 +92,35 @@ impl Segmenter for ZoomSegmenter<'_> {
                 crop,
             }
         };
-        let prev = match prev {
-            Some(p) if clicks.len() >= self.config.from_click => p,
-            _ => {
-                // Before zooming in: SAM on the whole image, its own protocol.
-                let prev_low = prev.map(|p| match p.frame {
-                    None => p.low_res.clone(),
-                    Some(_) => mask_input_for_crop(&p.logits, size, &Crop::whole(size)),
-                });
-                let (mask, low) = self.inner.decode(&embedding.whole, clicks, prev_low)?;
-                let state = whole_state(low, prev.and_then(|p| p.crop.clone()));
-                return Ok(Segmentation { mask, state });
-            }
+        // SAM on the whole image, its own protocol (before zooming in, or no gain).
+        let on_whole = |prev: Option<&ZoomState>| -> Result<Segmentation<ZoomState>, BoxError> {
+            let prev_low = prev.map(|p| match p.frame {
+                None => p.low_res.clone(),
+                Some(_) => mask_input_for_crop(&p.logits, size, &Crop::whole(size)),
+            });
+            let (mask, low) = self.inner.decode(&embedding.whole, clicks, prev_low)?;
+            let state = whole_state(low, prev.and_then(|p| p.crop.clone()));
+            Ok(Segmentation { mask, state })
+        };
+        let Some(prev) = prev else {
+            return on_whole(None);
         };
         let mask: Vec<bool> = prev.logits.iter().map(|&v| v > 0.0).collect();
         let click_xy: Vec<(f32, f32)> = clicks.iter().map(|c| (c.x as f32, c.y as f32)).collect();
-        let roi = object_roi(
-            &mask,
-            size,
-            &click_xy,
-            self.config.expand,
-            self.config.min_size,
-        )
-        .unwrap_or_else(|| Crop::whole(size));
-        // Reuse the crop's embedding while the new region stays inside it.
+        let Some(roi) = self.config.region(&mask, size, &click_xy) else {
+            return on_whole(Some(prev));
+        };
+        // Keep the crop and its embedding by RITM's rule.
+        let positive: Vec<(f32, f32)> = clicks
+            .iter()
+            .filter(|c| c.positive)
+            .map(|c| (c.x as f32, c.y as f32))
+            .collect();
         let crop = match &prev.crop {
-            Some(c) if c.0.contains(&roi) => c.clone(),
+            Some(c) if keeps(&c.0, &roi, &positive) => c.clone(),
             _ => {
-                let cs = roi.size();
-                let cut = image::imageops::crop_imm(
-                    &embedding.image,
-                    roi.x0,
-                    roi.y0,
-                    cs.width,
-                    cs.height,
-                )
-                .to_image();
                 self.encodes.fetch_add(1, Ordering::Relaxed);
-                Arc::new((roi, self.inner.embed(&cut)?))
+                Arc::new((roi, self.inner.embed(&cut(&embedding.image, &roi))?))
             }
         };
         let frame = crop.0;
@@ -166,8 +137,7 @@ impl Segmenter for ZoomSegmenter<'_> {
             })
             .collect();
         let (_, low) = self.inner.decode(&crop.1, &local, Some(mask_input))?;
-        let crop_logits = upscale_logits(&low, frame.size());
-        let logits = paste(&crop_logits.data, &frame, size);
+        let logits = crop_logits_in_image(&low, &frame, size);
         let mask = logits.iter().map(|&v| v > 0.0).collect();
         Ok(Segmentation {
             mask,

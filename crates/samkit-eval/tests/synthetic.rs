@@ -199,6 +199,7 @@ fn synthetic_set_gives_the_clicks_known_by_construction() {
         ignore: paths.ignore.clone(),
         strategy: Default::default(),
         zoom: None,
+        flip: false,
     };
     let (mut log, prev) = ProgressLog::open(&out.progress, &header, true).unwrap();
     assert!(prev.is_empty());

@@ -6,7 +6,9 @@
 mod common;
 
 use samkit_engine::DecoderBackend;
-use samkit_eval::{Click, SamSegmenter, Segmenter, Strategy, ZoomConfig, ZoomSegmenter};
+use samkit_eval::{
+    Click, FlipSegmenter, SamSegmenter, Segmenter, Strategy, ZoomConfig, ZoomSegmenter,
+};
 
 /// A red disk (radius 30 at 100, 80) on grey stripes, 320 × 200.
 fn image() -> image::RgbImage {
@@ -55,6 +57,7 @@ fn zoom_in_decodes_on_a_reused_crop_from_the_second_click() {
             expand: 1.4,
             min_size: 120,
             from_click: 2,
+            min_gain: 0.0,
         },
     );
     let whole = sam.embed(&img).unwrap();
@@ -101,6 +104,7 @@ fn a_crop_as_large_as_the_image_gives_sams_masks() {
             expand: 1.4,
             min_size: 10_000,
             from_click: 2,
+            min_gain: 0.0,
         },
     );
     let whole = sam.embed(&img).unwrap();
@@ -120,4 +124,57 @@ fn a_crop_as_large_as_the_image_gives_sams_masks() {
         ss = Some(s.state);
     }
     assert_eq!(zoom.encoder_passes(), 1);
+}
+
+#[test]
+fn by_default_an_image_the_model_sees_whole_is_never_zoomed() {
+    // 320 × 200 is enlarged to 1024 already: no crop shows a pixel more, so the default
+    // (gain above 1) decodes every click on the whole image, exactly as SAM alone.
+    let model = common::model(DecoderBackend::Native);
+    let img = image();
+    let sam = SamSegmenter::new(&model, Strategy::Sam).unwrap();
+    let zoom = ZoomSegmenter::new(
+        SamSegmenter::new(&model, Strategy::Sam).unwrap(),
+        ZoomConfig::default(),
+    );
+    let whole = sam.embed(&img).unwrap();
+    let emb = zoom.embed(&img).unwrap();
+    let (mut zs, mut ss) = (None, None);
+    for k in 1..=3 {
+        let z = zoom.predict(&emb, &CLICKS[..k], zs.as_ref()).unwrap();
+        let s = sam.predict(&whole, &CLICKS[..k], ss.as_ref()).unwrap();
+        assert_eq!(z.mask, s.mask, "click {k}");
+        zs = Some(z.state);
+        ss = Some(s.state);
+    }
+    assert_eq!(zoom.encoder_passes(), 0);
+}
+
+#[test]
+fn flip_averages_the_image_and_its_mirror() {
+    // The disk is off-centre, so the mirror image's mask lands elsewhere unless the
+    // mirror's logits are flipped back: the averaged mask must still be the disk.
+    let model = common::model(DecoderBackend::Native);
+    let img = image();
+    let flip = FlipSegmenter::new(&model);
+    let emb = flip.embed(&img).unwrap();
+    let disk: Vec<bool> = (0..200)
+        .flat_map(|y| {
+            (0..320).map(move |x| (x as f32 - 100.0).powi(2) + (y as f32 - 80.0).powi(2) <= 900.0)
+        })
+        .collect();
+    let first = flip.predict(&emb, &CLICKS[..1], None).unwrap();
+    assert!(
+        iou(&first.mask, &disk) > 0.85,
+        "IoU {}",
+        iou(&first.mask, &disk)
+    );
+    let second = flip
+        .predict(&emb, &CLICKS[..2], Some(&first.state))
+        .unwrap();
+    assert!(
+        iou(&second.mask, &disk) > 0.85,
+        "IoU {}",
+        iou(&second.mask, &disk)
+    );
 }

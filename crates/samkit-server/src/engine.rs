@@ -61,22 +61,26 @@ pub enum EmbedWait {
 pub struct TokenEntry {
     pub image_id: i64,
     pub low_res: Arc<Vec<LowResLogits>>,
+    /// The crop the logits were decoded on (zoom-in refinement); `None`: the whole image.
+    pub frame: Option<samkit_engine::zoom::Crop>,
 }
 
 pub struct Engine {
     model: RwLock<ModelState>,
-    cache: EmbeddingCache,
+    pub(crate) cache: EmbeddingCache,
     cache_dir: PathBuf,
-    store: Store,
+    pub(crate) store: Store,
     project_id: i64,
-    root: PathBuf,
-    windows: crate::source::Windows,
+    pub(crate) root: PathBuf,
+    pub(crate) windows: crate::source::Windows,
     prefetch: usize,
     q: Mutex<Queue>,
     wake: Notify,
     changed: watch::Sender<u64>,
     mem: Mutex<Lru<i64, Arc<Embedding>>>,
     tokens: Mutex<Lru<String, TokenEntry>>,
+    /// Embeddings of crops, for zoom-in refinement.
+    pub(crate) crops: crate::crops::Crops,
     next_token: Mutex<u64>,
     /// Decoder pool: each `SamDecoder` is one decoder session behind a lock, so
     /// concurrent prompts use several (free list + permits). The first is the model's
@@ -85,7 +89,7 @@ pub struct Engine {
     pool_permits: Arc<tokio::sync::Semaphore>,
     decoders: usize,
     /// The most pixels an image may declare before the encoder decodes it.
-    budget: PixelBudget,
+    pub(crate) budget: PixelBudget,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -123,6 +127,7 @@ impl Engine {
             changed: watch::Sender::new(0),
             mem: Mutex::new(Lru::new(8)),
             tokens: Mutex::new(Lru::new(64)),
+            crops: Default::default(),
             next_token: Mutex::new(0),
             pool: Mutex::new(Vec::new()),
             pool_permits: Arc::new(tokio::sync::Semaphore::new(0)),
@@ -475,6 +480,7 @@ impl Engine {
     /// Forgets an image's in-memory embedding (its file changed).
     pub fn forget(&self, id: i64) {
         lock(&self.mem).remove(&id);
+        self.crops.forget(id);
         let mut q = lock(&self.q);
         q.ready.remove(&id);
         q.failed.remove(&id);

@@ -24,6 +24,7 @@
 mod api;
 mod auto_jobs;
 pub mod client;
+mod crops;
 pub mod demo;
 mod encode_queue;
 mod engine;
@@ -77,6 +78,8 @@ pub struct Config {
     pub header_read_timeout: Duration,
     /// A request body that sends nothing for this long is refused (connection closed).
     pub body_read_timeout: Duration,
+    /// Zoom-in refinement on images larger than the model's view (`--no-zoom`: `None`).
+    pub zoom: Option<samkit_engine::zoom::ZoomConfig>,
 }
 
 impl Config {
@@ -92,6 +95,7 @@ impl Config {
             max_pixels: samkit_engine::PixelBudget::DEFAULT,
             header_read_timeout: Duration::from_secs(10),
             body_read_timeout: Duration::from_secs(30),
+            zoom: Some(samkit_engine::zoom::ZoomConfig::default()),
         }
     }
 }
@@ -126,6 +130,8 @@ pub struct AppState {
     pub(crate) auto_jobs: auto_jobs::AutoJobs,
     /// The window chosen per volume file (DICOM, NIfTI, TIFF stack).
     pub(crate) windows: source::Windows,
+    /// Zoom-in refinement on images larger than the model's view; `None`: off.
+    pub(crate) zoom: Option<samkit_engine::zoom::ZoomConfig>,
 }
 
 /// An opened project, ready to serve.
@@ -204,6 +210,7 @@ impl Server {
             budget: cfg.max_pixels,
             auto_jobs: auto_jobs::AutoJobs::default(),
             windows,
+            zoom: cfg.zoom,
         });
         api::rescan(&state).await.map_err(|e| ServerError::Root {
             path: cfg.root.clone(),

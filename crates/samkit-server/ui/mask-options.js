@@ -4,7 +4,10 @@
 //   the Rust port of SAM's code is there (samkit-mask) and the masks are made there; on by
 //   default with a small area;
 // - exclude existing: the pixels of the other visible instances are taken out of the
-//   pending mask when it is accepted (overlap.js), on by default.
+//   pending mask when it is accepted (overlap.js), on by default;
+// - zoom in: refinement clicks on images larger than the model's view are decoded on a
+//   crop at full resolution (the server's zoom-in, `zoom` in the predict request), on by
+//   default.
 
 import { tid } from './dom.js';
 
@@ -12,7 +15,7 @@ const KEY = 'samkit.maskOptions';
 export const DEFAULT_MIN_REGION_AREA = 100; // px; segment-anything's example uses 100
 export const MAX_MIN_REGION_AREA = 100000; // the server's limit (api/predict.rs)
 
-export const maskOptions = { clean: true, minArea: DEFAULT_MIN_REGION_AREA, exclude: true };
+export const maskOptions = { clean: true, minArea: DEFAULT_MIN_REGION_AREA, exclude: true, zoom: true };
 
 function load() {
   try {
@@ -20,6 +23,7 @@ function load() {
     if (typeof saved.clean === 'boolean') maskOptions.clean = saved.clean;
     if (Number.isInteger(saved.minArea) && saved.minArea >= 1 && saved.minArea <= MAX_MIN_REGION_AREA) maskOptions.minArea = saved.minArea;
     if (typeof saved.exclude === 'boolean') maskOptions.exclude = saved.exclude;
+    if (typeof saved.zoom === 'boolean') maskOptions.zoom = saved.zoom;
   } catch {
     // A damaged entry: the defaults.
   }
@@ -34,10 +38,12 @@ export function initMaskOptions(onChange) {
   const clean = tid('opt-clean');
   const area = tid('opt-min-area');
   const exclude = tid('opt-exclude');
+  const zoom = tid('opt-zoom');
   clean.checked = maskOptions.clean;
   area.value = maskOptions.minArea;
   area.disabled = !maskOptions.clean;
   exclude.checked = maskOptions.exclude;
+  zoom.checked = maskOptions.zoom;
   const save = () => {
     localStorage.setItem(KEY, JSON.stringify(maskOptions));
     onChange();
@@ -59,6 +65,10 @@ export function initMaskOptions(onChange) {
   });
   exclude.addEventListener('change', () => {
     maskOptions.exclude = exclude.checked;
+    save();
+  });
+  zoom.addEventListener('change', () => {
+    maskOptions.zoom = zoom.checked;
     save();
   });
 }

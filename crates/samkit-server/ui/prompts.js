@@ -10,7 +10,7 @@ import { showError } from './errors.js';
 import { viewer } from './canvas.js';
 import { markEmbedded, updateEncodingState } from './images.js';
 import { renderInstances } from './instances.js';
-import { minRegionArea } from './mask-options.js';
+import { maskOptions, minRegionArea } from './mask-options.js';
 import { paintOverlap } from './overlap.js';
 import { updateEditUi } from './edit.js';
 import { refreshOutline } from './polygon.js';
@@ -105,7 +105,7 @@ async function runPredict(p, t0 = performance.now(), onError = null) {
   const seq = ++S.predictSeq;
   const imageId = S.image.id;
   const nPrompts = p.points.length + (p.box ? 1 : 0);
-  const req = { points: p.points, multimask: nPrompts === 1 && !p.box, wait_ms: 15000, min_region_area: minRegionArea() };
+  const req = { points: p.points, multimask: nPrompts === 1 && !p.box, wait_ms: 15000, min_region_area: minRegionArea(), zoom: maskOptions.zoom };
   if (p.box) req.box = p.box;
   // Refine the mask the user is looking at, unless they have hand-edited it; an instance
   // being edited starts from its own mask (and from the hand-edited one after a stroke).
@@ -160,7 +160,7 @@ async function runPredict(p, t0 = performance.now(), onError = null) {
   const candidates = res.candidates.map((c) => ({ mask: decodeRle(c.rle), iou: c.iou, token: c.token ?? null, area: c.area, bbox: c.bbox, cleaned: c.cleaned_px ?? 0 }));
   const done = {
     ...p,
-    result: { token: res.token, candidates, decode_ms: res.decode_ms },
+    result: { token: res.token, candidates, decode_ms: res.decode_ms, zoom: res.zoom || null },
     sel: 0,
     mask: candidates[0]?.mask || null,
     iou: candidates[0]?.iou ?? null,
@@ -274,7 +274,9 @@ export function updatePromptUi() {
       : p.iou != null ? `predicted IoU ${p.iou.toFixed(2)}${p.result ? '' : ' (saved)'}` : '';
     const which = n > 1 ? ` (candidate ${p.sel + 1}/${n}${candidateKind(p.result.candidates[p.sel])})` : '';
     const cleaned = !p.edited && p.result?.candidates[p.sel]?.cleaned;
-    st.textContent = `mask: ${fmtInt(area)} px${iou ? `, ${iou}` : ''}${which}${low ? ' ⚠ low' : ''}${cleaned ? ` · cleaned ${fmtInt(cleaned)} px` : ''}`;
+    const zoom = !p.edited && p.result?.zoom;
+    const zoomed = zoom ? ` · zoomed in (${zoom.crop[2] - zoom.crop[0]}×${zoom.crop[3] - zoom.crop[1]} px)` : '';
+    st.textContent = `mask: ${fmtInt(area)} px${iou ? `, ${iou}` : ''}${which}${low ? ' ⚠ low' : ''}${cleaned ? ` · cleaned ${fmtInt(cleaned)} px` : ''}${zoomed}`;
     st.title = low ? `SAM predicts this mask's IoU below ${LOW_IOU}: check it (another candidate, more clicks, or the brush)` : '';
     st.dataset.area = area;
   } else {

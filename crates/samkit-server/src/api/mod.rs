@@ -46,6 +46,7 @@ mod propagate;
 mod transfer;
 mod ui;
 mod window;
+mod zoom;
 
 use auto::*;
 use categories::*;

@@ -1,11 +1,14 @@
 //! Predictions: a prompt decoded against the image's embedding.
 
 use super::*;
+use samkit_engine::zoom::{crop_logits_in_image, points_in_crop, Crop};
 use samkit_engine::{
     stability_score, upscale_logits, Candidate, Decoded, DecoderBackend, Embedding, MaskLogits,
     Size,
 };
 use samkit_mask::Mask;
+
+use super::zoom::{can_zoom, encode_ahead, refine_on, PrevLogits};
 
 #[derive(Deserialize)]
 #[serde(untagged)]
@@ -47,6 +50,9 @@ pub(super) struct PredictReq {
     /// SAM's `remove_small_regions` on every candidate: holes, then islands, below this
     /// many pixels. 0 or absent: none.
     pub(super) min_region_area: Option<f64>,
+    /// Zoom-in refinement on images larger than the model's view (`api/zoom.rs`); default
+    /// on unless the server runs with `--no-zoom`.
+    pub(super) zoom: Option<bool>,
 }
 
 pub(super) fn model_err(m: ModelState) -> ApiError {
@@ -143,14 +149,14 @@ pub(super) async fn predict(
     }
     let points = prompt_points(&r)?;
     let min_area = min_region_area(&r)?;
-    let mask_input = match (&r.prev, &r.mask_input) {
+    let (mask_input, prev) = match (&r.prev, &r.mask_input) {
         (Some(_), Some(_)) => {
             return Err(ApiError::bad_request(
                 "give prev (a prediction's token) or mask_input (a mask), not both",
             ))
         }
-        (None, Some(m)) => Some(mask_input_from_rle(m, &img)?),
-        (None, None) => None,
+        (None, Some(m)) => (Some(mask_input_from_rle(m, &img)?), None),
+        (None, None) => (None, None),
         (Some(prev), None) => {
             let (token, cand) = match prev {
                 PrevReq::Token(t) => (t.as_str(), 0),
@@ -173,37 +179,69 @@ pub(super) async fn predict(
                     entry.low_res.len()
                 ))
             })?;
-            Some(low)
+            (
+                None,
+                Some(PrevLogits {
+                    low_res: low,
+                    frame: entry.frame,
+                }),
+            )
         }
     };
-    let prompt = Prompt {
-        points,
-        bbox: r.bbox.map(|[x0, y0, x1, y1]| BoxPrompt { x0, y0, x1, y1 }),
-        mask_input,
-    };
+    let bbox = r.bbox.map(|[x0, y0, x1, y1]| BoxPrompt { x0, y0, x1, y1 });
     let wait = Duration::from_millis(r.wait_ms.unwrap_or(15_000).min(60_000));
     let t_wait = Instant::now();
     let emb = wait_embedding(&st, &img, wait).await?;
     let wait_ms = t_wait.elapsed().as_secs_f64() * 1e3;
+    let size = emb.original;
     let multimask = r.multimask.unwrap_or(true);
     let backend = match st.engine.model() {
         ModelState::Ready(m) => m.decoder().backend(),
         other => return Err(model_err(other)),
     };
+    // Zoom-in needs every candidate at low resolution (the native decoder) and no box.
+    let zoom = st
+        .zoom
+        .filter(|_| r.zoom != Some(false) && backend == DecoderBackend::Native)
+        .filter(|_| bbox.is_none() && can_zoom(size));
+    let first_click = zoom.is_some() && prev.is_none() && mask_input.is_none() && points.len() == 1;
+    let (crop, mask_input) = match prev {
+        Some(p) => {
+            let (crop, input) = refine_on(&st, &img, zoom, p, &points, size).await?;
+            (crop, Some(input))
+        }
+        None => (None, mask_input),
+    };
+    let frame = crop.as_ref().map(|c| c.crop);
+    let prompt = match &frame {
+        Some(f) => Prompt {
+            points: points_in_crop(&points, f),
+            bbox: None,
+            mask_input,
+        },
+        None => Prompt {
+            points: points.clone(),
+            bbox,
+            mask_input,
+        },
+    };
     let (proposals, decode_ms) = match backend {
         // One pass gives all four outputs at low resolution.
         DecoderBackend::Native => {
+            let on = crop.as_ref().map_or(emb, |c| c.embedding.clone());
             let main = st.engine.decode(move |m| {
                 let t = Instant::now();
-                let decoded = m
-                    .decode_candidates(&emb, &prompt)
-                    .map_err(|e| e.to_string());
-                (decoded, emb.original, t.elapsed().as_secs_f64() * 1e3)
+                let decoded = m.decode_candidates(&on, &prompt).map_err(|e| e.to_string());
+                (decoded, t.elapsed().as_secs_f64() * 1e3)
             });
-            let (decoded, size, ms) = main.await.ok_or_else(|| model_err(st.engine.model()))?;
+            let (decoded, ms) = main.await.ok_or_else(|| model_err(st.engine.model()))?;
             let decoded =
                 decoded.map_err(|e| ApiError::bad_request(format!("cannot predict: {e}")))?;
-            (Proposals::from_decoded(decoded, size), ms)
+            if let (Some(z), true) = (zoom, first_click) {
+                let (p, sel) = (&points[0], decoded.selected().low_res.clone());
+                encode_ahead(&st, z, id, sel, (p.x, p.y), size);
+            }
+            (Proposals::from_decoded(decoded, size, frame), ms)
         }
         DecoderBackend::Onnx => onnx_proposals(&st, emb, prompt, multimask).await?,
     };
@@ -215,6 +253,11 @@ pub(super) async fn predict(
     let token = st.engine.put_token(TokenEntry {
         image_id: id,
         low_res: Arc::new(low),
+        frame,
+    });
+    let zoom = crop.map(|c| {
+        json!({"crop": [c.crop.x0, c.crop.y0, c.crop.x1, c.crop.y1],
+               "encode_ms": (c.encode_ms * 10.0).round() / 10.0})
     });
     Ok(Json(json!({
         "token": token,
@@ -222,6 +265,7 @@ pub(super) async fn predict(
         "decoder": backend.to_string(),
         "decode_ms": (decode_ms * 10.0).round() / 10.0,
         "wait_ms": (wait_ms * 10.0).round() / 10.0,
+        "zoom": zoom,
     })))
 }
 
@@ -302,6 +346,8 @@ pub(super) struct Proposal {
     /// Upscaled by the decoder already (ONNX Runtime), else only when it is sent.
     logits: Option<MaskLogits>,
     size: Size,
+    /// The crop it was decoded on (zoom-in); `None`: the whole image.
+    frame: Option<Crop>,
 }
 
 impl Proposal {
@@ -313,6 +359,7 @@ impl Proposal {
             size: c.logits.size,
             low_res: c.low_res,
             logits: Some(c.logits),
+            frame: None,
         }
     }
 }
@@ -324,7 +371,8 @@ pub(super) struct Proposals {
 }
 
 impl Proposals {
-    pub(super) fn from_decoded(decoded: Decoded, size: Size) -> Self {
+    /// `size` is the image's; `frame` the crop the candidates were decoded on, if any.
+    pub(super) fn from_decoded(decoded: Decoded, size: Size, frame: Option<Crop>) -> Self {
         let list = decoded
             .candidates
             .into_iter()
@@ -335,6 +383,7 @@ impl Proposals {
                 low_res: c.low_res,
                 logits: None,
                 size,
+                frame,
             })
             .collect();
         Self {
@@ -371,9 +420,13 @@ impl Proposals {
         let mut seen: Vec<CocoRle> = Vec::with_capacity(order.len());
         let mut out = Vec::with_capacity(order.len());
         for p in order {
-            let logits = p
-                .logits
-                .unwrap_or_else(|| upscale_logits(&p.low_res, p.size));
+            let logits = p.logits.unwrap_or_else(|| match &p.frame {
+                None => upscale_logits(&p.low_res, p.size),
+                Some(f) => MaskLogits {
+                    size: p.size,
+                    data: crop_logits_in_image(&p.low_res, f, p.size),
+                },
+            });
             let size = logits.size;
             let mask = logits_to_mask(&logits.data, size.width, size.height)?;
             let (mask, cleaned_px) = clean_small_regions(mask, min_area);
@@ -432,7 +485,9 @@ mod tests {
     #[test]
     fn the_selection_comes_first_then_by_predicted_iou() {
         let d = decoded([0.7, 0.8, 0.95, 0.6], [32, 96, 160, 224], 2);
-        let out = Proposals::from_decoded(d, SIZE).into_json(true, 0).unwrap();
+        let out = Proposals::from_decoded(d, SIZE, None)
+            .into_json(true, 0)
+            .unwrap();
         let tokens: Vec<u64> = out
             .iter()
             .map(|(v, _)| v["token"].as_u64().unwrap())
@@ -451,7 +506,9 @@ mod tests {
         // More than one point: the single-mask output is the selection even with a lower
         // predicted IoU than others.
         let d = decoded([0.7, 0.8, 0.95, 0.6], [32, 96, 160, 224], 0);
-        let out = Proposals::from_decoded(d, SIZE).into_json(true, 0).unwrap();
+        let out = Proposals::from_decoded(d, SIZE, None)
+            .into_json(true, 0)
+            .unwrap();
         let tokens: Vec<u64> = out
             .iter()
             .map(|(v, _)| v["token"].as_u64().unwrap())
@@ -462,14 +519,16 @@ mod tests {
     #[test]
     fn without_multimask_only_the_selection_and_equal_masks_once() {
         let d = decoded([0.7, 0.8, 0.95, 0.6], [32, 96, 160, 224], 1);
-        let out = Proposals::from_decoded(d, SIZE)
+        let out = Proposals::from_decoded(d, SIZE, None)
             .into_json(false, 0)
             .unwrap();
         assert_eq!(out.len(), 1);
         assert_eq!(out[0].0["token"], 1);
         // Tokens 1 and 3 give the same full-resolution mask: it is listed once.
         let d = decoded([0.7, 0.8, 0.95, 0.6], [32, 96, 160, 96], 2);
-        let out = Proposals::from_decoded(d, SIZE).into_json(true, 0).unwrap();
+        let out = Proposals::from_decoded(d, SIZE, None)
+            .into_json(true, 0)
+            .unwrap();
         let tokens: Vec<u64> = out
             .iter()
             .map(|(v, _)| v["token"].as_u64().unwrap())
