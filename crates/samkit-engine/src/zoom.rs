@@ -83,6 +83,10 @@ impl Crop {
     pub fn contains(&self, other: &Crop) -> bool {
         other.x0 >= self.x0 && other.y0 >= self.y0 && other.x1 <= self.x1 && other.y1 <= self.y1
     }
+    /// Pixel (`x`, `y`) of the image lies in this crop.
+    pub fn has(&self, x: f32, y: f32) -> bool {
+        x >= self.x0 as f32 && y >= self.y0 as f32 && x < self.x1 as f32 && y < self.y1 as f32
+    }
     /// Image coordinates → crop coordinates.
     pub fn to_crop(&self, x: f32, y: f32) -> (f32, f32) {
         (x - self.x0 as f32, y - self.y0 as f32)
@@ -226,10 +230,13 @@ pub fn mask_input_for_crop(logits: &[f32], size: Size, crop: &Crop) -> LowResLog
     LowResLogits(out)
 }
 
-/// A prompt's points moved into a crop's coordinates.
+/// A prompt's points that lie in a crop, moved into its coordinates. RITM's rule keeps a
+/// crop only while the positive clicks are inside it, so what is left out are negative
+/// clicks beyond it, where the pasted mask is background anyway.
 pub fn points_in_crop(points: &[crate::Point], crop: &Crop) -> Vec<crate::Point> {
     points
         .iter()
+        .filter(|p| crop.has(p.x, p.y))
         .map(|p| {
             let (x, y) = crop.to_crop(p.x, p.y);
             crate::Point { x, y, ..*p }
@@ -359,6 +366,33 @@ mod tests {
         assert!(!keeps(&crop, &crop, &[(150.0, 99.0)]));
         assert!(!keeps(&crop, &crop, &[(150.0, 299.0)]));
         assert!(keeps(&crop, &crop, &[(150.0, 298.0)]));
+    }
+
+    #[test]
+    fn points_beyond_a_crop_are_left_out_the_others_moved_in() {
+        use crate::{Point, PointLabel};
+        let crop = Crop {
+            x0: 100,
+            y0: 50,
+            x1: 300,
+            y1: 250,
+        };
+        let p = |x, y, label| Point { x, y, label };
+        let got = points_in_crop(
+            &[
+                p(150.0, 60.0, PointLabel::Positive),
+                p(99.0, 60.0, PointLabel::Negative),
+                p(299.5, 249.0, PointLabel::Negative),
+                p(300.0, 100.0, PointLabel::Negative),
+            ],
+            &crop,
+        );
+        assert_eq!(got.len(), 2);
+        assert_eq!(
+            (got[0].x, got[0].y, got[0].label),
+            (50.0, 10.0, PointLabel::Positive)
+        );
+        assert_eq!((got[1].x, got[1].y), (199.5, 199.0));
     }
 
     #[test]

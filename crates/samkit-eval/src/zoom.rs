@@ -128,8 +128,11 @@ impl Segmenter for ZoomSegmenter<'_> {
             Some(f) if f == frame => prev.low_res.clone(),
             _ => mask_input_for_crop(&prev.logits, size, &frame),
         };
+        // Clicks beyond a kept crop are negative (RITM's rule keeps the positive ones
+        // inside): left out, as `samkit_engine::zoom::points_in_crop` does.
         let local: Vec<Click> = clicks
             .iter()
+            .filter(|c| frame.has(c.x as f32, c.y as f32))
             .map(|c| Click {
                 x: c.x - frame.x0,
                 y: c.y - frame.y0,

@@ -50,6 +50,11 @@ impl Crops {
     /// region `roi` and the `positive` clicks ([`keeps`]), marked as used.
     fn find(&self, id: i64, roi: &Crop, positive: &[(f32, f32)]) -> Option<(Crop, Arc<Embedding>)> {
         let mut recent = self.lock();
+        // Without a positive point the rule keeps any crop, which may hold no point at
+        // all: such a refinement gets its own region.
+        if positive.is_empty() {
+            return None;
+        }
         let at = recent
             .iter()
             .rposition(|(i, c, _)| *i == id && keeps(c, roi, positive))?;
@@ -182,12 +187,18 @@ mod tests {
                 .0,
             crop(0, 0, 500, 500)
         );
-        // Not another image's; not one the region has moved away from.
-        assert!(crops.find(1, &crop(600, 600, 800, 800), &[]).is_none());
-        assert!(crops.find(3, &crop(0, 0, 10, 10), &[]).is_none());
-        crops.forget(1);
+        // Not another image's; not one the region has moved away from; none without a
+        // positive point.
+        assert!(crops
+            .find(1, &crop(600, 600, 800, 800), &[(700.0, 700.0)])
+            .is_none());
+        assert!(crops.find(3, &crop(0, 0, 10, 10), &[(5.0, 5.0)]).is_none());
         assert!(crops.find(1, &roi, &[]).is_none());
-        assert!(crops.find(2, &crop(0, 0, 900, 900), &[]).is_some());
+        crops.forget(1);
+        assert!(crops.find(1, &roi, &[(150.0, 150.0)]).is_none());
+        assert!(crops
+            .find(2, &crop(0, 0, 900, 900), &[(5.0, 5.0)])
+            .is_some());
     }
 
     #[test]
@@ -196,8 +207,11 @@ mod tests {
         for i in 0..(KEPT as u32 + 2) {
             crops.keep(1, crop(100 * i, 0, 100 * i + 10, 10), emb());
         }
-        assert!(crops.find(1, &crop(0, 0, 10, 10), &[]).is_none());
+        assert!(crops.find(1, &crop(0, 0, 10, 10), &[(5.0, 5.0)]).is_none());
         let last = 100 * (KEPT as u32 + 1);
-        assert!(crops.find(1, &crop(last, 0, last + 10, 10), &[]).is_some());
+        let inside = [(last as f32 + 5.0, 5.0)];
+        assert!(crops
+            .find(1, &crop(last, 0, last + 10, 10), &inside)
+            .is_some());
     }
 }

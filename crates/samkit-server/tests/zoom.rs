@@ -144,11 +144,24 @@ async fn the_second_click_on_a_large_image_is_decoded_on_a_crop() {
     assert_eq!(third["zoom"]["encode_ms"], 0.0);
     assert!(mask_of(&third["candidates"][0]).iou(&truth).unwrap() > 0.9);
 
+    // Click 4, negative, just beyond the crop's left edge: RITM's rule keeps the crop (the
+    // positive clicks are inside, the new region overlaps it), and the click, beyond it,
+    // is left out of the crop's prompt instead of refused.
+    let p4 = json!({"x": crop[0] - 5, "y": 500, "label": "negative"});
+    let fourth = predict(
+        c,
+        big,
+        json!({"points": [p1, p2, p3, p4], "prev": third["token"], "multimask": false}),
+    )
+    .await;
+    assert_eq!(fourth["zoom"]["crop"], zoom["crop"]);
+    assert!(mask_of(&fourth["candidates"][0]).iou(&truth).unwrap() > 0.9);
+
     // A zoomed prediction's token refines on the whole image as well.
     let plain = predict(
         c,
         big,
-        json!({"points": [p1, p2, p3], "prev": third["token"], "multimask": false, "zoom": false}),
+        json!({"points": [p1, p2, p3, p4], "prev": fourth["token"], "multimask": false, "zoom": false}),
     )
     .await;
     assert!(plain["zoom"].is_null());
