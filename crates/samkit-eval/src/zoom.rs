@@ -6,10 +6,11 @@
 //! outside it).
 //!
 //! The crop and its embedding are kept by RITM's rule (positive clicks inside, the next
-//! region overlapping it by IoU ≥ 0.5; [`samkit_engine::zoom::keeps`]), so an object costs
-//! about one extra encoder pass ([`ZoomSegmenter::encoder_passes`] counts
-//! them). Zoom-in needs the previous prediction at every click, so it runs the `prev`
-//! variant only.
+//! region overlapping it by IoU ≥ 0.5; [`samkit_engine::zoom::keeps`]), so an object costs a
+//! few crop encodes, not one per click (1.9 on the GrabCut mosaic, EVALUATION.md;
+//! [`ZoomSegmenter::encoder_passes`] counts them). By default a crop is used only where it
+//! shows pixels the whole view lost ([`ZoomConfig::min_gain`]). Zoom-in needs the previous
+//! prediction at every click, so it runs the `prev` variant only.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
