@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import {
-  ARTIFACTS, makeProject, startServer, launchBrowser, newPage, screenshot, clickImage, api, parseArea,
+  ARTIFACTS, makeProject, startServer, launchBrowser, newPage, screenshot, clickImage, api, parseArea, tearDown,
 } from './support/harness.mjs';
 
 // Prompts on samples/coffee.png (600x400): the saucer (the model returns saucer + cup),
@@ -24,15 +24,7 @@ before(async () => {
   browser = await launchBrowser();
 });
 
-after(async () => {
-  await browser?.close();
-  if (server) {
-    fs.mkdirSync(ARTIFACTS, { recursive: true });
-    fs.writeFileSync(path.join(ARTIFACTS, 'annotate-server.log'), server.log());
-    await server.stop();
-  }
-  if (project && !process.env.SAMKIT_E2E_KEEP) fs.rmSync(project.base, { recursive: true, force: true });
-});
+after(() => tearDown({ browser, server, project, log: 'annotate' }));
 
 const status = (page) => page.getByTestId('mask-status');
 const areaOf = async (page) => parseArea(await status(page).textContent());

@@ -6,7 +6,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { ARTIFACTS, makeProject, startServer, launchBrowser, newPage, screenshot, api } from './support/harness.mjs';
+import { makeProject, startServer, launchBrowser, newPage, screenshot, api, tearDown } from './support/harness.mjs';
 import { encodeRle } from '../../crates/samkit-server/ui/rle.js';
 
 const IMAGE = 'chelsea.png';
@@ -18,15 +18,7 @@ before(async () => {
   browser = await launchBrowser();
 });
 
-after(async () => {
-  await browser?.close();
-  if (server) {
-    fs.mkdirSync(ARTIFACTS, { recursive: true });
-    fs.writeFileSync(path.join(ARTIFACTS, 'collab-server.log'), server.log());
-    await server.stop();
-  }
-  if (project && !process.env.SAMKIT_E2E_KEEP) fs.rmSync(project.base, { recursive: true, force: true });
-});
+after(() => tearDown({ browser, server, project, log: 'collab' }));
 
 function rectRle(w, h, [x0, y0, x1, y1]) {
   const m = new Uint8Array(w * h);

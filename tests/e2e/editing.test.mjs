@@ -6,9 +6,7 @@
 // by the server).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import path from 'node:path';
-import { ARTIFACTS, makeProject, startServer, launchBrowser, newPage, screenshot, clickImage, api, parseArea } from './support/harness.mjs';
+import { makeProject, startServer, launchBrowser, newPage, screenshot, clickImage, api, parseArea, tearDown } from './support/harness.mjs';
 
 // samples/coffee.png (600 × 400): a box around the cup, a point on its body and one on its
 // handle, the saucer around the cup (a click there gives saucer and cup).
@@ -29,15 +27,7 @@ before(async () => {
   await api(server.url, 'POST', `/api/images/${image.id}/predict`, { points: [{ x: 10, y: 10, label: 'positive' }], wait_ms: 60000 });
 });
 
-after(async () => {
-  await browser?.close();
-  if (server) {
-    fs.mkdirSync(ARTIFACTS, { recursive: true });
-    fs.writeFileSync(path.join(ARTIFACTS, 'editing-server.log'), server.log());
-    await server.stop();
-  }
-  if (project && !process.env.SAMKIT_E2E_KEEP) fs.rmSync(project.base, { recursive: true, force: true });
-});
+after(() => tearDown({ browser, server, project, log: 'editing' }));
 
 const status = (page) => page.getByTestId('mask-status');
 const areaOf = async (page) => parseArea(await status(page).textContent());

@@ -7,7 +7,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { ARTIFACTS, makeProject, startServer, launchBrowser, newPage, screenshot, api, solidPng } from './support/harness.mjs';
+import { ARTIFACTS, makeProject, startServer, launchBrowser, newPage, screenshot, api, solidPng, tearDown } from './support/harness.mjs';
 import { encodeRle } from '../../crates/samkit-server/ui/rle.js';
 
 // A grey 480 × 320 image with a red area: a red instance on it is the issue's "red mask on a
@@ -29,15 +29,7 @@ before(async () => {
   browser = await launchBrowser();
 });
 
-after(async () => {
-  await browser?.close();
-  if (server) {
-    fs.mkdirSync(ARTIFACTS, { recursive: true });
-    fs.writeFileSync(path.join(ARTIFACTS, 'editor-server.log'), server.log());
-    await server.stop();
-  }
-  if (project && !process.env.SAMKIT_E2E_KEEP) fs.rmSync(project.base, { recursive: true, force: true });
-});
+after(() => tearDown({ browser, server, project, log: 'editor' }));
 
 function rectMask(w, h, [x0, y0, x1, y1]) {
   const m = new Uint8Array(w * h);

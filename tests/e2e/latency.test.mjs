@@ -26,7 +26,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { ARTIFACTS, makeProject, startServer, launchBrowser, newPage, screenshot, api } from './support/harness.mjs';
+import { ARTIFACTS, makeProject, startServer, launchBrowser, newPage, screenshot, api, tearDown } from './support/harness.mjs';
 
 const IMAGE = 'astronaut.png'; // 512 × 512
 
@@ -52,15 +52,7 @@ before(async () => {
   assert.ok(image, `${IMAGE} is in the project`);
 });
 
-after(async () => {
-  await browser?.close();
-  if (server) {
-    fs.mkdirSync(ARTIFACTS, { recursive: true });
-    fs.writeFileSync(path.join(ARTIFACTS, 'latency-server.log'), server.log());
-    await server.stop();
-  }
-  if (project && !process.env.SAMKIT_E2E_KEEP) fs.rmSync(project.base, { recursive: true, force: true });
-});
+after(() => tearDown({ browser, server, project, log: 'latency' }));
 
 /** In the page: record pointerup times and the first paint of each new prediction. */
 function installProbe() {

@@ -10,7 +10,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { ARTIFACTS, makeProject, startServer, launchBrowser, newPage, screenshot, api, solidPng } from './support/harness.mjs';
+import { makeProject, startServer, launchBrowser, newPage, screenshot, api, solidPng, tearDown } from './support/harness.mjs';
 import { encodeRle } from '../../crates/samkit-server/ui/rle.js';
 
 const W = 480;
@@ -27,15 +27,7 @@ before(async () => {
   browser = await launchBrowser();
 });
 
-after(async () => {
-  await browser?.close();
-  if (server) {
-    fs.mkdirSync(ARTIFACTS, { recursive: true });
-    fs.writeFileSync(path.join(ARTIFACTS, 'layout-server.log'), server.log());
-    await server.stop();
-  }
-  if (project && !process.env.SAMKIT_E2E_KEEP) fs.rmSync(project.base, { recursive: true, force: true });
-});
+after(() => tearDown({ browser, server, project, log: 'layout' }));
 
 const images = async () => (await api(server.url, 'GET', '/api/images')).images;
 const imageNamed = async (name) => (await images()).find((i) => i.name === name);

@@ -4,9 +4,7 @@
 // discards, and finds accepted proposals still accepted after a reload.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import path from 'node:path';
-import { ARTIFACTS, makeProject, startServer, launchBrowser, newPage, screenshot, clickImage, api } from './support/harness.mjs';
+import { makeProject, startServer, launchBrowser, newPage, screenshot, clickImage, api, tearDown } from './support/harness.mjs';
 
 const IMAGE = 'coffee.png';
 let server, browser, project;
@@ -17,15 +15,7 @@ before(async () => {
   browser = await launchBrowser();
 });
 
-after(async () => {
-  await browser?.close();
-  if (server) {
-    fs.mkdirSync(ARTIFACTS, { recursive: true });
-    fs.writeFileSync(path.join(ARTIFACTS, 'everything-server.log'), server.log());
-    await server.stop();
-  }
-  if (project && !process.env.SAMKIT_E2E_KEEP) fs.rmSync(project.base, { recursive: true, force: true });
-});
+after(() => tearDown({ browser, server, project, log: 'everything' }));
 
 const panel = (page) => page.getByTestId('auto-status');
 const pendingCount = async (page) => Number(await panel(page).getAttribute('data-pending'));

@@ -6,10 +6,9 @@
 // within IoU 0.9 of the truth. Real model.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
-import { ARTIFACTS, makeProject, startServer, launchBrowser, newPage, screenshot, api, clickImage } from './support/harness.mjs';
+import { makeProject, startServer, launchBrowser, newPage, screenshot, api, clickImage, tearDown } from './support/harness.mjs';
 import { decodeRle } from '../../crates/samkit-server/ui/rle.js';
 
 const N = 96;
@@ -19,8 +18,7 @@ const cx = (z) => 30 + 3 * z;
 let server, browser, project;
 
 before(async () => {
-  project = makeProject('volume');
-  for (const f of fs.readdirSync(project.dir)) fs.rmSync(path.join(project.dir, f), { recursive: true });
+  project = makeProject('volume', { samples: false });
   execFileSync('python3', ['-c', `
 import sys
 import numpy as np, nibabel as nib
@@ -35,15 +33,7 @@ nib.save(nib.Nifti1Image(vol.astype(np.float32), np.diag([0.7, 0.7, 2.5, 1.0])),
   browser = await launchBrowser();
 });
 
-after(async () => {
-  await browser?.close();
-  if (server) {
-    fs.mkdirSync(ARTIFACTS, { recursive: true });
-    fs.writeFileSync(path.join(ARTIFACTS, 'volume-server.log'), server.log());
-    await server.stop();
-  }
-  if (project && !process.env.SAMKIT_E2E_KEEP) fs.rmSync(project.base, { recursive: true, force: true });
-});
+after(() => tearDown({ browser, server, project, log: 'volume' }));
 
 const truth = (z) => {
   const m = new Uint8Array(N * N);

@@ -6,10 +6,9 @@
 // image. Real model.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
-import { ARTIFACTS, makeProject, startServer, launchBrowser, newPage, screenshot, clickImage } from './support/harness.mjs';
+import { makeProject, startServer, launchBrowser, newPage, screenshot, clickImage, tearDown } from './support/harness.mjs';
 
 const W = 2400;
 const H = 1600;
@@ -17,8 +16,7 @@ const [CX, CY, R] = [1700, 500, 60];
 let server, browser, project;
 
 before(async () => {
-  project = makeProject('zoom');
-  for (const f of fs.readdirSync(project.dir)) fs.rmSync(path.join(project.dir, f), { recursive: true });
+  project = makeProject('zoom', { samples: false });
   // A textured red disc on grey stripes, as crates/samkit-server/tests/zoom.rs draws it.
   execFileSync('python3', ['-c', `
 import sys
@@ -36,15 +34,7 @@ Image.fromarray(img.astype(np.uint8)).save(sys.argv[1])
   browser = await launchBrowser();
 });
 
-after(async () => {
-  await browser?.close();
-  if (server) {
-    fs.mkdirSync(ARTIFACTS, { recursive: true });
-    fs.writeFileSync(path.join(ARTIFACTS, 'zoom-server.log'), server.log());
-    await server.stop();
-  }
-  if (project && !process.env.SAMKIT_E2E_KEEP) fs.rmSync(project.base, { recursive: true, force: true });
-});
+after(() => tearDown({ browser, server, project, log: 'zoom' }));
 
 // IoU of the pending mask with the disc.
 const discIou = (page) => page.evaluate(([w, cx, cy, r]) => {

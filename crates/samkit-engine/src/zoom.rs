@@ -50,6 +50,12 @@ impl ZoomConfig {
         if clicks.len() < self.from_click {
             return None;
         }
+        self.crop_around(mask, size, clicks)
+    }
+
+    /// The region of interest around the mask and the clicks, whatever their number, if it
+    /// gains pixels (the web app encodes it ahead after a first click).
+    pub fn crop_around(&self, mask: &[bool], size: Size, clicks: &[(f32, f32)]) -> Option<Crop> {
         let roi = object_roi(mask, size, clicks, self.expand, self.min_size)?;
         (pixel_gain(&roi, size) > self.min_gain).then_some(roi)
     }

@@ -5,11 +5,11 @@
 //! low-resolution logits as the next click's mask input (SAM's protocol on each).
 
 use image::RgbImage;
-use samkit_engine::{Embedding, LowResLogits, Prompt, SamModel};
+use samkit_engine::{Embedding, LowResLogits, SamModel};
 
 use crate::clicker::Click;
 use crate::run::{BoxError, Segmentation, Segmenter};
-use crate::sam::point;
+use crate::sam::prompt;
 
 /// [`SamModel`] (SAM's own candidate rule) averaged with its mirror image.
 pub struct FlipSegmenter<'a> {
@@ -19,14 +19,6 @@ pub struct FlipSegmenter<'a> {
 impl<'a> FlipSegmenter<'a> {
     pub fn new(model: &'a SamModel) -> Self {
         FlipSegmenter { model }
-    }
-}
-
-fn prompt(clicks: &[Click], mask_input: Option<LowResLogits>) -> Prompt {
-    Prompt {
-        points: clicks.iter().map(point).collect(),
-        bbox: None,
-        mask_input,
     }
 }
 
@@ -66,12 +58,7 @@ impl Segmenter for FlipSegmenter<'_> {
             .data
             .chunks(w)
             .zip(b.logits.data.chunks(w))
-            .flat_map(|(ra, rb)| {
-                ra.iter()
-                    .zip(rb.iter().rev())
-                    .map(|(&x, &y)| x + y > 0.0)
-                    .collect::<Vec<_>>()
-            })
+            .flat_map(|(ra, rb)| ra.iter().zip(rb.iter().rev()).map(|(&x, &y)| x + y > 0.0))
             .collect();
         Ok(Segmentation {
             mask,

@@ -149,7 +149,7 @@ impl<'a> SamSegmenter<'a> {
 }
 
 /// A prompt of clicks, with an optional mask input.
-fn prompt(clicks: &[Click], mask_input: Option<LowResLogits>) -> Prompt {
+pub(crate) fn prompt(clicks: &[Click], mask_input: Option<LowResLogits>) -> Prompt {
     Prompt {
         points: clicks.iter().map(point).collect(),
         bbox: None,

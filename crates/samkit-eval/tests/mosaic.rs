@@ -8,13 +8,15 @@
 //! Needs the GrabCut reference data (`samkit-testdata`); the default model with ONNX
 //! Runtime (f32), like `grabcut.rs`.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 
 use image::{GrayImage, Rgb, RgbImage};
-use samkit_engine::{init_runtime, EngineOptions, ModelSpec, SamModel};
+use samkit_engine::DecoderBackend;
 use samkit_eval::{
-    evaluate, Dataset, DatasetPaths, EvalConfig, SamSegmenter, Strategy, Summary, ZoomConfig,
-    ZoomSegmenter,
+    evaluate, Dataset, DatasetPaths, EvalConfig, SamSegmenter, Segmenter, Strategy, Summary,
+    ZoomConfig, ZoomSegmenter,
 };
 
 const CELL_W: u32 = 640;
@@ -75,23 +77,22 @@ fn write_mosaics(grabcut: &Path, out: &Path) {
     }
 }
 
-/// The default model as `samkit eval` runs it: ONNX Runtime f32 with one thread per core,
-/// the native decoder.
-fn model() -> SamModel {
-    let home = samkit_assets::Home::from_env().expect("samkit home");
-    let resolved = samkit_assets::ensure_default(&home, &samkit_assets::Progress::hidden())
-        .expect("cannot get the default model and ONNX Runtime (see samkit setup)");
-    init_runtime(&resolved.ort_lib).expect("ONNX Runtime loads");
-    let spec = ModelSpec {
-        id: resolved.model.id,
-        encoder: resolved.model.encoder,
-        decoder: resolved.model.decoder,
-    };
-    let opts = EngineOptions {
-        intra_threads: 0,
+/// The `prev` variant's figures of `segmenter` on `dataset`.
+fn summary<S: Segmenter>(segmenter: &S, dataset: &Dataset) -> Summary {
+    let config = EvalConfig {
+        variants: vec![samkit_eval::Variant::Prev],
         ..Default::default()
     };
-    SamModel::load(&spec, opts).expect("model loads")
+    let results = evaluate(
+        segmenter,
+        dataset,
+        &config,
+        &Default::default(),
+        &indicatif::ProgressBar::hidden(),
+        |_| Ok(()),
+    )
+    .unwrap();
+    Summary::new(&results, config.max_clicks)
 }
 
 fn grabcut() -> Option<PathBuf> {
@@ -111,40 +112,14 @@ fn zoom_in_recovers_small_objects_in_large_images() {
     })
     .unwrap();
     dataset.truncate(N);
-    let model = model();
-    let config = EvalConfig {
-        variants: vec![samkit_eval::Variant::Prev],
-        ..Default::default()
-    };
-    let run = |s: &dyn Fn() -> Vec<samkit_eval::InstanceResult>| Summary::new(&s(), 20);
-    let hidden = indicatif::ProgressBar::hidden();
-    let sam = SamSegmenter::new(&model, Strategy::Sam).unwrap();
-    let plain = run(&|| {
-        evaluate(
-            &sam,
-            &dataset,
-            &config,
-            &Default::default(),
-            &hidden,
-            |_| Ok(()),
-        )
-        .unwrap()
-    });
+    // As `samkit eval` runs it: one ONNX Runtime thread per core.
+    let model = common::model_with_threads(DecoderBackend::Native, 0);
+    let plain = summary(&SamSegmenter::new(&model, Strategy::Sam).unwrap(), &dataset);
     let zoom = ZoomSegmenter::new(
         SamSegmenter::new(&model, Strategy::Sam).unwrap(),
         ZoomConfig::default(),
     );
-    let zoomed = run(&|| {
-        evaluate(
-            &zoom,
-            &dataset,
-            &config,
-            &Default::default(),
-            &hidden,
-            |_| Ok(()),
-        )
-        .unwrap()
-    });
+    let zoomed = summary(&zoom, &dataset);
     println!("without zoom-in:\n{}", plain.table());
     println!("with zoom-in:\n{}", zoomed.table());
     let passes = zoom.encoder_passes() as f64 / N as f64;

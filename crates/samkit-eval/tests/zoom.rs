@@ -22,6 +22,15 @@ fn image() -> image::RgbImage {
     })
 }
 
+/// The disk of [`image`] as a mask.
+fn disk() -> Vec<bool> {
+    (0..200)
+        .flat_map(|y| {
+            (0..320).map(move |x| (x as f32 - 100.0).powi(2) + (y as f32 - 80.0).powi(2) <= 900.0)
+        })
+        .collect()
+}
+
 fn iou(a: &[bool], b: &[bool]) -> f64 {
     let inter = a.iter().zip(b).filter(|(&x, &y)| x && y).count();
     let union = a.iter().zip(b).filter(|(&x, &y)| x || y).count();
@@ -74,11 +83,7 @@ fn zoom_in_decodes_on_a_reused_crop_from_the_second_click() {
         .predict(&emb, &CLICKS[..2], Some(&first.state))
         .unwrap();
     assert_eq!(zoom.encoder_passes(), 1);
-    let disk: Vec<bool> = (0..200)
-        .flat_map(|y| {
-            (0..320).map(move |x| (x as f32 - 100.0).powi(2) + (y as f32 - 80.0).powi(2) <= 900.0)
-        })
-        .collect();
+    let disk = disk();
     assert!(
         iou(&second.mask, &disk) > 0.85,
         "IoU {}",
@@ -158,11 +163,7 @@ fn flip_averages_the_image_and_its_mirror() {
     let img = image();
     let flip = FlipSegmenter::new(&model);
     let emb = flip.embed(&img).unwrap();
-    let disk: Vec<bool> = (0..200)
-        .flat_map(|y| {
-            (0..320).map(move |x| (x as f32 - 100.0).powi(2) + (y as f32 - 80.0).powi(2) <= 900.0)
-        })
-        .collect();
+    let disk = disk();
     let first = flip.predict(&emb, &CLICKS[..1], None).unwrap();
     assert!(
         iou(&first.mask, &disk) > 0.85,

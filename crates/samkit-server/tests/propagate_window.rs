@@ -8,7 +8,7 @@ mod common;
 use std::path::Path;
 use std::process::Command;
 
-use common::start;
+use common::{id_of, start};
 use samkit_mask::{CocoRle, Mask};
 use serde_json::{json, Value};
 
@@ -70,17 +70,6 @@ fn rle_json(m: &Mask) -> Value {
 fn mask_of(v: &Value) -> Mask {
     let r: CocoRle = serde_json::from_value(v.clone()).unwrap();
     r.decode()
-}
-
-fn id_of(imgs: &Value, name: &str) -> i64 {
-    imgs["images"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|i| i["name"] == name)
-        .unwrap_or_else(|| panic!("{name} not listed"))["id"]
-        .as_i64()
-        .unwrap()
 }
 
 /// Propagates from the instance on slice `start` of `file` towards `step` (+1/−1) until

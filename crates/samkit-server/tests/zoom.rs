@@ -7,7 +7,7 @@ mod common;
 
 use std::path::Path;
 
-use common::{start, start_with, wait_all_encoded};
+use common::{id_of, start, start_with, wait_all_encoded};
 use samkit_mask::{CocoRle, Mask};
 use samkit_server::client::Client;
 use serde_json::{json, Value};
@@ -39,27 +39,13 @@ fn mask_of(candidate: &Value) -> Mask {
     r.decode()
 }
 
-fn id_of(imgs: &Value, name: &str) -> i64 {
-    imgs["images"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|i| i["name"] == name)
-        .unwrap_or_else(|| panic!("{name} not listed"))["id"]
-        .as_i64()
-        .unwrap()
-}
-
+/// Embedding files under the cache folder `dir`.
 fn cached_files(dir: &Path) -> usize {
-    walk(dir)
-}
-
-fn walk(dir: &Path) -> usize {
     std::fs::read_dir(dir).map_or(0, |rd| {
         rd.flatten()
             .map(|e| {
                 if e.path().is_dir() {
-                    walk(&e.path())
+                    cached_files(&e.path())
                 } else {
                     usize::from(e.path().extension().is_some_and(|x| x == "emb"))
                 }

@@ -37,10 +37,11 @@ export function samkitBinary() {
  * random pixels go to fresh/ — never seen before, so the server really has to encode them
  * (the embedding cache is keyed by pixel hash and survives across runs).
  */
-export function makeProject(name = 'e2e', { copies = 0, fresh = 0 } = {}) {
+export function makeProject(name = 'e2e', { copies = 0, fresh = 0, samples = true } = {}) {
   const base = fs.mkdtempSync(path.join(os.tmpdir(), `samkit-${name}-`));
   const dir = path.join(base, name);
   fs.mkdirSync(dir);
+  if (!samples) return { base, dir };
   for (let k = 0; k <= copies; k++) {
     const dest = k ? path.join(dir, `more-${k}`) : dir;
     fs.mkdirSync(dest, { recursive: true });
@@ -54,6 +55,21 @@ export function makeProject(name = 'e2e', { copies = 0, fresh = 0 } = {}) {
   }
   fs.writeFileSync(path.join(dir, 'notes.txt'), 'not an image\n');
   return { base, dir };
+}
+
+/**
+ * The end of a test file: the browser closed, the server's log kept in ARTIFACTS as
+ * `<log>-server.log` and the server stopped, the project folder removed (unless
+ * SAMKIT_E2E_KEEP). Any of them may be missing (a `before` that failed).
+ */
+export async function tearDown({ browser, server, project, log }) {
+  await browser?.close();
+  if (server) {
+    fs.mkdirSync(ARTIFACTS, { recursive: true });
+    fs.writeFileSync(path.join(ARTIFACTS, `${log}-server.log`), server.log());
+    await server.stop();
+  }
+  if (project && !process.env.SAMKIT_E2E_KEEP) fs.rmSync(project.base, { recursive: true, force: true });
 }
 
 export async function freePort() {

@@ -96,11 +96,9 @@ pub(super) async fn image_file(
         .map_err(|e| ApiError::internal(e.to_string()))?
         .map_err(|e| match e {
             FileError::Read(e) => ApiError::internal(format!("cannot read {}: {e}", i.path)),
-            FileError::Decode(e) => ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "undecodable_image",
-                format!("{} cannot be shown: {e}", i.path),
-            ),
+            FileError::Decode(e) => {
+                ApiError::undecodable(format!("{} cannot be shown: {e}", i.path))
+            }
         })?;
     let mut resp = (
         [
@@ -152,13 +150,7 @@ pub(super) async fn image_thumb(
     })
     .await
     .map_err(|e| ApiError::internal(e.to_string()))?
-    .map_err(|e| {
-        ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "undecodable_image",
-            format!("{} cannot be shown: {e}", i.path),
-        )
-    })?;
+    .map_err(|e| ApiError::undecodable(format!("{} cannot be shown: {e}", i.path)))?;
     let mut resp = (
         [
             (header::CONTENT_TYPE, "image/jpeg"),
@@ -210,13 +202,7 @@ async fn window_preview(
     })
     .await
     .map_err(|e| ApiError::internal(e.to_string()))?
-    .map_err(|e| {
-        ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "undecodable_image",
-            format!("{name} cannot be shown: {e}"),
-        )
-    })?;
+    .map_err(|e| ApiError::undecodable(format!("{name} cannot be shown: {e}")))?;
     Ok((
         [
             (header::CONTENT_TYPE, "image/png"),

@@ -41,13 +41,7 @@ async fn read_info(st: &AppState, source: &ImageSource, name: &str) -> ApiResult
     tokio::task::spawn_blocking(move || s.window_info(budget))
         .await
         .map_err(|e| ApiError::internal(e.to_string()))?
-        .map_err(|e| {
-            ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "undecodable_image",
-                format!("{name} cannot be read: {e}"),
-            )
-        })
+        .map_err(|e| ApiError::undecodable(format!("{name} cannot be read: {e}")))
 }
 
 /// `GET /api/images/{id}/window`: `{"windowable": false}` for an image that is not a

@@ -11,9 +11,7 @@
 //! is encoded ahead, while the annotator looks at the first mask.
 
 use samkit_engine::preprocess::INPUT_SIZE;
-use samkit_engine::zoom::{
-    crop_logits_in_image, mask_input_for_crop, object_roi, pixel_gain, Crop, ZoomConfig,
-};
+use samkit_engine::zoom::{crop_logits_in_image, mask_input_for_crop, Crop, ZoomConfig};
 use samkit_engine::{upscale_logits, Size};
 
 use super::*;
@@ -22,7 +20,6 @@ use predict::LowRes;
 
 /// The previous prediction a refinement starts from: one candidate's low-resolution logits
 /// and the frame they were decoded on.
-#[derive(Clone)]
 pub(super) struct PrevLogits {
     pub(super) low_res: LowRes,
     pub(super) frame: Option<Crop>,
@@ -38,13 +35,17 @@ impl PrevLogits {
     }
 
     /// The mask input for a decode on `frame` (`None`: the whole image): the logits
-    /// themselves when they are in that frame, else resampled into it.
-    pub(super) fn mask_input(&self, frame: Option<Crop>, size: Size) -> LowRes {
+    /// themselves when they are in that frame, else resampled into it from `full` (the
+    /// logits over the whole image, when already made).
+    fn mask_input(&self, frame: Option<Crop>, size: Size, full: Option<&[f32]>) -> LowRes {
         if self.frame == frame {
             return self.low_res.clone();
         }
         let target = frame.unwrap_or_else(|| Crop::whole(size));
-        mask_input_for_crop(&self.full(size), size, &target)
+        match full {
+            Some(full) => mask_input_for_crop(full, size, &target),
+            None => mask_input_for_crop(&self.full(size), size, &target),
+        }
     }
 }
 
@@ -68,17 +69,21 @@ pub(super) async fn refine_on(
     points: &[Point],
     size: Size,
 ) -> ApiResult<(Option<CropEmbedding>, LowRes)> {
-    let blocking = |e: tokio::task::JoinError| {
-        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string())
-    };
-    let region = match zoom {
+    let blocking = |e: tokio::task::JoinError| ApiError::internal(e.to_string());
+    // The previous logits over the whole image are made once: for the region and, when
+    // the decode moves to another frame, for the mask input.
+    let (region, full, prev) = match zoom.filter(|z| points.len() >= z.from_click) {
         Some(z) => {
-            let (p, pts) = (prev.clone(), points.to_vec());
-            tokio::task::spawn_blocking(move || refinement_region(&z, &p, &pts, size))
-                .await
-                .map_err(blocking)?
+            let xy: Vec<(f32, f32)> = points.iter().map(|p| (p.x, p.y)).collect();
+            tokio::task::spawn_blocking(move || {
+                let full = prev.full(size);
+                let mask: Vec<bool> = full.iter().map(|&v| v > 0.0).collect();
+                (z.region(&mask, size, &xy), Some(full), prev)
+            })
+            .await
+            .map_err(blocking)?
         }
-        None => None,
+        None => (None, None, prev),
     };
     let crop = match region {
         Some(roi) => Some(
@@ -99,7 +104,7 @@ pub(super) async fn refine_on(
         None => None,
     };
     let frame = crop.as_ref().map(|c| c.crop);
-    let input = tokio::task::spawn_blocking(move || prev.mask_input(frame, size))
+    let input = tokio::task::spawn_blocking(move || prev.mask_input(frame, size, full.as_deref()))
         .await
         .map_err(blocking)?;
     Ok((crop, input))
@@ -108,22 +113,6 @@ pub(super) async fn refine_on(
 /// Only an image whose longest side exceeds the model's input can gain from a crop.
 pub(super) fn can_zoom(size: Size) -> bool {
     size.width.max(size.height) > INPUT_SIZE
-}
-
-/// The crop to decode this refinement on, if any (`ZoomConfig::region` of the previous
-/// mask and the points).
-fn refinement_region(
-    config: &ZoomConfig,
-    prev: &PrevLogits,
-    points: &[Point],
-    size: Size,
-) -> Option<Crop> {
-    if points.len() < config.from_click {
-        return None;
-    }
-    let mask: Vec<bool> = prev.full(size).iter().map(|&v| v > 0.0).collect();
-    let xy: Vec<(f32, f32)> = points.iter().map(|p| (p.x, p.y)).collect();
-    config.region(&mask, size, &xy)
 }
 
 /// After a first click: encodes, in the background, the crop around `low_res`'s mask and
@@ -144,8 +133,8 @@ pub(super) fn encode_ahead(
                 .iter()
                 .map(|&v| v > 0.0)
                 .collect();
-            object_roi(&mask, size, &[click], config.expand, config.min_size)
-                .filter(|roi| pixel_gain(roi, size) > config.min_gain)
+            config
+                .crop_around(&mask, size, &[click])
                 .map(|roi| (roi, click))
         })
         .await
@@ -179,7 +168,7 @@ mod tests {
             low_res: low.clone(),
             frame: None,
         };
-        assert_eq!(whole.mask_input(None, size).0, low.0);
+        assert_eq!(whole.mask_input(None, size, None).0, low.0);
         let crop = Crop {
             x0: 0,
             y0: 0,
@@ -190,14 +179,14 @@ mod tests {
             low_res: low.clone(),
             frame: Some(crop),
         };
-        assert_eq!(on_crop.mask_input(Some(crop), size).0, low.0);
+        assert_eq!(on_crop.mask_input(Some(crop), size, None).0, low.0);
         // The whole image's left quarter (512 px) is the crop's left half: positive on
         // the crop's low-res columns below 128.
-        let resampled = whole.mask_input(Some(crop), size);
+        let resampled = whole.mask_input(Some(crop), size, None);
         assert!(resampled.0[10 * LOW_RES + 120] > 0.0);
         assert!(resampled.0[10 * LOW_RES + 136] < 0.0);
         // And back: the crop's mask (its left quarter, 256 px) over the whole image.
-        let back = on_crop.mask_input(None, size);
+        let back = on_crop.mask_input(None, size, None);
         assert!(back.0[10 * LOW_RES + 30] > 0.0);
         assert!(back.0[10 * LOW_RES + 34] < 0.0);
     }

@@ -96,3 +96,15 @@ pub async fn wait_all_encoded(c: &Client, secs: u64) {
 pub fn rle(h: u32, w: u32, start: u32, n: u32) -> serde_json::Value {
     serde_json::json!({"size": [h, w], "counts": [start, n, h * w - start - n]})
 }
+
+/// The id of the image named `name` in a `GET /api/images` answer.
+pub fn id_of(imgs: &serde_json::Value, name: &str) -> i64 {
+    imgs["images"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["name"] == name)
+        .unwrap_or_else(|| panic!("{name} not listed"))["id"]
+        .as_i64()
+        .unwrap()
+}
