@@ -20,6 +20,7 @@ mod models;
 mod segment;
 mod serve;
 mod setup;
+mod users;
 
 use clap::{Parser, Subcommand};
 
@@ -44,6 +45,8 @@ enum Command {
     Export(export::ExportArgs),
     /// Import COCO or YOLO-seg annotations into a `samkit serve` project
     Import(export::ImportArgs),
+    /// Manage the accounts of a team project (add, list, set-role, disable, reset-password)
+    Users(users::UsersArgs),
     /// Download and verify the default model and ONNX Runtime (done automatically when needed)
     Setup(setup::SetupArgs),
     /// Manage the model registry (add, list, remove)
@@ -79,6 +82,7 @@ fn main() {
         Command::Demo(args) => serve::run_demo(args),
         Command::Export(args) => export::run_export(args),
         Command::Import(args) => export::run_import(args),
+        Command::Users(args) => users::run(args),
         Command::Setup(args) => setup::run(args),
         Command::Models(args) => models::run(args),
         Command::Segment(args) => segment::run(args),

@@ -29,7 +29,7 @@ pub struct NetArgs {
     #[arg(long, default_value_t = 8000)]
     pub port: u16,
     /// Address to listen on; other machines can connect only if this is not loopback
-    /// (see SECURITY.md: there are no accounts, anyone who reaches it can edit)
+    /// (see SECURITY.md: give a team accounts with `samkit users add` first)
     #[arg(long, default_value = "127.0.0.1")]
     pub host: String,
     /// Another name this server is reached by (a reverse proxy's or a machine's DNS
@@ -154,7 +154,21 @@ fn serve(
             skipped.images,
             server.state().root.display()
         );
-        println!("open http://{host}:{}/ in your browser (Ctrl-C to stop)", local.port());
+        let users = server.state().store.user_count().await?;
+        if users == 0 {
+            // One person's project: the address carries the token that signs the browser
+            // in, so pages of other sites cannot use the server.
+            println!(
+                "open http://{host}:{}/?token={} in your browser (Ctrl-C to stop)",
+                local.port(),
+                server.local_token()
+            );
+        } else {
+            println!(
+                "open http://{host}:{}/ in your browser and sign in ({users} user(s); Ctrl-C to stop)",
+                local.port()
+            );
+        }
         server
             .serve(listener, shutdown_signal())
             .await

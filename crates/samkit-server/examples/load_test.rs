@@ -90,12 +90,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let decoders = cfg.decoders;
         let server = samkit_server::Server::open(cfg, Some(loader)).await?;
         let db = server.state().root.join(".samkit/project.db");
+        let token = server.local_token().to_string();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
         tokio::spawn(async move {
             let _ = server.serve(listener, std::future::pending()).await;
         });
-        let c = samkit_server::client::Client::new(addr);
+        let c = samkit_server::client::Client::new(addr).with_token(&token);
         let t = Instant::now();
         loop {
             let e = c.get("/api/embeddings").await?.json();
@@ -110,7 +111,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         eprintln!("model loaded and {} image(s) encoded in {:.1} s", c.get("/api/images").await?.json()["images"].as_array().map_or(0, |a| a.len()), t.elapsed().as_secs_f64());
         let ready = samkit_server::loadtest::memory(None);
         eprintln!("running {clients} annotators for {seconds} s against {addr} ({decoders} decoder session(s)) ...");
-        let report = samkit_server::loadtest::run(addr, clients, seconds).await?;
+        let report = samkit_server::loadtest::run(c.clone(), clients, seconds).await?;
         // Server and load generator share this process; the generator's share is small
         // (a few connections and JSON answers), so these figures bound the server's.
         let after = samkit_server::loadtest::memory(None);

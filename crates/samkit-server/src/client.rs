@@ -35,6 +35,8 @@ impl Reply {
 pub struct Client {
     pub addr: SocketAddr,
     pub user: Option<String>,
+    /// Sent as `Authorization: Bearer …` (the one-person token or a session's).
+    pub token: Option<String>,
     pub timeout: Duration,
 }
 
@@ -43,6 +45,7 @@ impl Client {
         Client {
             addr,
             user: None,
+            token: None,
             timeout: Duration::from_secs(120),
         }
     }
@@ -50,6 +53,22 @@ impl Client {
     pub fn as_user(&self, user: &str) -> Self {
         Client {
             user: Some(user.to_string()),
+            ..self.clone()
+        }
+    }
+
+    /// The same client, authenticated with `token`.
+    pub fn with_token(&self, token: &str) -> Self {
+        Client {
+            token: Some(token.to_string()),
+            ..self.clone()
+        }
+    }
+
+    /// The same client without credentials.
+    pub fn anonymous(&self) -> Self {
+        Client {
+            token: None,
             ..self.clone()
         }
     }
@@ -119,6 +138,9 @@ impl Client {
         );
         if let Some(u) = &self.user {
             req.push_str(&format!("X-Samkit-User: {u}\r\n"));
+        }
+        if let Some(t) = &self.token {
+            req.push_str(&format!("Authorization: Bearer {t}\r\n"));
         }
         let body = body.unwrap_or_default();
         if !body.is_empty() || matches!(method, "POST" | "PUT" | "PATCH" | "DELETE") {

@@ -21,7 +21,9 @@
 //! # Ok(()) }
 //! ```
 
+pub mod access;
 mod api;
+pub mod auth;
 mod auto_jobs;
 pub mod client;
 mod crops;
@@ -80,6 +82,11 @@ pub struct Config {
     pub body_read_timeout: Duration,
     /// Zoom-in refinement on images larger than the model's view (`--no-zoom`: `None`).
     pub zoom: Option<samkit_engine::zoom::ZoomConfig>,
+    /// The one-person access token (valid while the project has no users); `None`: a
+    /// random one, made at start ([`Server::local_token`]).
+    pub local_token: Option<String>,
+    /// How long a log-in lasts.
+    pub session_ttl: Duration,
 }
 
 impl Config {
@@ -96,6 +103,8 @@ impl Config {
             header_read_timeout: Duration::from_secs(10),
             body_read_timeout: Duration::from_secs(30),
             zoom: Some(samkit_engine::zoom::ZoomConfig::default()),
+            local_token: None,
+            session_ttl: Duration::from_secs(7 * 24 * 3600),
         }
     }
 }
@@ -132,6 +141,8 @@ pub struct AppState {
     pub(crate) windows: source::Windows,
     /// Zoom-in refinement on images larger than the model's view; `None`: off.
     pub(crate) zoom: Option<samkit_engine::zoom::ZoomConfig>,
+    /// Sessions, the one-person token, the log-in limiter.
+    pub(crate) auth: auth::Auth,
 }
 
 /// An opened project, ready to serve.
@@ -211,6 +222,7 @@ impl Server {
             auto_jobs: auto_jobs::AutoJobs::default(),
             windows,
             zoom: cfg.zoom,
+            auth: auth::Auth::new(cfg.local_token.clone(), cfg.session_ttl),
         });
         api::rescan(&state).await.map_err(|e| ServerError::Root {
             path: cfg.root.clone(),
@@ -229,12 +241,19 @@ impl Server {
         &self.state
     }
 
+    /// The one-person access token: `samkit serve` prints the address that carries it
+    /// (`/?token=…`); it signs in only while the project has no users.
+    pub fn local_token(&self) -> &str {
+        &self.state.auth.local_token
+    }
+
     /// The HTTP application as served on `local`: the routes behind the request checks
     /// of [`guard`] (Host, origin, content type), the body read timeout and the security
     /// headers.
     pub fn router(&self, local: SocketAddr) -> axum::Router {
         let policy = Arc::new(guard::HostPolicy::new(local, &self.allowed_hosts));
         let mut app = api::router(self.state.clone())
+            .layer(axum::Extension(auth::CookieName::for_port(local.port())))
             .layer(axum::middleware::from_fn_with_state(policy, guard::check))
             .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(
                 self.body_read_timeout,
@@ -264,7 +283,7 @@ impl Server {
             .header_read_timeout(self.header_read_timeout);
         tokio::pin!(shutdown);
         loop {
-            let (stream, _) = tokio::select! {
+            let (stream, peer) = tokio::select! {
                 accepted = listener.accept() => match accepted {
                     Ok(a) => a,
                     Err(e) => {
@@ -277,7 +296,16 @@ impl Server {
                 () = &mut shutdown => break,
             };
             let _ = stream.set_nodelay(true);
-            let service = hyper_util::service::TowerToHyperService::new(app.clone());
+            // The client's address, for the log-in limiter.
+            let app = tower::ServiceExt::map_request(
+                app.clone(),
+                move |mut req: axum::http::Request<hyper::body::Incoming>| {
+                    req.extensions_mut()
+                        .insert(axum::extract::ConnectInfo(peer));
+                    req
+                },
+            );
+            let service = hyper_util::service::TowerToHyperService::new(app);
             let conn = http.serve_connection(TokioIo::new(stream), service);
             let conn = graceful.watch(conn);
             tokio::spawn(async move {

@@ -2,7 +2,6 @@
 //! that prompt, refine once and accept instances, as the UI does. Used by
 //! `examples/load_test.rs` and a short automated test.
 
-use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
@@ -68,15 +67,15 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[i.min(sorted.len() - 1)]
 }
 
-/// Runs `clients` annotators for `seconds` against `addr`, which must be a loopback
-/// address (the generator refuses anything else).
-pub async fn run(addr: SocketAddr, clients: usize, seconds: f64) -> Result<LoadReport, String> {
+/// Runs `clients` annotators for `seconds` as `base` (its address must be a loopback
+/// one: the generator refuses anything else; its token signs the requests in).
+pub async fn run(base: Client, clients: usize, seconds: f64) -> Result<LoadReport, String> {
+    let addr = base.addr;
     if !addr.ip().is_loopback() {
         return Err(format!(
             "refusing to load-test {addr}: only loopback addresses are allowed"
         ));
     }
-    let base = Client::new(addr);
     let images = base
         .get("/api/images")
         .await

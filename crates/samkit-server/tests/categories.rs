@@ -144,8 +144,9 @@ async fn image_thumbnails_are_small_jpegs_revalidated_by_etag() {
     let again = c
         .send_raw(
             format!(
-                "GET /api/images/1/thumb HTTP/1.1\r\nHost: {}\r\nIf-None-Match: {etag}\r\nConnection: close\r\n\r\n",
-                c.addr
+                "GET /api/images/1/thumb HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {}\r\n\
+                 If-None-Match: {etag}\r\nConnection: close\r\n\r\n",
+                c.addr, s.token
             )
             .into_bytes(),
         )

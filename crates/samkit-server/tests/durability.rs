@@ -20,6 +20,8 @@ impl Drop for KillOnDrop {
 }
 
 const CHILD_ENV: &str = "SAMKIT_DURABILITY_CHILD_ROOT";
+/// The child's one-person token, known to the parent.
+const TOKEN: &str = "durability-test-token";
 
 /// Not a test on its own: the server process of `kill_9_keeps_acknowledged_instances`.
 #[test]
@@ -33,6 +35,7 @@ fn child_server() {
         let cache = std::path::Path::new(&root).join(".cache");
         let mut cfg = samkit_server::Config::new(&root);
         cfg.cache_dir = Some(cache);
+        cfg.local_token = Some(TOKEN.into());
         let server = samkit_server::Server::open(cfg, None).await.unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         // The address goes through a file: libtest may capture the child's stdout.
@@ -78,7 +81,7 @@ async fn kill_9_keeps_acknowledged_instances() {
         }
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     };
-    let client = Client::new(addr).as_user("alice");
+    let client = Client::new(addr).with_token(TOKEN).as_user("alice");
     let mut acked = Vec::new();
     for k in 0..30u32 {
         let body = json!({"rle": common::rle(48, 64, k * 10, 7 + k), "client_id": format!("k{k}")});

@@ -37,6 +37,12 @@ fn request(s: &TestServer, method: &str, path: &str, headers: &[&str], body: &[u
     {
         r.push_str(&format!("Host: {}\r\n", s.addr));
     }
+    if !headers
+        .iter()
+        .any(|h| h.to_ascii_lowercase().starts_with("authorization:"))
+    {
+        r.push_str(&format!("Authorization: Bearer {}\r\n", s.token));
+    }
     for h in headers {
         r.push_str(h);
         r.push_str("\r\n");
@@ -119,8 +125,9 @@ async fn import_bomb_is_refused_quickly_and_the_server_stays_healthy() {
     // Over the import body limit (64 MiB): refused from Content-Length, without reading.
     let mut req = format!(
         "POST /api/import HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\
-         Content-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+         Authorization: Bearer {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
         s.addr,
+        s.token,
         100u64 << 20
     )
     .into_bytes();
@@ -543,8 +550,8 @@ async fn idle_and_half_sent_connections_are_closed() {
     body.write_all(
         format!(
             "POST /api/categories HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\n\
-             Content-Length: 100\r\n\r\n{{\"name\": \"",
-            s.addr
+             Authorization: Bearer {}\r\nContent-Length: 100\r\n\r\n{{\"name\": \"",
+            s.addr, s.token
         )
         .as_bytes(),
     )

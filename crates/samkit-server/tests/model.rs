@@ -179,7 +179,9 @@ async fn short_load_test_keeps_every_acknowledged_instance() {
     let cache = tempfile::tempdir().unwrap();
     let s = start(dir.path(), Some(common::model_loader()), cache.path()).await;
     wait_all_encoded(&s.client, 120).await;
-    let report = samkit_server::loadtest::run(s.addr, 5, 5.0).await.unwrap();
+    let report = samkit_server::loadtest::run(s.client.clone(), 5, 5.0)
+        .await
+        .unwrap();
     assert!(report.errors.is_empty(), "{:?}", report.errors);
     assert!(
         report.predicts > 0 && !report.instances_acked.is_empty(),

@@ -53,6 +53,10 @@ export class Api {
     } catch (e) {
       throw new ApiError(0, null, `network error: ${method} ${path} failed (${e.message}); is the server running?`);
     }
+    if (res.status === 401 && path !== '/api/session') {
+      // The session ended (signed out elsewhere, expired, user disabled): sign in again.
+      location.replace('/login.html');
+    }
     if (!res.ok) {
       let data = null;
       try {
@@ -77,6 +81,7 @@ export class Api {
 
   // --- endpoints -------------------------------------------------------------------
   health() { return this.get('/api/health'); }
+  session() { return this.get('/api/session'); }
   project() { return this.get('/api/project'); }
   images() { return this.get('/api/images').then((r) => r.images); }
   image(id) { return this.get(`/api/images/${id}`); }

@@ -6,7 +6,7 @@
 // keyboard). Every network failure ends up in a visible message — nothing fails silently.
 
 import { maskArea, maskBbox } from './rle.js';
-import { $, showInfo, overlay } from './dom.js';
+import { overlay } from './dom.js';
 import { api, params, S } from './state.js';
 import { showError } from './errors.js';
 import { viewer, proposals } from './canvas.js';
@@ -14,16 +14,18 @@ import { openImage, renderImageList, pollEmbeddings, pollHistory } from './image
 import { loadProject } from './project.js';
 import { bindUi } from './bindings.js';
 import { hoveredInstance } from './display.js';
+import { loadSession } from './session.js';
 
 // ------------------------------------------------------------------------------------------
 // loading
 async function boot() {
-  const name = $('#user-name');
-  name.value = api.user;
-  name.addEventListener('change', () => {
-    api.setUser(name.value);
-    showInfo(`Annotating as "${api.user || 'anonymous'}"`, 2500);
-  });
+  try {
+    if (!(await loadSession())) return;
+  } catch (e) {
+    showError(e, 'could not reach the server');
+    overlay('Could not reach the server — is it running? Reload the page to retry.', false);
+    return;
+  }
   bindUi();
   try {
     await loadProject();

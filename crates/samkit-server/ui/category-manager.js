@@ -11,11 +11,16 @@ import { showError } from './errors.js';
 import { setCategories, selectCategory, categoriesChanged } from './categories.js';
 import { renderInstances } from './instances.js';
 import { loadInstances } from './images.js';
+import { isAdmin } from './session.js';
 
 const dialog = () => tid('category-manager');
 const plural = (n, word) => `${n} ${word}${n === 1 ? '' : 's'}`;
 
 export async function openCategoryManager({ create = false } = {}) {
+  if (!isAdmin()) {
+    showInfo('Categories are managed by the project\'s admins.', 4000);
+    return;
+  }
   const d = dialog();
   render();
   if (!d.open) d.showModal();

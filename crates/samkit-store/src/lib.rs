@@ -3,7 +3,8 @@
 //! Data model (see `migrations/`): projects (name, root folder, guidelines markdown),
 //! images (path, size, content hash, review status), categories (name, colour),
 //! instances (COCO RLE mask as JSON, category, score, the prompts that produced it,
-//! author), the window chosen for each volume file and an append-only `history` of every change with the rows before and after,
+//! author), the window chosen for each volume file, the team's users (role, argon2id password
+//! hash) and their sessions, and an append-only `history` of every change with the rows before and after,
 //! so any past state can be inspected and restored ([`Store::restore_from_history`]).
 //!
 //! Several annotators share one project, so every editable row carries a `version`:
@@ -32,6 +33,8 @@ mod images;
 mod instances;
 mod model;
 mod projects;
+mod sessions;
+mod users;
 mod windows;
 
 use std::path::Path;
@@ -50,8 +53,12 @@ pub use model::{
     Category, Counts, HistoryEntry, HistoryQuery, Image, ImageStatus, Instance, InstancePatch,
     NewImage, NewInstance, Project, Restored,
 };
+pub use sessions::{new_token, Session};
 /// JSON column wrapper used by the row types.
 pub use sqlx::types::Json;
+pub use users::{
+    check_new_password, Role, User, UserPatch, MAX_PASSWORD_BYTES, MIN_PASSWORD_CHARS,
+};
 pub use windows::VolumeWindow;
 
 /// Colour of the default category and first entries of the palette new categories use.

@@ -83,6 +83,14 @@ export async function freePort() {
   });
 }
 
+/** The one-person token of each server started here (base URL -> token). */
+const TOKENS = new Map();
+
+/** The token `samkit serve` printed (`open http://…/?token=T …`), once it is there. */
+function printedToken(out) {
+  return out.match(/\/\?token=([0-9a-f]+)/)?.[1] || null;
+}
+
 /**
  * Start `samkit serve <dir> --port <free port>` and wait until /api/health answers.
  * Returns {url, proc, log(), stop()}. With `waitModel`, also waits for the model to be ready.
@@ -132,7 +140,12 @@ export async function startServer(dir, { waitModel = true, extraArgs = [], env =
     }
     await sleep(200);
   }
-  return { url, proc, log, stop, health, port };
+  // A project without users signs in with the token of the printed address; pages made by
+  // newPage() get it as their cookie, api() as a Bearer token.
+  let token = null;
+  for (let i = 0; i < 50 && !(token = printedToken(out)) && !/and sign in/.test(out); i++) await sleep(100);
+  if (token) TOKENS.set(url, token);
+  return { url, proc, log, stop, health, port, token };
 }
 
 export async function launchBrowser() {
@@ -141,8 +154,11 @@ export async function launchBrowser() {
 }
 
 /** A page that fails the test on uncaught page errors and keeps the console for diagnosis. */
-export async function newPage(browser, { user, viewport = { width: 1400, height: 860 } } = {}) {
+export async function newPage(browser, { user, viewport = { width: 1400, height: 860 }, signedIn = true } = {}) {
   const context = await browser.newContext({ viewport, acceptDownloads: true });
+  // Signed in to every server started so far, as opening the printed address does.
+  const cookies = [...TOKENS].map(([url, value]) => ({ name: `samkit_session_${new URL(url).port}`, value, url }));
+  if (signedIn && cookies.length) await context.addCookies(cookies);
   if (user) await context.addInitScript((u) => localStorage.setItem('samkit.user', u), user);
   // SAMKIT_E2E_UI=disk: the UI files come from crates/samkit-server/ui/ as they are now,
   // not from the binary (UI development without a rebuild; the API is still the server's).
@@ -184,7 +200,11 @@ export async function clickImage(page, x, y, opts = {}) {
 export async function api(url, method, pathname, body, user = 'e2e-script') {
   const r = await fetch(url + pathname, {
     method,
-    headers: { 'Content-Type': 'application/json', 'X-Samkit-User': user },
+    headers: {
+      'Content-Type': 'application/json',
+      'X-Samkit-User': user,
+      ...(TOKENS.has(url) ? { Authorization: `Bearer ${TOKENS.get(url)}` } : {}),
+    },
     body: body === undefined ? undefined : JSON.stringify(body),
   });
   const text = await r.text();
@@ -192,6 +212,17 @@ export async function api(url, method, pathname, body, user = 'e2e-script') {
   try { json = JSON.parse(text); } catch { /* not json */ }
   if (!r.ok) throw Object.assign(new Error(`${method} ${pathname} -> ${r.status}: ${text}`), { status: r.status, json });
   return json;
+}
+
+/** Signs `name` in through the API; later api() calls to `url` carry this session. */
+export async function signIn(url, name, password) {
+  const r = await fetch(`${url}/api/login`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ name, password, token: true }),
+  });
+  if (!r.ok) throw new Error(`sign-in of ${name} failed: ${r.status} ${await r.text()}`);
+  TOKENS.set(url, (await r.json()).token);
 }
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));

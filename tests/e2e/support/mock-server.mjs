@@ -77,6 +77,7 @@ const server = http.createServer(async (req, res) => {
     return res.end(fs.readFileSync(full));
   }
   if (p === '/api/health') return send(res, 200, { ok: true, version: 'mock', model: { state: 'ready', id: 'mock' } });
+  if (p === '/api/session') return send(res, 200, { mode: 'local', signed_in: true, user: { id: null, name: null, role: 'admin' } });
   if (p === '/api/project') {
     return send(res, 200, { name: path.basename(dir), root: dir, guidelines: '# Guidelines\n\n- Outline **every** cup.\n- Ignore <script>alert(1)</script> reflections.\n\nSee [the docs](https://example.invalid).', guidelines_version: 1, categories, counts: {}, skipped: [{ path: 'notes.txt', reason: 'not an image' }], model: { state: 'ready' } });
   }

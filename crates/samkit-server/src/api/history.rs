@@ -47,14 +47,27 @@ pub(super) async fn history(
 pub(super) async fn history_restore(
     State(st): S,
     Author(a): Author,
+    axum::Extension(identity): axum::Extension<crate::auth::Identity>,
     ApiPath(id): ApiPath<i64>,
     ApiBytes(body): ApiBytes,
 ) -> ApiResult<Json<Value>> {
+    let role = identity.role();
     let entry = st.store.history_entry(id).await.api()?;
     if entry.project_id != st.project_id {
         return Err(ApiError::not_found(format!(
             "history entry {id} does not exist"
         )));
+    }
+    let settings = matches!(entry.entity.as_str(), "category" | "project");
+    if settings && role != samkit_store::Role::Admin {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            format!(
+                "restoring a {}'s earlier state is for admin users; you are signed in as {role}",
+                entry.entity
+            ),
+        ));
     }
     let need_version = || {
         ApiError::bad_request(

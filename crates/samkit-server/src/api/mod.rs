@@ -43,8 +43,10 @@ mod predict;
 mod predict_masks;
 mod project;
 mod propagate;
+mod session;
 mod transfer;
 mod ui;
+mod users;
 mod window;
 mod zoom;
 
@@ -58,8 +60,10 @@ use predict::*;
 use predict_masks::*;
 use project::*;
 use propagate::*;
+use session::*;
 use transfer::*;
 use ui::*;
+use users::*;
 use window::*;
 
 pub use fuzzing::{check_request_body, check_yolo_upload};
@@ -170,7 +174,8 @@ impl<T: DeserializeOwned, St: Send + Sync> FromRequestParts<St> for ApiQuery<T> 
     }
 }
 
-/// The annotator named by `X-Samkit-User` (percent-encoded UTF-8 accepted).
+/// The author of a change: the signed-in user; on a one-person project (no users), the
+/// name its browser gives in `X-Samkit-User` (percent-encoded UTF-8 accepted).
 pub struct Author(pub String);
 
 fn percent_decode(s: &str) -> String {
@@ -195,6 +200,10 @@ fn percent_decode(s: &str) -> String {
 impl<St: Send + Sync> FromRequestParts<St> for Author {
     type Rejection = ApiError;
     async fn from_request_parts(parts: &mut Parts, _: &St) -> Result<Self, ApiError> {
+        if let Some(crate::auth::Identity::User(u)) = parts.extensions.get() {
+            // Whatever name the client sends, a signed-in user's changes are theirs.
+            return Ok(Author(u.name.clone()));
+        }
         // Browsers send header bytes as ISO-8859-1; UTF-8 names arrive percent-encoded.
         let raw: String = match parts.headers.get("x-samkit-user") {
             Some(v) => match std::str::from_utf8(v.as_bytes()) {
@@ -283,6 +292,11 @@ impl<T> StoreResult<T> for Result<T, StoreError> {
 pub fn router(state: Arc<AppState>) -> Router {
     let api = Router::new()
         .route("/health", get(health))
+        .route("/session", get(session))
+        .route("/login", post(login))
+        .route("/logout", post(logout))
+        .route("/users", get(list_users).post(create_user))
+        .route("/users/{id}", axum::routing::patch(patch_user))
         .route("/project", get(project))
         .route(
             "/project/guidelines",
@@ -331,12 +345,16 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/history/{id}/restore", post(history_restore))
         .route("/export", get(export_route))
         .route("/import", post(import_route).layer(limit(IMPORT_BODY)))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::auth::authorize,
+        ))
         .fallback(api_not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(limit(SMALL_BODY));
     Router::new()
         .nest("/api", api)
-        .route("/", get(ui_index))
+        .route("/", get(index))
         .route("/{file}", get(ui_file))
         .fallback(not_found)
         .with_state(state)

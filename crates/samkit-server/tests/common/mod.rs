@@ -13,6 +13,8 @@ pub struct TestServer {
     pub client: Client,
     pub db: PathBuf,
     pub root: PathBuf,
+    /// The one-person access token (the client sends it).
+    pub token: String,
     pub task: tokio::task::JoinHandle<()>,
 }
 
@@ -57,6 +59,7 @@ pub async fn start_with(cfg: Config, model: Option<ModelLoader>) -> TestServer {
     let root = cfg.root.clone();
     let root = root.as_path();
     let server = Server::open(cfg, model).await.expect("open project");
+    let token = server.local_token().to_string();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let task = tokio::spawn(async move {
@@ -64,7 +67,8 @@ pub async fn start_with(cfg: Config, model: Option<ModelLoader>) -> TestServer {
     });
     TestServer {
         addr,
-        client: Client::new(addr),
+        client: Client::new(addr).with_token(&token),
+        token,
         db: std::fs::canonicalize(root)
             .unwrap()
             .join(".samkit/project.db"),

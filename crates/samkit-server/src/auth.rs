@@ -1,0 +1,340 @@
+//! Who is asking: every `/api` request is authenticated and authorised here before its
+//! handler runs (SECURITY.md, "Accounts").
+//!
+//! * A project without users is one person's: the server makes a random token at start
+//!   and prints the address that carries it (`/?token=…`, as Jupyter does); opening it
+//!   sets a cookie. Scripts send `Authorization: Bearer TOKEN`. A page of another site
+//!   cannot know the token, so it cannot drive the API.
+//! * A project with users (`samkit users add`) signs people in (`POST /api/login`); a
+//!   session is a random token in an `HttpOnly`, `SameSite=Strict` cookie, its SHA-256 in
+//!   the database, so every server on the same database knows it.
+//! * The access table ([`crate::access`]) says which roles may call which route; the
+//!   author of every change is the signed-in user ([`Identity`]), never a name the
+//!   client sends.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::extract::{ConnectInfo, MatchedPath, Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use samkit_store::{Role, User};
+
+use crate::access::{self, Need};
+use crate::error::ApiError;
+use crate::AppState;
+
+/// Who made a request.
+#[derive(Debug, Clone)]
+pub enum Identity {
+    /// The holder of a one-person project's start-up token: may do everything; the
+    /// author of its changes is the name its browser gives (`X-Samkit-User`).
+    Local,
+    /// A signed-in user, as the database says now.
+    User(User),
+}
+
+impl Identity {
+    pub fn role(&self) -> Role {
+        match self {
+            Identity::Local => Role::Admin,
+            Identity::User(u) => u.role,
+        }
+    }
+}
+
+/// The name of the session cookie of the server listening on `port`: cookies do not
+/// tell ports apart, so two samkit servers on one machine must not share a name.
+#[derive(Debug, Clone)]
+pub struct CookieName(pub String);
+
+impl CookieName {
+    pub fn for_port(port: u16) -> Self {
+        CookieName(format!("samkit_session_{port}"))
+    }
+}
+
+/// Authentication settings and state of a server.
+pub struct Auth {
+    /// The one-person token (valid while the project has no users).
+    pub(crate) local_token: String,
+    /// How long a log-in lasts.
+    pub(crate) session_ttl: Duration,
+    pub(crate) limiter: LoginLimiter,
+}
+
+impl Auth {
+    pub fn new(local_token: Option<String>, session_ttl: Duration) -> Self {
+        Auth {
+            local_token: local_token.unwrap_or_else(samkit_store::new_token),
+            session_ttl,
+            limiter: LoginLimiter::default(),
+        }
+    }
+}
+
+/// Compares without stopping at the first difference (a token is a secret).
+fn same_secret(a: &str, b: &str) -> bool {
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
+}
+
+/// The token a request carries: `Authorization: Bearer …`, else the session cookie.
+pub(crate) fn request_token(headers: &HeaderMap, cookie: &str) -> Option<String> {
+    if let Some(v) = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+    {
+        if let Some(t) = v
+            .strip_prefix("Bearer ")
+            .or_else(|| v.strip_prefix("bearer "))
+        {
+            return Some(t.trim().to_string());
+        }
+    }
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == cookie)
+        .map(|(_, v)| v.trim().to_string())
+}
+
+pub(crate) fn cookie_name(req_ext: &axum::http::Extensions) -> String {
+    req_ext
+        .get::<CookieName>()
+        .map_or_else(|| "samkit_session".to_string(), |c| c.0.clone())
+}
+
+/// The `Set-Cookie` value that keeps `token` for `max_age` (`None`: until the browser
+/// closes; `Some(0)`: removes it).
+pub(crate) fn set_cookie(name: &str, token: &str, max_age: Option<Duration>) -> HeaderValue {
+    let mut v = format!("{name}={token}; Path=/; HttpOnly; SameSite=Strict");
+    if let Some(age) = max_age {
+        v.push_str(&format!("; Max-Age={}", age.as_secs()));
+    }
+    HeaderValue::from_str(&v).unwrap_or_else(|_| HeaderValue::from_static("x=; Max-Age=0"))
+}
+
+/// The identity of a request's token, if any. Errors are the database's.
+pub(crate) async fn identify(
+    st: &AppState,
+    headers: &HeaderMap,
+    cookie: &str,
+) -> Result<Option<Identity>, ApiError> {
+    let Some(token) = request_token(headers, cookie) else {
+        return Ok(None);
+    };
+    if same_secret(&token, &st.auth.local_token) {
+        let users = st.store.user_count().await.map_err(ApiError::from)?;
+        return Ok((users == 0).then_some(Identity::Local));
+    }
+    let session = st.store.session(&token).await.map_err(ApiError::from)?;
+    Ok(session.map(|s| Identity::User(s.user)))
+}
+
+/// The route layer of `/api`: finds who asks, refuses what the access table does not
+/// allow them, and leaves the [`Identity`] in the request for the handlers.
+pub(crate) async fn authorize(
+    State(st): State<Arc<AppState>>,
+    matched: Option<MatchedPath>,
+    mut req: Request,
+    next: Next,
+) -> Response {
+    let route = matched.map_or_else(String::new, |m| m.as_str().to_string());
+    let route = if route.starts_with("/api/") {
+        route
+    } else {
+        format!("/api{route}")
+    };
+    let method = match req.method().as_str() {
+        "HEAD" => "GET",
+        m => m,
+    };
+    let need = access::need(method, &route);
+    let cookie = cookie_name(req.extensions());
+    let identity = match identify(&st, req.headers(), &cookie).await {
+        Ok(i) => i,
+        Err(e) => return e.into_response(),
+    };
+    if need == Need::Public {
+        if let Some(i) = identity {
+            req.extensions_mut().insert(i);
+        }
+        return next.run(req).await;
+    }
+    let Some(identity) = identity else {
+        return unauthenticated(&st).await.into_response();
+    };
+    if !access::allows(need, identity.role()) {
+        return ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            format!(
+                "{} {route} is for {} users; you are signed in as {}; ask an admin",
+                req.method(),
+                access::who(need),
+                identity.role()
+            ),
+        )
+        .into_response();
+    }
+    req.extensions_mut().insert(identity);
+    next.run(req).await
+}
+
+/// The 401 answer, saying how to sign in for this project's mode.
+pub(crate) async fn unauthenticated(st: &AppState) -> ApiError {
+    let accounts = st.store.user_count().await.map_or(true, |n| n > 0);
+    let how = if accounts {
+        "sign in on the log-in page, or POST /api/login {\"name\", \"password\"}"
+    } else {
+        "open the address `samkit serve` printed (it carries the access token), or send \
+         Authorization: Bearer TOKEN"
+    };
+    ApiError::new(
+        StatusCode::UNAUTHORIZED,
+        "unauthenticated",
+        format!("not signed in: {how}"),
+    )
+}
+
+/// Failed log-ins remembered per user name and per client address: after
+/// [`LoginLimiter::PER_NAME`] failures for one name (or [`LoginLimiter::PER_ADDRESS`] from
+/// one address) within [`LoginLimiter::WINDOW`], further attempts are refused until the
+/// oldest failure leaves the window. Per process: each server counts its own.
+#[derive(Default)]
+pub struct LoginLimiter {
+    failures: Mutex<HashMap<String, Vec<Instant>>>,
+}
+
+impl LoginLimiter {
+    pub const WINDOW: Duration = Duration::from_secs(15 * 60);
+    pub const PER_NAME: usize = 5;
+    pub const PER_ADDRESS: usize = 20;
+    /// Keys remembered at most (each a few dozen bytes): a flood of names cannot grow it.
+    const MAX_KEYS: usize = 10_000;
+
+    fn keys(name: &str, addr: Option<IpAddr>) -> [(String, usize); 2] {
+        [
+            (
+                format!("name:{}", name.trim().to_lowercase()),
+                Self::PER_NAME,
+            ),
+            (
+                format!("addr:{}", addr.map_or("?".into(), |a| a.to_string())),
+                Self::PER_ADDRESS,
+            ),
+        ]
+    }
+
+    /// `Err(wait)` when `name` or `addr` has used up its attempts.
+    pub fn check(&self, name: &str, addr: Option<IpAddr>) -> Result<(), Duration> {
+        let now = Instant::now();
+        let mut map = self.failures.lock().unwrap_or_else(|e| e.into_inner());
+        let mut wait = Duration::ZERO;
+        for (key, limit) in Self::keys(name, addr) {
+            if let Some(times) = map.get_mut(&key) {
+                times.retain(|t| now.duration_since(*t) < Self::WINDOW);
+                if times.len() >= limit {
+                    let oldest = times[times.len() - limit];
+                    wait = wait.max(Self::WINDOW.saturating_sub(now.duration_since(oldest)));
+                }
+            }
+        }
+        if wait.is_zero() {
+            Ok(())
+        } else {
+            Err(wait.max(Duration::from_secs(1)))
+        }
+    }
+
+    pub fn failed(&self, name: &str, addr: Option<IpAddr>) {
+        let now = Instant::now();
+        let mut map = self.failures.lock().unwrap_or_else(|e| e.into_inner());
+        if map.len() >= Self::MAX_KEYS {
+            map.retain(|_, times| {
+                times.retain(|t| now.duration_since(*t) < Self::WINDOW);
+                !times.is_empty()
+            });
+            if map.len() >= Self::MAX_KEYS {
+                // Still full: forget name keys (address keys keep limiting the flood).
+                map.retain(|k, _| k.starts_with("addr:"));
+            }
+        }
+        for (key, _) in Self::keys(name, addr) {
+            map.entry(key).or_default().push(now);
+        }
+    }
+
+    /// A successful log-in clears the name's failures (not the address's).
+    pub fn succeeded(&self, name: &str) {
+        let mut map = self.failures.lock().unwrap_or_else(|e| e.into_inner());
+        map.remove(&format!("name:{}", name.trim().to_lowercase()));
+    }
+}
+
+/// The client's address, when the server recorded it.
+pub(crate) fn peer(ext: &axum::http::Extensions) -> Option<IpAddr> {
+    ext.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_come_from_bearer_or_this_servers_cookie() {
+        let mut h = HeaderMap::new();
+        h.insert(
+            header::COOKIE,
+            HeaderValue::from_static("a=1; samkit_session_8001=other; samkit_session_8000=mine"),
+        );
+        assert_eq!(
+            request_token(&h, "samkit_session_8000").as_deref(),
+            Some("mine")
+        );
+        assert_eq!(request_token(&h, "samkit_session_9"), None);
+        h.insert(
+            header::AUTHORIZATION,
+            HeaderValue::from_static("Bearer tok"),
+        );
+        assert_eq!(
+            request_token(&h, "samkit_session_8000").as_deref(),
+            Some("tok")
+        );
+        assert!(same_secret("abc", "abc"));
+        assert!(!same_secret("abc", "abd"));
+        assert!(!same_secret("abc", "abcd"));
+    }
+
+    #[test]
+    fn log_ins_are_limited_per_name_and_per_address() {
+        let l = LoginLimiter::default();
+        let ip: Option<IpAddr> = Some("10.0.0.1".parse().unwrap());
+        for _ in 0..LoginLimiter::PER_NAME {
+            assert!(l.check("Ann", ip).is_ok());
+            l.failed("Ann", ip);
+        }
+        let wait = l.check("ann", ip).unwrap_err();
+        assert!(wait > Duration::from_secs(14 * 60), "{wait:?}");
+        // Another name from the same address still has attempts left...
+        assert!(l.check("bob", ip).is_ok());
+        for i in 0..LoginLimiter::PER_ADDRESS {
+            l.failed(&format!("user{i}"), ip);
+        }
+        // ...until the address has used up its own.
+        assert!(l.check("carol", ip).is_err());
+        assert!(l.check("carol", Some("10.0.0.2".parse().unwrap())).is_ok());
+        l.succeeded("ANN");
+        assert!(l.check("ann", Some("10.0.0.3".parse().unwrap())).is_ok());
+    }
+}
