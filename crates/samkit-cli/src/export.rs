@@ -18,7 +18,8 @@ pub struct ExportArgs {
     /// Output: a .json file for COCO, else a folder
     #[arg(long, value_name = "OUT")]
     pub out: PathBuf,
-    /// Only images with this status (todo, in_progress, done, needs_review)
+    /// Only images with this status (todo, in_progress, done, needs_review), or
+    /// `approved`: images whose work a reviewer approved (the review workflow)
     #[arg(long)]
     pub status: Option<String>,
     /// Database (path or sqlite: URL) [default: PROJECT/.samkit/project.db]
@@ -81,11 +82,12 @@ pub fn run_export(args: ExportArgs) -> anyhow::Result<()> {
         eprintln!("note: {n}");
     }
     let report = format!(
-        "exported {} instance(s) of {} image(s) as {} to {}\n",
+        "exported {} instance(s) of {} image(s) as {} to {} (dataset version: history entry {})\n",
         summary.instances,
         summary.images,
         summary.format,
-        args.out.display()
+        args.out.display(),
+        summary.history_id
     );
     crate::print_report(&report, [&args.out]);
     Ok(())

@@ -35,7 +35,8 @@ pub const RULES: &[(&str, &str, Need)] = &[
     ("GET", "/api/images/{id}", Need::Roles(ALL)),
     ("GET", "/api/images/{id}/file", Need::Roles(ALL)),
     ("GET", "/api/images/{id}/thumb", Need::Roles(ALL)),
-    ("PUT", "/api/images/{id}/status", Need::Roles(ALL)),
+    // With accounts the review workflow moves an annotator's images along.
+    ("PUT", "/api/images/{id}/status", Need::Roles(REVIEW)),
     ("GET", "/api/images/{id}/window", Need::Roles(ALL)),
     ("PUT", "/api/images/{id}/window", Need::Roles(ALL)),
     ("POST", "/api/images/{id}/embed", Need::Roles(ALL)),
@@ -57,6 +58,15 @@ pub const RULES: &[(&str, &str, Need)] = &[
     ("PUT", "/api/categories/order", Need::Roles(ADMIN)),
     ("PATCH", "/api/categories/{id}", Need::Roles(ADMIN)),
     ("DELETE", "/api/categories/{id}", Need::Roles(ADMIN)),
+    ("POST", "/api/instances/{id}/comments", Need::Roles(ALL)),
+    ("GET", "/api/images/{id}/comments", Need::Roles(ALL)),
+    // Annotators see their own assignments; reviewers and admins everyone's.
+    ("GET", "/api/assignments", Need::Roles(ALL)),
+    ("POST", "/api/assignments", Need::Roles(ADMIN)),
+    ("DELETE", "/api/assignments/{id}", Need::Roles(ADMIN)),
+    // The assignee starts and submits, reviewers approve, reject and reopen: the handler
+    // checks which.
+    ("POST", "/api/assignments/{id}/{action}", Need::Roles(ALL)),
     ("GET", "/api/history", Need::Roles(ALL)),
     // Restoring a category's or the project's past state is an admin's change; the
     // handler checks the entry's entity (instances and image status: anyone).

@@ -158,7 +158,9 @@ pub(crate) async fn authorize(
     let method = match req.method().as_str() {
         "HEAD" => "GET",
         m => m,
-    };
+    }
+    .to_string();
+    let method = method.as_str();
     let need = access::need(method, &route);
     let cookie = cookie_name(req.extensions());
     let identity = match identify(&st, req.headers(), &cookie).await {
@@ -186,6 +188,18 @@ pub(crate) async fn authorize(
             ),
         )
         .into_response();
+    }
+    match crate::scope::of(&st, &identity).await {
+        Ok(Some(scope)) => {
+            let (mut parts, body) = req.into_parts();
+            if let Err(e) = crate::scope::check(&st, &scope, method, &route, &mut parts).await {
+                return e.into_response();
+            }
+            req = Request::from_parts(parts, body);
+            req.extensions_mut().insert(scope);
+        }
+        Ok(None) => {}
+        Err(e) => return e.into_response(),
     }
     req.extensions_mut().insert(identity);
     next.run(req).await

@@ -78,6 +78,7 @@ impl From<StoreError> for ApiError {
             }
             StoreError::NotFound { .. } => ApiError::not_found(msg),
             StoreError::Gone(_) => ApiError::new(StatusCode::GONE, "deleted", msg),
+            StoreError::Locked(_) => ApiError::new(StatusCode::LOCKED, "locked", msg),
             StoreError::Invalid(_) => ApiError::bad_request(msg),
             StoreError::Duplicate(_) => ApiError::new(StatusCode::CONFLICT, "conflict", msg),
             _ => ApiError::internal(format!("{msg} (the change was not saved; try again)")),

@@ -85,10 +85,13 @@ impl ExportFormat {
     }
 }
 
+/// The status filter of approved work (the review workflow), beside the image statuses.
+pub const APPROVED: &str = "approved";
+
 /// Which images an export covers.
 #[derive(Debug, Clone, Default)]
 pub struct ExportFilter {
-    /// Only images with this status.
+    /// Only images with this status; `approved`: images whose work a reviewer approved.
     pub status: Option<String>,
     /// Include images deleted from disk (their annotations are kept).
     pub include_missing: bool,
@@ -98,10 +101,11 @@ impl ExportFilter {
     /// A filter on `status` (checked: a misspelt status would export nothing, silently).
     pub fn new(status: Option<&str>, include_missing: bool) -> Result<Self, ExportError> {
         if let Some(s) = status {
-            if samkit_store::ImageStatus::parse(s).is_none() {
+            if s != APPROVED && samkit_store::ImageStatus::parse(s).is_none() {
                 let known: Vec<&str> = samkit_store::ImageStatus::ALL
                     .iter()
                     .map(|v| v.as_str())
+                    .chain([APPROVED])
                     .collect();
                 return Err(ExportError::Invalid(format!(
                     "unknown status {s:?}; use {}",
@@ -189,11 +193,28 @@ pub async fn annotation_set(
     let images = store.list_images(project_id).await?;
     let cats = store.list_categories(project_id).await?;
     let insts = store.project_instances(project_id).await?;
+    let work = store
+        .assignments(project_id, &samkit_store::AssignmentQuery::default())
+        .await?;
+    // The work exported for an image annotated under the review workflow: its first
+    // approved assignment, else its first one (an overlap's other copies are there for
+    // the agreement report, not the dataset).
+    let mut chosen: std::collections::HashMap<i64, (bool, i64)> = Default::default();
+    for a in &work {
+        let approved = a.work_state() == samkit_store::WorkState::Approved;
+        let e = chosen.entry(a.image_id).or_insert((approved, a.id));
+        if approved && !e.0 {
+            *e = (true, a.id);
+        }
+    }
     let mut set = AnnotationSet::default();
     for i in &images {
-        if filter.status.as_deref().is_some_and(|s| s != i.status)
-            || (i.missing && !filter.include_missing)
-        {
+        let keep = match filter.status.as_deref() {
+            None => true,
+            Some(APPROVED) => chosen.get(&i.id).is_some_and(|c| c.0),
+            Some(s) => s == i.status,
+        };
+        if !keep || (i.missing && !filter.include_missing) {
             continue;
         }
         set.images.push(ImageInfo {
@@ -214,6 +235,13 @@ pub async fn annotation_set(
     let kept: std::collections::HashSet<u64> = set.images.iter().map(|i| i.id).collect();
     for inst in insts {
         if !kept.contains(&(inst.image_id as u64)) {
+            continue;
+        }
+        let of_other_work = match (chosen.get(&inst.image_id), inst.assignment_id) {
+            (Some((_, a)), Some(b)) => *a != b,
+            _ => false,
+        };
+        if of_other_work {
             continue;
         }
         // `iscrowd` is COCO's own field; the other attributes go in `attributes`.
@@ -249,6 +277,8 @@ pub struct ExportSummary {
     pub out: PathBuf,
     /// Things the reader should know (e.g. images without pixels for cut-outs).
     pub notes: Vec<String>,
+    /// The dataset version exported: the project's last history entry at the time.
+    pub history_id: i64,
 }
 
 /// `samkit export`: opens the project served from the folder `project` (its database
@@ -276,6 +306,7 @@ pub async fn export_project(
         crate::sync_folder(&store, pid, &root)
             .await
             .map_err(|e| opened(e.message))?;
+        let history_id = store.last_history_id(pid).await?;
         let set = annotation_set(&store, pid, filter).await?;
         let (set_out, root_in) = (out.to_path_buf(), root.clone());
         let (set, notes) = tokio::task::spawn_blocking(move || {
@@ -289,6 +320,7 @@ pub async fn export_project(
             instances: set.instances.len(),
             out: out.to_path_buf(),
             notes,
+            history_id,
         })
     }
     .await;

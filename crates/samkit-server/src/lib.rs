@@ -35,6 +35,7 @@ pub mod export;
 pub mod guard;
 pub mod loadtest;
 mod scan;
+pub mod scope;
 mod source;
 pub mod upload;
 

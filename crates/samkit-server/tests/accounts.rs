@@ -36,7 +36,7 @@ async fn login(s: &TestServer, name: &str, password: &str) -> Client {
 }
 
 /// An admin (made with the one-person token, which then stops working), a reviewer and
-/// an annotator, each signed in.
+/// an annotator (image 1 assigned to him), each signed in.
 async fn team(s: &TestServer) -> [(Role, Client); 3] {
     let r = s
         .client
@@ -58,6 +58,11 @@ async fn team(s: &TestServer) -> [(Role, Client); 3] {
             .unwrap();
         assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
     }
+    let r = admin
+        .post("/api/assignments", &json!({"images": [1], "user": "alan"}))
+        .await
+        .unwrap();
+    assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
     [
         (Role::Annotator, login(s, "Alan", "Alan password").await),
         (Role::Reviewer, login(s, "Rita", "Rita password").await),

@@ -91,7 +91,10 @@ export class Api {
   embeddings() { return this.get('/api/embeddings'); }
   predict(id, req) { return this.post(`/api/images/${id}/predict`, req); }
   outline(id, req) { return this.post(`/api/images/${id}/outline`, req); }
-  instances(imageId) { return this.get(`/api/images/${imageId}/instances`).then((r) => r.instances); }
+  instances(imageId, assignment = null) {
+    const only = assignment ? `?assignment=${assignment}` : '';
+    return this.get(`/api/images/${imageId}/instances${only}`).then((r) => r.instances);
+  }
   createInstance(imageId, body) { return this.post(`/api/images/${imageId}/instances`, body); }
   patchInstance(id, body) { return this.patch(`/api/instances/${id}`, body); }
   deleteInstance(id, version) { return this.del(`/api/instances/${id}?version=${version}`); }

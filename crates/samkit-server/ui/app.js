@@ -14,7 +14,7 @@ import { openImage, renderImageList, pollEmbeddings, pollHistory } from './image
 import { loadProject } from './project.js';
 import { bindUi } from './bindings.js';
 import { hoveredInstance } from './display.js';
-import { loadSession } from './session.js';
+import { loadSession, session } from './session.js';
 
 // ------------------------------------------------------------------------------------------
 // loading
@@ -39,7 +39,10 @@ async function boot() {
   pollEmbeddings();
   pollHistory();
   if (!S.images.length) {
-    overlay('No images in this project folder. Add images and press reload.', false);
+    const none = session.mode === 'accounts' && session.role === 'annotator'
+      ? 'No images are assigned to you yet; an admin assigns them.'
+      : 'No images in this project folder. Add images and press reload.';
+    overlay(none, false);
     return;
   }
   const wanted = Number(params.get('image') || location.hash.replace(/^#image=/, ''));

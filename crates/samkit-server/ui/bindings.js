@@ -3,6 +3,7 @@
 // that keeps shortcuts working after mouse use. The image list, the import button and
 // the toolbar are reachable with Tab.
 
+import { bindReview } from './review.js';
 import { $, tid, hideBanner } from './dom.js';
 import { shortcutHandler } from './keys.js';
 import { bindGuidelinesEditor } from './guidelines.js';
@@ -26,6 +27,7 @@ import { bindVolume, stepSlice } from './volume.js';
 
 // UI bindings and keyboard
 export function bindUi() {
+  bindReview();
   document.querySelectorAll('.banner [data-action="dismiss"]').forEach((b) =>
     b.addEventListener('click', () => hideBanner(b.closest('.banner').dataset.testid.replace('banner-', ''))));
   document.querySelector('.banner.conflict [data-action="reload"]').addEventListener('click', async () => {

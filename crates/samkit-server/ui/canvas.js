@@ -16,6 +16,7 @@ import { isReviewMode } from './layout.js';
 import { selectAt } from './edit.js';
 import { vertexDown, vertexMove, vertexUp, drawOutline } from './polygon.js';
 import { levelStart, levelMove, levelEnd } from './volume.js';
+import { placeCommentMarkers } from './review.js';
 
 export const viewer = new Viewer($('#canvas'), {
   mode: () => (S.imageReady ? S.tool : 'prompt'),
@@ -37,7 +38,10 @@ export const viewer = new Viewer($('#canvas'), {
   onBrushMove: (x, y) => brushMove(x, y),
   onBrushEnd: () => brushEnd(),
   brushRadius: () => S.brush,
-  onView: (scale) => (tid('zoom-level').textContent = `${Math.round(scale * 100)}%`),
+  onView: (scale) => {
+    tid('zoom-level').textContent = `${Math.round(scale * 100)}%`;
+    placeCommentMarkers();
+  },
   onHover: (p) => {
     proposals.onHover(S.tool === 'prompt' && promptIdle() ? p : null);
     hoverCanvas(p);

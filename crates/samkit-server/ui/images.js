@@ -2,6 +2,7 @@
 // progress, the image status, and other annotators' changes picked up from the history log.
 // The list itself (rows, thumbnails, filter, keyboard) is image-list.js.
 
+import { reviewOnImageOpen, viewedAssignment } from './review.js';
 import { ApiError } from './api.js';
 import { tid, showInfo, overlay } from './dom.js';
 import { api, params, S, EMPTY_PROMPT, undo } from './state.js';
@@ -41,6 +42,7 @@ export async function openImage(idx) {
   tid('image-status').value = S.image.status;
   categoryOnImageOpen();
   volumeOnImageOpen();
+  reviewOnImageOpen();
   resetHistoryScope();
   refreshHistory();
   renderImageList();
@@ -118,7 +120,7 @@ function loadImageElement(image) {
 export async function loadInstances() {
   if (!S.image) return;
   const id = S.image.id;
-  const list = await api.instances(id);
+  const list = await api.instances(id, viewedAssignment());
   if (!S.image || S.image.id !== id) return;
   S.instances = list.filter((i) => !i.deleted);
   renderInstances();
@@ -194,6 +196,9 @@ async function applyRemoteChanges(entries) {
     await loadInstances();
     const who = [...new Set(entries.filter((e) => e.image_id === S.image.id).map((e) => e.author))].join(', ');
     showInfo(`${who} changed annotations on this image; the list is up to date.`, 5000);
+  }
+  if (S.image && entries.some((e) => e.image_id === S.image.id && (e.entity === 'assignment' || e.entity === 'comment'))) {
+    reviewOnImageOpen();
   }
   if (entries.some((e) => e.entity === 'image' || e.entity === 'instance')) {
     const images = await api.images();

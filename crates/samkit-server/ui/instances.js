@@ -3,6 +3,7 @@
 // instance list (relabel, hide, delete, edit, z-order, each with undo), and the layer that
 // draws them all on the canvas in z-order (ascending `z`, then id: later rows on top).
 
+import { reviewOnInstances } from './review.js';
 import { decodeRle, encodeRle, maskArea } from './rle.js';
 import { escapeHtml } from './markdown.js';
 import { tid, fmtInt, showInfo } from './dom.js';
@@ -247,6 +248,7 @@ export function toggleHideAll() {
 }
 
 export function renderInstances() {
+  reviewOnInstances();
   const ul = tid('instance-list');
   tid('instance-count').textContent = S.instances.length ? `(${S.instances.length})` : '';
   tid('instances-hidden-all').hidden = !S.hideAll;

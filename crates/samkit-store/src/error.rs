@@ -29,6 +29,9 @@ pub enum StoreError {
     /// A value the caller sent is not acceptable (the message names it and the fix).
     #[error("{0}")]
     Invalid(String),
+    /// Approved work: a reviewer must reopen it before it changes.
+    #[error("{0}")]
+    Locked(String),
     /// A unique name is already taken.
     #[error("{0}")]
     Duplicate(String),

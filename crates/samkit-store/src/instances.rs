@@ -189,13 +189,19 @@ async fn insert_instance(
     action: &str,
 ) -> Result<Instance> {
     let project_id = check_category_for_image(tx, new.image_id, new.category_id).await?;
+    // An instance made by an annotator with an assignment on the image is theirs there.
+    let assignment = assignments::assignment_of_author(tx, new.image_id, author).await?;
+    assignments::check_unlocked(tx, new.image_id, assignment.as_ref().map(|a| a.id)).await?;
+    if let Some(a) = &assignment {
+        assignments::start_on_change(tx, a, author).await?;
+    }
     let at = now();
     let inst = sqlx::query_as::<_, Instance>(
         "INSERT INTO instances (image_id, category_id, rle, area, bbox, score, prompts, client_id, \
-         author, created_at, updated_at, updated_by, version, deleted, z, attributes) \
+         author, created_at, updated_at, updated_by, version, deleted, z, attributes, assignment_id) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $9, 1, FALSE, \
          (SELECT COALESCE(MAX(z), 0) FROM instances WHERE image_id = $1 AND deleted = FALSE), \
-         $11) RETURNING *",
+         $11, $12) RETURNING *",
     )
     .bind(new.image_id)
     .bind(new.category_id)
@@ -208,6 +214,7 @@ async fn insert_instance(
     .bind(author)
     .bind(&at)
     .bind(Json(serde_json::Value::Object(check_attributes(&new.attributes)?)))
+    .bind(assignment.map(|a| a.id))
     .fetch_one(&mut **tx)
     .await?;
     log(
@@ -235,6 +242,12 @@ pub(super) async fn write_instance(
     action: &str,
     author: &str,
 ) -> Result<Instance> {
+    assignments::check_unlocked(tx, before.image_id, before.assignment_id).await?;
+    if let Some(a) = assignments::assignment_of_author(tx, before.image_id, author).await? {
+        if before.assignment_id == Some(a.id) {
+            assignments::start_on_change(tx, &a, author).await?;
+        }
+    }
     let at = now();
     let after = sqlx::query_as::<_, Instance>(
         "UPDATE instances SET category_id = $1, rle = $2, area = $3, bbox = $4, score = $5, \

@@ -25,8 +25,10 @@
 //! # Ok(()) }
 //! ```
 
+mod assignments;
 mod attributes;
 mod categories;
+mod comments;
 mod error;
 mod history;
 mod images;
@@ -47,7 +49,9 @@ use serde_json::Value;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{QueryBuilder, Sqlite, SqlitePool, Transaction};
 
+pub use assignments::{Assignment, AssignmentQuery, WorkAction, WorkState};
 pub use attributes::{check_attributes, BOOLEAN_ATTRIBUTES, MAX_ATTRIBUTES};
+pub use comments::Comment;
 pub use error::{ConflictInfo, Result, StoreError};
 pub use model::{
     Category, Counts, HistoryEntry, HistoryQuery, Image, ImageStatus, Instance, InstancePatch,

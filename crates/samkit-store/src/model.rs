@@ -131,6 +131,10 @@ pub struct Instance {
     /// Name → boolean, number or text ([`check_attributes`](crate::check_attributes)).
     #[serde(default = "no_attributes")]
     pub attributes: Json<serde_json::Value>,
+    /// The review assignment it was made under (its author's on that image), if any.
+    #[sqlx(default)]
+    #[serde(default)]
+    pub assignment_id: Option<i64>,
 }
 
 fn no_attributes() -> Json<serde_json::Value> {

@@ -26,8 +26,29 @@ pub(super) fn entry_json(e: &samkit_store::HistoryEntry) -> Value {
     })
 }
 
+/// Whether an annotator may see a history entry: their images' entries (on an image
+/// others annotate too, only their own work's), and the project's and categories'.
+fn annotator_sees(scope: &crate::scope::AnnotatorScope, e: &samkit_store::HistoryEntry) -> bool {
+    let Some(image) = e.image_id else {
+        return matches!(e.entity.as_str(), "category" | "project");
+    };
+    let Some(own) = scope.assignment(image) else {
+        return false;
+    };
+    match e.entity.as_str() {
+        "instance" => [&e.after, &e.before].into_iter().flatten().all(|j| {
+            j.0.get("assignment_id")
+                .and_then(Value::as_i64)
+                .is_none_or(|a| a == own)
+        }),
+        "assignment" | "comment" => e.entity != "assignment" || e.entity_id == own,
+        _ => true,
+    }
+}
+
 pub(super) async fn history(
     State(st): S,
+    scope: Option<axum::Extension<crate::scope::AnnotatorScope>>,
     ApiQuery(q): ApiQuery<HistoryReq>,
 ) -> ApiResult<Json<Value>> {
     let hq = HistoryQuery {
@@ -37,7 +58,10 @@ pub(super) async fn history(
         since: q.since,
         limit: q.limit,
     };
-    let entries = st.store.history(st.project_id, &hq).await.api()?;
+    let mut entries = st.store.history(st.project_id, &hq).await.api()?;
+    if let Some(scope) = scope {
+        entries.retain(|e| annotator_sees(&scope, e));
+    }
     let last = st.store.last_history_id(st.project_id).await.api()?;
     Ok(Json(
         json!({"entries": entries.iter().map(entry_json).collect::<Vec<_>>(), "last_id": last}),

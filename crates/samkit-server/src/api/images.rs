@@ -3,8 +3,15 @@
 use super::*;
 use crate::source::ImageSource;
 
-pub(super) async fn images(State(st): S) -> ApiResult<Json<Value>> {
-    let imgs = st.store.list_images(st.project_id).await.api()?;
+pub(super) async fn images(
+    State(st): S,
+    scope: Option<axum::Extension<crate::scope::AnnotatorScope>>,
+) -> ApiResult<Json<Value>> {
+    let mut imgs = st.store.list_images(st.project_id).await.api()?;
+    if let Some(scope) = scope {
+        // An annotator's list: the images assigned to them.
+        imgs.retain(|i| scope.sees(i.id));
+    }
     Ok(Json(
         json!({"images": imgs.iter().map(|i| image_json(&st, i)).collect::<Vec<_>>()}),
     ))

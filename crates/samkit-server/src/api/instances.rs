@@ -3,18 +3,30 @@
 use super::*;
 
 #[derive(Deserialize)]
-pub(super) struct IncludeDeleted {
+pub(super) struct InstanceQuery {
     #[serde(default)]
     pub(super) include_deleted: bool,
+    /// Only the instances made under this assignment (one annotator's work on an image
+    /// several annotate), and those made outside the workflow.
+    pub(super) assignment: Option<i64>,
 }
 
 pub(super) async fn list_instances(
     State(st): S,
+    scope: Option<axum::Extension<crate::scope::AnnotatorScope>>,
     ApiPath(id): ApiPath<i64>,
-    ApiQuery(q): ApiQuery<IncludeDeleted>,
+    ApiQuery(q): ApiQuery<InstanceQuery>,
 ) -> ApiResult<Json<Value>> {
     own_image(&st, id).await?;
-    let list = st.store.list_instances(id, q.include_deleted).await.api()?;
+    let mut list = st.store.list_instances(id, q.include_deleted).await.api()?;
+    // An annotator sees their own work on the image, never another annotator's.
+    let only = match scope {
+        Some(s) => s.assignment(id),
+        None => q.assignment,
+    };
+    if let Some(a) = only {
+        list.retain(|i| i.assignment_id.is_none_or(|x| x == a));
+    }
     Ok(Json(
         json!({"instances": list.iter().map(instance_json).collect::<Vec<_>>()}),
     ))

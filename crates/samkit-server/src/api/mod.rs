@@ -48,6 +48,7 @@ mod transfer;
 mod ui;
 mod users;
 mod window;
+mod workflow;
 mod zoom;
 
 use auto::*;
@@ -65,6 +66,7 @@ use transfer::*;
 use ui::*;
 use users::*;
 use window::*;
+use workflow::*;
 
 pub use fuzzing::{check_request_body, check_yolo_upload};
 pub(crate) use project::rescan;
@@ -335,6 +337,17 @@ pub fn router(state: Arc<AppState>) -> Router {
                 .delete(delete_instance),
         )
         .route("/instances/{id}/restore", post(restore_instance))
+        .route("/instances/{id}/comments", post(add_comment))
+        .route("/images/{id}/comments", get(list_comments))
+        .route(
+            "/assignments",
+            get(list_assignments).post(create_assignments.layer(limit(MASK_BODY))),
+        )
+        .route(
+            "/assignments/{id}",
+            axum::routing::delete(delete_assignment),
+        )
+        .route("/assignments/{id}/{action}", post(transition))
         .route("/categories", get(categories).post(create_category))
         .route("/categories/order", put(order_categories))
         .route(

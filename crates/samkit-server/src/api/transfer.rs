@@ -31,6 +31,8 @@ pub(super) async fn export_route(
         .map_err(ApiError::bad_request)?;
     let filter = ExportFilter::new(q.status.as_deref(), q.include_missing.unwrap_or(true))
         .map_err(export_err)?;
+    // The dataset version: the history position the export reflects.
+    let history_id = st.store.last_history_id(st.project_id).await.api()?;
     let set = export::annotation_set(&st.store, st.project_id, &filter)
         .await
         .map_err(export_err)?;
@@ -81,6 +83,10 @@ pub(super) async fn export_route(
             (
                 header::CONTENT_DISPOSITION,
                 HeaderValue::from_str(&disp).unwrap_or(HeaderValue::from_static("attachment")),
+            ),
+            (
+                header::HeaderName::from_static("x-samkit-history-id"),
+                HeaderValue::from(history_id),
             ),
         ],
         bytes,
