@@ -367,8 +367,9 @@ fn segment_writes_through_links_and_fifos_and_keeps_outputs_on_failure() {
     assert_eq!(files, 1, "no temporary file is left behind");
 }
 
-/// `GET path` on the loopback server at `port`; the body, or `None` while it is not up.
-fn http_get(port: u16, path: &str) -> Option<String> {
+/// `GET path` on the loopback server at `port` with its start-up `token`; the body, or
+/// `None` while it is not up.
+fn http_get(port: u16, token: &str, path: &str) -> Option<String> {
     use std::io::{Read, Write};
     let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
     stream
@@ -376,7 +377,8 @@ fn http_get(port: u16, path: &str) -> Option<String> {
         .ok()?;
     write!(
         stream,
-        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n"
+        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nAuthorization: Bearer {token}\r\n\
+         Connection: close\r\n\r\n"
     )
     .ok()?;
     let mut response = String::new();
@@ -417,11 +419,22 @@ fn serve_skips_bombs_in_the_project_folder_under_a_memory_limit() {
         .arg("--as=3221225472")
         .arg(BIN)
         .args(["serve", s(dir.path()), "--port", &port.to_string()])
-        .stdout(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())
         .spawn()
         .expect("run prlimit (util-linux)");
     let mut server = Server(child);
+    // The address it prints carries the one-person token (`…/?token=T in your browser`).
+    // (The pipe stays open to the end: a closed one would fail the server's next print.)
+    let mut stdout = std::io::BufReader::new(server.0.stdout.take().unwrap());
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut stdout, &mut line).unwrap();
+    let token = line
+        .split("?token=")
+        .nth(1)
+        .and_then(|t| t.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no token in {line:?}"))
+        .to_string();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
     let images = loop {
         assert!(
@@ -432,7 +445,7 @@ fn serve_skips_bombs_in_the_project_folder_under_a_memory_limit() {
             std::time::Instant::now() < deadline,
             "no embedding in 120 s"
         );
-        if let Some(body) = http_get(port, "/api/images") {
+        if let Some(body) = http_get(port, &token, "/api/images") {
             let v: serde_json::Value = serde_json::from_str(&body).unwrap();
             if v["images"][0]["embedding"] == "ready" {
                 break v;
@@ -448,7 +461,7 @@ fn serve_skips_bombs_in_the_project_folder_under_a_memory_limit() {
         .collect();
     assert_eq!(names, ["chelsea.png"]);
     let project: serde_json::Value =
-        serde_json::from_str(&http_get(port, "/api/project").unwrap()).unwrap();
+        serde_json::from_str(&http_get(port, &token, "/api/project").unwrap()).unwrap();
     let skipped = project["skipped"].as_array().unwrap();
     assert_eq!(skipped.len(), 2, "{skipped:?}");
     for (entry, size) in skipped.iter().zip(["65000×65000", "50000×50000"]) {
