@@ -4,6 +4,7 @@
 // reviewer approves it and leaves a comment on the instance, drawn on the canvas.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import {
   makeProject, startServer, launchBrowser, newPage, screenshot, samkitBinary, tearDown,
@@ -106,6 +107,20 @@ test('submit, reject with a comment, submit again, approve; comments on the canv
   const stage = await rita.getByTestId('stage').boundingBox();
   assert.ok(marker.x > stage.x + 50 && marker.y > stage.y + 20, `the marker sits by its instance: ${JSON.stringify(marker)}`);
   await screenshot(rita, 'review-approved');
+
+  // Export from the app: approved work only (the default of a team project).
+  assert.equal(await rita.getByTestId('export-approved').isChecked(), true);
+  const [download] = await Promise.all([rita.waitForEvent('download'), rita.getByTestId('export-button').click()]);
+  const coco = JSON.parse(fs.readFileSync(await download.path(), 'utf8'));
+  assert.deepEqual(coco.images.map((i) => i.file_name), ['coffee.png']);
+  assert.equal(coco.annotations.length, 1);
+
+  // The report: the annotator's progress (sent back once of two submissions).
+  await rita.getByTestId('report-button').click();
+  await rita.getByTestId('report-body').locator('tr', { hasText: 'alan' }).filter({ hasText: '1/2 (50%)' }).waitFor();
+  await screenshot(rita, 'review-report');
+  await rita.getByTestId('report-close').click();
+  assert.equal(await alan.getByTestId('report-button').isVisible(), false, 'no report for annotators');
 
   // Approved work is locked for the annotator (and everyone) until reopened.
   const locked = await alan.evaluate(async (id) => (await fetch(`/api/instances/${id}?version=1`, {

@@ -17,6 +17,7 @@ mod image_args;
 mod masks_from_boxes;
 mod model_args;
 mod models;
+mod report;
 mod segment;
 mod serve;
 mod setup;
@@ -47,6 +48,8 @@ enum Command {
     Import(export::ImportArgs),
     /// Manage the accounts of a team project (add, list, set-role, disable, reset-password)
     Users(users::UsersArgs),
+    /// Agreement between annotators (overlapping images) and each annotator's progress
+    Report(report::ReportArgs),
     /// Download and verify the default model and ONNX Runtime (done automatically when needed)
     Setup(setup::SetupArgs),
     /// Manage the model registry (add, list, remove)
@@ -83,6 +86,7 @@ fn main() {
         Command::Export(args) => export::run_export(args),
         Command::Import(args) => export::run_import(args),
         Command::Users(args) => users::run(args),
+        Command::Report(args) => report::run(args),
         Command::Setup(args) => setup::run(args),
         Command::Models(args) => models::run(args),
         Command::Segment(args) => segment::run(args),

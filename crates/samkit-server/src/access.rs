@@ -67,6 +67,7 @@ pub const RULES: &[(&str, &str, Need)] = &[
     // The assignee starts and submits, reviewers approve, reject and reopen: the handler
     // checks which.
     ("POST", "/api/assignments/{id}/{action}", Need::Roles(ALL)),
+    ("GET", "/api/report", Need::Roles(REVIEW)),
     ("GET", "/api/history", Need::Roles(ALL)),
     // Restoring a category's or the project's past state is an admin's change; the
     // handler checks the entry's entity (instances and image status: anyone).

@@ -34,6 +34,7 @@ mod error;
 pub mod export;
 pub mod guard;
 pub mod loadtest;
+pub mod report;
 mod scan;
 pub mod scope;
 mod source;

@@ -335,3 +335,136 @@ async fn annotators_submit_reviewers_reject_and_approve_and_approved_work_is_exp
     assert_eq!(a["state"], "in_progress");
     ok(&alan.patch(&a_path, &patch).await.unwrap(), 200);
 }
+
+#[tokio::test]
+async fn the_report_gives_agreement_on_shared_images_and_each_annotators_progress() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = tempfile::tempdir().unwrap();
+    write_png(&dir.path().join("shared.png"), 40, 30);
+    let s = start(dir.path(), None, cache.path()).await;
+    let body = json!({"name": "ada", "role": "admin", "password": "ada password"});
+    ok(&s.client.post("/api/users", &body).await.unwrap(), 201);
+    let ada = login(&s, "ada").await;
+    for (name, role) in [
+        ("rita", "reviewer"),
+        ("alan", "annotator"),
+        ("bea", "annotator"),
+    ] {
+        let body = json!({"name": name, "role": role, "password": format!("{name} password")});
+        ok(&ada.post("/api/users", &body).await.unwrap(), 201);
+    }
+    let [rita, alan, bea] = [
+        login(&s, "rita").await,
+        login(&s, "alan").await,
+        login(&s, "bea").await,
+    ];
+    let body = json!({"bulk": {"overlap": {"fraction": 1.0, "k": 2}}});
+    ok(&ada.post("/api/assignments", &body).await.unwrap(), 201);
+
+    // Column-major runs on the 40 x 30 image: alan's first mask is columns 0-1 (60 px),
+    // bea's the first 45 of them (IoU 0.75); alan's column 20 and bea's columns 30 and 37
+    // overlap nothing.
+    let p3 = json!({"points": [{"x": 1, "y": 1, "label": "positive"}, {"x": 2, "y": 2, "label": "negative"}], "box": [0, 0, 2, 30]});
+    let p1 = json!({"points": [{"x": 20, "y": 5, "label": "positive"}]});
+    for (c, start, n, prompts) in [
+        (&alan, 0, 60, p3.clone()),
+        (&alan, 600, 30, p1.clone()),
+        (&bea, 0, 45, p1.clone()),
+        (&bea, 900, 30, p1.clone()),
+        (&bea, 1110, 30, p1.clone()),
+    ] {
+        let body = json!({"rle": rle(30, 40, start, n), "prompts": prompts});
+        ok(
+            &c.post("/api/images/1/instances", &body).await.unwrap(),
+            201,
+        );
+    }
+    let work = |c: &Client| {
+        let c = c.clone();
+        async move {
+            let r = c.get("/api/assignments?image=1").await.unwrap().json();
+            r["assignments"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|a| a["user_name"] == "alan")
+                .unwrap()
+                .clone()
+        }
+    };
+    for (c, action, comment) in [
+        (&alan, "submit", ""),
+        (&rita, "reject", "tighter"),
+        (&alan, "submit", ""),
+        (&rita, "approve", ""),
+    ] {
+        let a = work(&rita).await;
+        let path = format!("/api/assignments/{}/{action}", a["id"]);
+        ok(
+            &c.post(&path, &json!({"version": a["version"], "comment": comment}))
+                .await
+                .unwrap(),
+            200,
+        );
+    }
+
+    assert_eq!(alan.get("/api/report").await.unwrap().status, 403);
+    let r = ok(&rita.get("/api/report").await.unwrap(), 200);
+    assert_eq!(r["overlap_images"], 1);
+    let pair = &r["pairs"][0];
+    assert_eq!(
+        (pair["a"].as_str(), pair["b"].as_str()),
+        (Some("alan"), Some("bea"))
+    );
+    assert_eq!(
+        (pair["instances_a"].as_u64(), pair["instances_b"].as_u64()),
+        (Some(2), Some(3))
+    );
+    assert_eq!(pair["matched"], 1);
+    assert!(
+        (pair["mean_iou"].as_f64().unwrap() - 0.75).abs() < 1e-9,
+        "{pair}"
+    );
+    assert!((pair["f1_50"].as_f64().unwrap() - 0.4).abs() < 1e-9);
+    assert!((pair["f1_75"].as_f64().unwrap() - 0.4).abs() < 1e-9);
+    assert_eq!(
+        (pair["only_a"].as_u64(), pair["only_b"].as_u64()),
+        (Some(1), Some(2))
+    );
+    assert_eq!(r["per_image"][0]["image"], "shared.png");
+    let people = r["annotators"].as_array().unwrap();
+    let alan_row = people.iter().find(|p| p["name"] == "alan").unwrap();
+    assert_eq!(
+        (alan_row["done"].as_u64(), alan_row["approved"].as_u64()),
+        (Some(1), Some(1))
+    );
+    assert_eq!(alan_row["instances"], 2);
+    assert!((alan_row["prompts_per_instance"].as_f64().unwrap() - 2.0).abs() < 1e-9);
+    assert_eq!(
+        (
+            alan_row["submissions"].as_u64(),
+            alan_row["rejections"].as_u64()
+        ),
+        (Some(2), Some(1))
+    );
+    assert!((alan_row["rejection_rate"].as_f64().unwrap() - 0.5).abs() < 1e-9);
+    assert!(alan_row["seconds_per_instance"].as_f64().unwrap() >= 0.0);
+    let bea_row = people.iter().find(|p| p["name"] == "bea").unwrap();
+    assert_eq!(
+        (
+            bea_row["done"].as_u64(),
+            bea_row["rejection_rate"].is_null()
+        ),
+        (Some(0), true)
+    );
+    assert!(bea_row["seconds_per_instance"].is_null(), "never submitted");
+    let text = samkit_server::report::render_text(
+        &samkit_server::report::report(&samkit_store::Store::open_path(&s.db).await.unwrap(), 1)
+            .await
+            .unwrap(),
+    );
+    assert!(
+        text.contains("alan") && text.contains("0.750") && text.contains("1/2 50%"),
+        "{text}"
+    );
+}

@@ -37,7 +37,10 @@ export async function doExport() {
   btn.disabled = true;
   btn.textContent = 'Exporting…';
   try {
-    const res = await api.request('GET', `/api/export?format=${encodeURIComponent(format)}`, undefined, { raw: true });
+    // A team project can export only the work a reviewer approved.
+    const approved = tid('export-approved').checked && document.body.dataset.mode === 'accounts';
+    const status = approved ? '&status=approved' : '';
+    const res = await api.request('GET', `/api/export?format=${encodeURIComponent(format)}${status}`, undefined, { raw: true });
     const fallback = `${S.project?.name || 'samkit'}-${format}${format.startsWith('coco') ? '.json' : '.zip'}`;
     const { filename, size } = await saveResponse(res, fallback);
     showInfo(`Exported ${filename} (${fmtInt(size)} bytes)`);

@@ -11,6 +11,7 @@ import { showError } from './errors.js';
 import { session } from './session.js';
 import { viewer } from './canvas.js';
 import { loadInstances, renderImageList } from './images.js';
+import { bindReport } from './report.js';
 
 const R = { imageId: null, assignments: [], comments: [] };
 
@@ -145,6 +146,7 @@ async function act(action, comment = '') {
 }
 
 export function bindReview() {
+  bindReport();
   tid('review-submit').addEventListener('click', () => act('submit'));
   tid('review-approve').addEventListener('click', () => act('approve'));
   tid('review-reopen').addEventListener('click', () => act('reopen'));

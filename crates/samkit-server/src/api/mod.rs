@@ -348,6 +348,7 @@ pub fn router(state: Arc<AppState>) -> Router {
             axum::routing::delete(delete_assignment),
         )
         .route("/assignments/{id}/{action}", post(transition))
+        .route("/report", get(report))
         .route("/categories", get(categories).post(create_category))
         .route("/categories/order", put(order_categories))
         .route(

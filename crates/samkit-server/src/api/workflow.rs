@@ -306,6 +306,14 @@ pub(super) async fn transition(
     Ok(Json(assignment_json(&after)))
 }
 
+/// The agreement and progress report (`samkit report`).
+pub(super) async fn report(State(st): S) -> ApiResult<Json<Value>> {
+    let r = crate::report::report(&st.store, st.project_id)
+        .await
+        .map_err(ApiError::internal)?;
+    Ok(Json(serde_json::to_value(r).unwrap_or(Value::Null)))
+}
+
 pub(super) async fn list_comments(
     State(st): S,
     ApiPath(id): ApiPath<i64>,
