@@ -137,7 +137,8 @@ pub fn export_nifti(
         std::fs::rename(&tmp, &target).map_err(|e| FormatError::io(&target, e))?;
         if geometry == samkit_volume::LabelGeometry::VoxelUnits {
             notes.push(format!(
-                "{file}: not a NIfTI source, so the label volume is in voxel units (identity \
+                "{file}: neither a NIfTI source nor DICOM with patient geometry (position, \
+                 orientation, pixel spacing), so the label volume is in voxel units (identity \
                  affine)"
             ));
         }

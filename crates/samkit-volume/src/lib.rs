@@ -31,6 +31,7 @@
 
 mod dicom;
 mod error;
+mod geometry;
 mod labels;
 mod nifti_file;
 mod series;
@@ -41,6 +42,7 @@ mod window;
 use std::path::Path;
 
 pub use error::VolumeError;
+pub use geometry::{dicom_affine, Affine};
 pub use labels::{write_label_volume, LabelGeometry};
 pub use samkit_mask::PixelBudget;
 pub use slice_name::{slice_image_name, split_slice_name, SLICE_MARK};

@@ -13,7 +13,7 @@ pub(crate) fn is_series_dir(dir: &Path) -> bool {
     dicom_files(dir).is_ok_and(|files| !files.is_empty())
 }
 
-fn dicom_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+pub(crate) fn dicom_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
     let mut files = Vec::new();
     for entry in std::fs::read_dir(dir)? {
         let path = entry?.path();

@@ -112,6 +112,39 @@ for z, (name, instance) in zip([3.0, 0.0, 2.0, 1.0], [("a", 1), ("b", 4), ("c", 
     slices.append((z, pixels))
 ref["series"] = {"values": np.stack([p for _, p in sorted(slices, key=lambda s: s[0])])
                  .astype(float).ravel().tolist()}
+# An oblique series with its patient geometry (orientation, positions, pixel spacing):
+# the label volume's affine must be the one NIfTI converters derive. nibabel's DICOM
+# wrapper gives the first slice's in-plane voxel (row, column) -> LPS affine; the slice
+# axis is the step between the slices' positions, in the reader's order (along row x
+# column); the NIfTI axes are (column, row, slice) in RAS.
+(out / "oblique").mkdir()
+row_dir = np.array([np.cos(0.5), np.sin(0.5), 0.0])
+col_dir = np.array([0.0, 0.0, -1.0])
+normal = np.cross(row_dir, col_dir)
+origin = np.array([-30.0, 12.5, 40.0])
+for k, name in zip([2, 0, 1], ["x", "y", "z"]):
+    ds = dataset(5, 6)
+    ds.SeriesInstanceUID = generate_uid()
+    ds.InstanceNumber = k + 1
+    ds.ImageOrientationPatient = [*row_dir.tolist(), *col_dir.tolist()]
+    ds.ImagePositionPatient = (origin + k * 3.0 * normal).tolist()
+    ds.PixelSpacing = [0.7, 0.9]
+    ds.SliceThickness = 3.0
+    ds.SpacingBetweenSlices = 3.0
+    save(ds, f"oblique/{name}.dcm", np.zeros((5, 6), np.uint16))
+from nibabel.nicom import dicomwrappers  # noqa: E402
+import warnings  # noqa: E402
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")
+    files = [pydicom.dcmread(out / f"oblique/{n}.dcm") for n in "xyz"]
+    along = [np.dot(np.array(f.ImagePositionPatient, float), normal) for f in files]
+    files = [f for _, f in sorted(zip(along, files), key=lambda p: p[0])]
+    lps = dicomwrappers.wrapper_from_data(files[0]).affine.copy()
+    lps[:3, 2] = (np.array(files[-1].ImagePositionPatient, float)
+                  - np.array(files[0].ImagePositionPatient, float)) / (len(files) - 1)
+swap = np.array([[0, 1, 0, 0], [1, 0, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1]], float)
+ref["oblique_affine"] = (np.diag([-1.0, -1.0, 1.0, 1.0]) @ lps @ swap).tolist()
+
 # Two sizes in one folder.
 (out / "mixed").mkdir()
 for name, (r, c) in [("a", (6, 7)), ("b", (8, 8))]:

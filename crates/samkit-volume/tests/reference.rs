@@ -277,3 +277,74 @@ fn tiff_stacks_read_as_tifffile_reads_them() {
         })
     ));
 }
+
+/// A label volume of a DICOM series carries the patient geometry NIfTI converters derive
+/// (compared with nibabel's DICOM wrapper of the first slice, turned into NIfTI's
+/// column, row, slice order in RAS), in both the sform and the qform, read back by
+/// nibabel; one slice alone gets the same in-plane geometry.
+#[test]
+fn dicom_label_volumes_carry_the_patient_geometry() {
+    let (dir, reference) = make_volumes();
+    let want: Vec<f64> = reference["oblique_affine"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(numbers)
+        .collect();
+    let series = file(&dir, "oblique");
+    let affine = samkit_volume::dicom_affine(&series).unwrap().unwrap();
+    let got: Vec<f64> = affine.iter().flatten().copied().collect();
+    assert_values(
+        &got.iter().map(|v| *v as f32).collect::<Vec<_>>(),
+        &want,
+        "series affine",
+    );
+    let out = dir.path().join("labels.nii.gz");
+    let geometry =
+        samkit_volume::write_label_volume(&series, (6, 5, 3), &[0u16; 90], &out).unwrap();
+    assert_eq!(geometry, samkit_volume::LabelGeometry::FromDicom);
+    let script = r#"
+import json, sys
+import nibabel as nib
+img = nib.load(sys.argv[1])
+print(json.dumps({"affine": img.affine.tolist(), "qform": img.get_qform().tolist(),
+                  "codes": [int(img.header["sform_code"]), int(img.header["qform_code"])],
+                  "shape": list(img.shape)}))
+"#;
+    let o = Command::new("python3")
+        .args(["-c", script])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["shape"], serde_json::json!([6, 5, 3]));
+    assert_eq!(v["codes"], serde_json::json!([1, 1]), "scanner coordinates");
+    for key in ["affine", "qform"] {
+        let read: Vec<f64> = v[key]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(numbers)
+            .collect();
+        for (i, (r, w)) in read.iter().zip(&want).enumerate() {
+            assert!(
+                (r - w).abs() < 1e-3,
+                "{key}[{i}]: nibabel reads {r}, want {w}"
+            );
+        }
+    }
+    // One slice of the series (the first): the same geometry, the step from the slice
+    // spacing along the normal (row × column, the direction the series' slices go).
+    let single = samkit_volume::dicom_affine(&series.join("y.dcm"))
+        .unwrap()
+        .unwrap();
+    for (i, (g, w)) in single.iter().flatten().zip(&want).enumerate() {
+        assert!((g - w).abs() < 1e-6, "single slice [{i}]: {g} vs {w}");
+    }
+    // Without geometry (the plain series has no Pixel Spacing): voxel units.
+    assert_eq!(
+        samkit_volume::dicom_affine(&file(&dir, "series")).unwrap(),
+        None
+    );
+}
