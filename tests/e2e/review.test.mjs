@@ -71,6 +71,9 @@ test('submit, reject with a comment, submit again, approve; comments on the canv
   await state(alan, 'submitted');
   assert.equal(await alan.getByTestId('review-submit').isVisible(), false);
   assert.equal(await alan.getByTestId('image-status').isVisible(), false, 'the workflow moves the status');
+  await alan.getByTestId('canvas').focus();
+  await alan.keyboard.press('d');
+  await alan.getByTestId('banner-info').filter({ hasText: /Submit for review/ }).waitFor();
 
   // The reviewer's queue: images that need review.
   const rita = await signedIn('rita');

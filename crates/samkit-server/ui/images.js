@@ -315,6 +315,11 @@ export function replaceImage(im) {
 /** Set the image's status (the select, or a status key: `announce` says it in a toast). */
 export async function setImageStatus(status, { announce = false } = {}) {
   if (!S.image) return;
+  if (document.body.dataset.role === 'annotator') {
+    // In a team project the review workflow moves an annotator's images along.
+    showInfo('The review sets the status here: press "Submit for review" when the image is done.', 4000);
+    return;
+  }
   if (S.image.status === status) {
     if (announce) showInfo(`${S.image.name} is already "${STATUS_LABEL[status]}"`, 1500);
     return;
