@@ -13,11 +13,11 @@
 //!   client sends.
 
 use std::collections::HashMap;
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use axum::extract::{ConnectInfo, MatchedPath, Request, State};
+use axum::extract::{MatchedPath, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -114,6 +114,26 @@ pub(crate) fn cookie_name(req_ext: &axum::http::Extensions) -> String {
         .map_or_else(|| "samkit_session".to_string(), |c| c.0.clone())
 }
 
+/// A handler's view of the cookie name (`samkit_session` when the router was not built
+/// by [`crate::Server::router`]).
+impl<St: Send + Sync> axum::extract::FromRequestParts<St> for CookieName {
+    type Rejection = std::convert::Infallible;
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _: &St,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(CookieName(cookie_name(&parts.extensions)))
+    }
+}
+
+/// Whether `token` is the one-person start-up token and still signs in (no users yet).
+pub(crate) async fn is_local_token(st: &AppState, token: &str) -> Result<bool, ApiError> {
+    if !same_secret(token, &st.auth.local_token) {
+        return Ok(false);
+    }
+    Ok(st.store.user_count().await.map_err(ApiError::from)? == 0)
+}
+
 /// The `Set-Cookie` value that keeps `token` for `max_age` (`None`: until the browser
 /// closes; `Some(0)`: removes it).
 pub(crate) fn set_cookie(name: &str, token: &str, max_age: Option<Duration>) -> HeaderValue {
@@ -134,8 +154,7 @@ pub(crate) async fn identify(
         return Ok(None);
     };
     if same_secret(&token, &st.auth.local_token) {
-        let users = st.store.user_count().await.map_err(ApiError::from)?;
-        return Ok((users == 0).then_some(Identity::Local));
+        return Ok(is_local_token(st, &token).await?.then_some(Identity::Local));
     }
     let session = st.store.session(&token).await.map_err(ApiError::from)?;
     Ok(session.map(|s| Identity::User(s.user)))
@@ -294,11 +313,6 @@ impl LoginLimiter {
         let mut map = self.failures.lock().unwrap_or_else(|e| e.into_inner());
         map.remove(&format!("name:{}", name.trim().to_lowercase()));
     }
-}
-
-/// The client's address, when the server recorded it.
-pub(crate) fn peer(ext: &axum::http::Extensions) -> Option<IpAddr> {
-    ext.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip())
 }
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 //! one-person token's address (`/?token=…`).
 
 use super::*;
-use crate::auth::{self, Identity};
+use crate::auth::{self, CookieName, Identity};
 
 fn user_value(u: &samkit_store::User) -> Value {
     json!({"id": u.id, "name": u.name, "role": u.role})
@@ -38,10 +38,11 @@ pub(super) struct LoginBody {
 
 pub(super) async fn login(
     State(st): S,
-    req_parts: RequestParts,
+    CookieName(cookie): CookieName,
+    peer: Option<axum::Extension<axum::extract::ConnectInfo<std::net::SocketAddr>>>,
     ApiJson(b): ApiJson<LoginBody>,
 ) -> ApiResult<Response> {
-    let addr = auth::peer(&req_parts.extensions);
+    let addr = peer.map(|p| p.0 .0.ip());
     if let Err(wait) = st.auth.limiter.check(&b.name, addr) {
         let secs = wait.as_secs().max(1);
         let mut err = ApiError::new(
@@ -77,7 +78,6 @@ pub(super) async fn login(
     if b.token {
         body["token"] = json!(token);
     }
-    let cookie = auth::cookie_name(&req_parts.extensions);
     Ok((
         [(
             header::SET_COOKIE,
@@ -88,9 +88,12 @@ pub(super) async fn login(
         .into_response())
 }
 
-pub(super) async fn logout(State(st): S, req_parts: RequestParts) -> ApiResult<Response> {
-    let cookie = auth::cookie_name(&req_parts.extensions);
-    if let Some(token) = auth::request_token(&req_parts.headers, &cookie) {
+pub(super) async fn logout(
+    State(st): S,
+    CookieName(cookie): CookieName,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
+    if let Some(token) = auth::request_token(&headers, &cookie) {
         st.store.revoke_session(&token).await.api()?;
     }
     Ok((
@@ -103,22 +106,6 @@ pub(super) async fn logout(State(st): S, req_parts: RequestParts) -> ApiResult<R
         .into_response())
 }
 
-/// The request's headers and extensions, for handlers that read the cookie.
-pub(super) struct RequestParts {
-    headers: HeaderMap,
-    extensions: axum::http::Extensions,
-}
-
-impl<St: Send + Sync> FromRequestParts<St> for RequestParts {
-    type Rejection = ApiError;
-    async fn from_request_parts(parts: &mut Parts, _: &St) -> Result<Self, ApiError> {
-        Ok(RequestParts {
-            headers: parts.headers.clone(),
-            extensions: parts.extensions.clone(),
-        })
-    }
-}
-
 #[derive(Deserialize)]
 pub(super) struct TokenQuery {
     token: Option<String>,
@@ -128,21 +115,16 @@ pub(super) struct TokenQuery {
 /// browser on to `/`, so the token leaves the address bar and history.
 pub(super) async fn index(
     State(st): S,
-    req_parts: RequestParts,
+    CookieName(cookie): CookieName,
     axum::extract::Query(q): axum::extract::Query<TokenQuery>,
 ) -> Response {
     let Some(token) = q.token else {
         return ui_index().await;
     };
-    let cookie = auth::cookie_name(&req_parts.extensions);
     let mut headers = HeaderMap::new();
     headers.insert(header::LOCATION, HeaderValue::from_static("/"));
-    let mut h = HeaderMap::new();
-    if let Ok(v) = HeaderValue::from_str(&format!("Bearer {token}")) {
-        h.insert(header::AUTHORIZATION, v);
-        if let Ok(Some(Identity::Local)) = auth::identify(&st, &h, &cookie).await {
-            headers.insert(header::SET_COOKIE, auth::set_cookie(&cookie, &token, None));
-        }
+    if matches!(auth::is_local_token(&st, &token).await, Ok(true)) {
+        headers.insert(header::SET_COOKIE, auth::set_cookie(&cookie, &token, None));
     }
     (StatusCode::SEE_OTHER, headers).into_response()
 }
