@@ -214,16 +214,23 @@ test('item 10: keyboard — Shift+Enter accepts and goes on, status keys, shortc
 
   // Tab reaches the import button (Enter opens the file picker) and the image list (one
   // stop; ↓ moves, Enter opens).
+  // The file-chooser listener is attached well before Enter: Playwright turns on the
+  // browser's chooser interception asynchronously, and a chooser opened before that is
+  // cancelled without an event (seen once on a loaded CI machine).
+  const choosers = [];
+  page.on('filechooser', (c) => choosers.push(c));
   await page.evaluate(() => document.activeElement.blur());
+  await page.waitForTimeout(200);
   const reached = new Set();
   for (let k = 0; k < 40 && reached.size < 2; k++) {
     await page.keyboard.press('Tab');
     const id = await page.evaluate(() => document.activeElement?.dataset.testid);
     if (id === 'import-button' || id === 'image-item') reached.add(id);
     if (id === 'import-button') {
-      const chooser = page.waitForEvent('filechooser', { timeout: 3000 });
       await page.keyboard.press('Enter');
-      await (await chooser).setFiles([]);
+      for (let t = 0; t < 100 && choosers.length === 0; t++) await page.waitForTimeout(100);
+      assert.equal(choosers.length, 1, 'Enter on the import button opens the file picker');
+      await choosers[0].setFiles([]);
     }
   }
   assert.deepEqual([...reached].sort(), ['image-item', 'import-button']);
