@@ -22,7 +22,7 @@ pub struct ExportArgs {
     /// `approved`: images whose work a reviewer approved (the review workflow)
     #[arg(long)]
     pub status: Option<String>,
-    /// Database (path or sqlite: URL) [default: PROJECT/.samkit/project.db]
+    /// Database: a path, sqlite:///path or postgres://user:password@host/db (a team server) [default: PROJECT/.samkit/project.db]
     #[arg(long, value_name = "URL")]
     pub db: Option<String>,
 }
@@ -38,7 +38,7 @@ pub struct ImportArgs {
     /// Who the imported instances are attributed to
     #[arg(long, default_value = "import")]
     pub author: String,
-    /// Database (path or sqlite: URL) [default: PROJECT/.samkit/project.db]
+    /// Database: a path, sqlite:///path or postgres://user:password@host/db (a team server) [default: PROJECT/.samkit/project.db]
     #[arg(long, value_name = "URL")]
     pub db: Option<String>,
 }

@@ -13,7 +13,7 @@ pub struct ReportArgs {
     /// Print the report as JSON
     #[arg(long)]
     pub json: bool,
-    /// Database (path or sqlite: URL) [default: PROJECT/.samkit/project.db]
+    /// Database: a path, sqlite:///path or postgres://user:password@host/db (a team server) [default: PROJECT/.samkit/project.db]
     #[arg(long, value_name = "URL")]
     pub db: Option<String>,
 }

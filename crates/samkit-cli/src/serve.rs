@@ -16,7 +16,7 @@ pub struct ServeArgs {
     /// Project folder: its images (recursively) are the ones annotated [default: .]
     #[arg(value_name = "DIR")]
     pub dir: Option<PathBuf>,
-    /// Database (path or sqlite: URL) [default: DIR/.samkit/project.db]
+    /// Database: a path, sqlite:///path or postgres://user:password@host/db (a team server) [default: DIR/.samkit/project.db]
     #[arg(long, value_name = "URL")]
     pub db: Option<String>,
     #[command(flatten)]

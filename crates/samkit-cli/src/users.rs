@@ -21,7 +21,7 @@ pub struct UsersArgs {
         global = true
     )]
     pub project: PathBuf,
-    /// Database (path or sqlite: URL) [default: PROJECT/.samkit/project.db]
+    /// Database: a path, sqlite:///path or postgres://user:password@host/db (a team server) [default: PROJECT/.samkit/project.db]
     #[arg(long, value_name = "URL", global = true)]
     pub db: Option<String>,
 }

@@ -155,10 +155,13 @@ pub struct Server {
     body_read_timeout: Duration,
 }
 
-/// Opens `db` (URL or path), creating the parent folder of a path.
+/// Opens `db` (a path, a `sqlite:` URL or a `postgres://` URL), creating the parent
+/// folder of a path.
 async fn open_store(root: &Path, db: Option<&str>) -> Result<Store, ServerError> {
     match db {
-        Some(url) if url.starts_with("sqlite:") => Ok(Store::open(url).await?),
+        Some(url) if url.starts_with("sqlite:") || samkit_store::is_postgres_url(url) => {
+            Ok(Store::open(url).await?)
+        }
         other => {
             let path = other
                 .map(PathBuf::from)

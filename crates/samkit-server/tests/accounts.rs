@@ -4,18 +4,18 @@
 
 mod common;
 
-use common::{rle, start, write_png, TestServer};
+use common::{rle, start_on, write_png, Db, TestServer};
 use samkit_server::access::{self, Need};
 use samkit_server::client::Client;
 use samkit_store::Role;
 use serde_json::{json, Value};
 
-async fn serve() -> (tempfile::TempDir, tempfile::TempDir, TestServer) {
+async fn serve(db: Db) -> Option<(tempfile::TempDir, tempfile::TempDir, TestServer)> {
     let dir = tempfile::tempdir().unwrap();
     let cache = tempfile::tempdir().unwrap();
     write_png(&dir.path().join("a.png"), 40, 30);
-    let s = start(dir.path(), None, cache.path()).await;
-    (dir, cache, s)
+    let s = start_on(db, dir.path(), None, cache.path()).await?;
+    Some((dir, cache, s))
 }
 
 /// Signs `name` in; returns a client carrying the session token.
@@ -70,9 +70,10 @@ async fn team(s: &TestServer) -> [(Role, Client); 3] {
     ]
 }
 
-#[tokio::test]
-async fn the_start_up_token_signs_in_until_the_project_has_users() {
-    let (_d, _c, s) = serve().await;
+async fn the_start_up_token_signs_in_until_the_project_has_users(db: Db) {
+    let Some((_d, _c, s)) = serve(db).await else {
+        return;
+    };
     let anon = s.client.anonymous();
     let r = anon.get("/api/images").await.unwrap();
     assert_eq!(
@@ -141,9 +142,10 @@ async fn the_start_up_token_signs_in_until_the_project_has_users() {
     );
 }
 
-#[tokio::test]
-async fn every_endpoint_answers_each_role_as_the_access_table_says() {
-    let (_d, _c, s) = serve().await;
+async fn every_endpoint_answers_each_role_as_the_access_table_says(db: Db) {
+    let Some((_d, _c, s)) = serve(db).await else {
+        return;
+    };
     let members = team(&s).await;
     let anon = s.client.anonymous();
     let admin = &members[2].1;
@@ -215,9 +217,10 @@ async fn every_endpoint_answers_each_role_as_the_access_table_says() {
     assert_eq!(checked, 3 * access::RULES.len());
 }
 
-#[tokio::test]
-async fn the_author_is_the_signed_in_user_whatever_the_client_says() {
-    let (_d, _c, s) = serve().await;
+async fn the_author_is_the_signed_in_user_whatever_the_client_says(db: Db) {
+    let Some((_d, _c, s)) = serve(db).await else {
+        return;
+    };
     let [(_, alan), (_, rita), (_, ada)] = team(&s).await;
     let forged = alan.as_user("Ada");
     let r = forged
@@ -277,9 +280,10 @@ async fn the_author_is_the_signed_in_user_whatever_the_client_says() {
     assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
 }
 
-#[tokio::test]
-async fn log_ins_are_limited_and_sessions_end_when_the_admin_says() {
-    let (_d, _c, s) = serve().await;
+async fn log_ins_are_limited_and_sessions_end_when_the_admin_says(db: Db) {
+    let Some((_d, _c, s)) = serve(db).await else {
+        return;
+    };
     let [(_, alan), _, (_, ada)] = team(&s).await;
     let anon = s.client.anonymous();
 
@@ -443,3 +447,10 @@ async fn log_ins_are_limited_and_sessions_end_when_the_admin_says() {
         (Some("Ada"), Some("accounts"))
     );
 }
+
+on_both_backends!(
+    the_start_up_token_signs_in_until_the_project_has_users,
+    every_endpoint_answers_each_role_as_the_access_table_says,
+    the_author_is_the_signed_in_user_whatever_the_client_says,
+    log_ins_are_limited_and_sessions_end_when_the_admin_says,
+);

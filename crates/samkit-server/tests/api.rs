@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{rle, start, write_png};
+use common::{rle, start_on, write_png, Db};
 use serde_json::json;
 
 fn project() -> tempfile::TempDir {
@@ -16,11 +16,12 @@ fn project() -> tempfile::TempDir {
     dir
 }
 
-#[tokio::test]
-async fn project_scan_files_and_missing() {
+async fn project_scan_files_and_missing(db: Db) {
     let dir = project();
     let cache = tempfile::tempdir().unwrap();
-    let s = start(dir.path(), None, cache.path()).await;
+    let Some(s) = start_on(db, dir.path(), None, cache.path()).await else {
+        return;
+    };
     let c = &s.client;
     let h = c.get("/api/health").await.unwrap().json();
     assert_eq!(h["model"]["state"], "disabled");
@@ -102,8 +103,7 @@ async fn project_scan_files_and_missing() {
     );
 }
 
-#[tokio::test]
-async fn exif_rotated_image_is_served_as_the_engine_sees_it() {
+async fn exif_rotated_image_is_served_as_the_engine_sees_it(db: Db) {
     let dir = tempfile::tempdir().unwrap();
     // A 40×20 JPEG with EXIF orientation 6 (rotate 90° clockwise) → shown as 20×40.
     let img = image::RgbImage::from_pixel(40, 20, image::Rgb([200, 100, 50]));
@@ -134,7 +134,9 @@ async fn exif_rotated_image_is_served_as_the_engine_sees_it() {
     out.extend_from_slice(&jpeg[2..]);
     std::fs::write(dir.path().join("rot.jpg"), &out).unwrap();
     let cache = tempfile::tempdir().unwrap();
-    let s = start(dir.path(), None, cache.path()).await;
+    let Some(s) = start_on(db, dir.path(), None, cache.path()).await else {
+        return;
+    };
     let i = s.client.get("/api/images/1").await.unwrap().json();
     assert_eq!(
         (i["width"].as_i64(), i["height"].as_i64()),
@@ -147,11 +149,12 @@ async fn exif_rotated_image_is_served_as_the_engine_sees_it() {
     assert_eq!((shown.width(), shown.height()), (20, 40));
 }
 
-#[tokio::test]
-async fn two_annotators_editing_one_instance_get_a_conflict() {
+async fn two_annotators_editing_one_instance_get_a_conflict(db: Db) {
     let dir = project();
     let cache = tempfile::tempdir().unwrap();
-    let s = start(dir.path(), None, cache.path()).await;
+    let Some(s) = start_on(db, dir.path(), None, cache.path()).await else {
+        return;
+    };
     let alice = s.client.as_user("alice");
     let bob = s.client.as_user("bob");
     let body = json!({"rle": rle(30, 40, 100, 50), "score": 0.9, "client_id": "c-1",
@@ -374,11 +377,12 @@ async fn two_annotators_editing_one_instance_get_a_conflict() {
     );
 }
 
-#[tokio::test]
-async fn bad_requests_are_json_errors() {
+async fn bad_requests_are_json_errors(db: Db) {
     let dir = project();
     let cache = tempfile::tempdir().unwrap();
-    let s = start(dir.path(), None, cache.path()).await;
+    let Some(s) = start_on(db, dir.path(), None, cache.path()).await else {
+        return;
+    };
     let c = &s.client;
     let cases = [
         (
@@ -476,11 +480,12 @@ async fn bad_requests_are_json_errors() {
     assert!(ui.header("content-type").unwrap().starts_with("text/html"));
 }
 
-#[tokio::test]
-async fn export_then_import_round_trips() {
+async fn export_then_import_round_trips(db: Db) {
     let dir = project();
     let cache = tempfile::tempdir().unwrap();
-    let s = start(dir.path(), None, cache.path()).await;
+    let Some(s) = start_on(db, dir.path(), None, cache.path()).await else {
+        return;
+    };
     let c = s.client.as_user("alice");
     let cat = c
         .post("/api/categories", &json!({"name": "cat"}))
@@ -516,7 +521,9 @@ async fn export_then_import_round_trips() {
     }
     // Import the COCO export into a fresh copy of the project.
     let dir2 = project();
-    let s2 = start(dir2.path(), None, cache.path()).await;
+    let Some(s2) = start_on(db, dir2.path(), None, cache.path()).await else {
+        return;
+    };
     let r = s2
         .client
         .send(
@@ -547,7 +554,9 @@ async fn export_then_import_round_trips() {
     // YOLO zip import (polygons → masks) also lands on the right images.
     let yolo = c.get("/api/export?format=yolo").await.unwrap();
     let dir3 = project();
-    let s3 = start(dir3.path(), None, cache.path()).await;
+    let Some(s3) = start_on(db, dir3.path(), None, cache.path()).await else {
+        return;
+    };
     let r = s3
         .client
         .send(
@@ -565,3 +574,11 @@ async fn export_then_import_round_trips() {
         r.json()
     );
 }
+
+on_both_backends!(
+    project_scan_files_and_missing,
+    exif_rotated_image_is_served_as_the_engine_sees_it,
+    two_annotators_editing_one_instance_get_a_conflict,
+    bad_requests_are_json_errors,
+    export_then_import_round_trips,
+);

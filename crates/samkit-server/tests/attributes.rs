@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{rle, start, write_png};
+use common::{rle, start_on, write_png, Db};
 use serde_json::json;
 
 fn project() -> tempfile::TempDir {
@@ -13,11 +13,12 @@ fn project() -> tempfile::TempDir {
     dir
 }
 
-#[tokio::test]
-async fn attributes_are_kept_checked_exported_and_imported() {
+async fn attributes_are_kept_checked_exported_and_imported(db: Db) {
     let dir = project();
     let cache = tempfile::tempdir().unwrap();
-    let s = start(dir.path(), None, cache.path()).await;
+    let Some(s) = start_on(db, dir.path(), None, cache.path()).await else {
+        return;
+    };
     let c = s.client.as_user("alice");
 
     let body = json!({"rle": rle(30, 40, 100, 50),
@@ -79,7 +80,9 @@ async fn attributes_are_kept_checked_exported_and_imported() {
 
     // Imported into a fresh project: the same attributes.
     let dir2 = project();
-    let s2 = start(dir2.path(), None, cache.path()).await;
+    let Some(s2) = start_on(db, dir2.path(), None, cache.path()).await else {
+        return;
+    };
     let r = s2
         .client
         .send(
@@ -102,3 +105,5 @@ async fn attributes_are_kept_checked_exported_and_imported() {
         json!({"iscrowd": true, "occluded": false, "note": "two cups"})
     );
 }
+
+on_both_backends!(attributes_are_kept_checked_exported_and_imported);

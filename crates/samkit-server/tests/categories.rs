@@ -3,15 +3,16 @@
 
 mod common;
 
-use common::{rle, start, write_png};
+use common::{rle, start_on, write_png, Db};
 use serde_json::json;
 
-#[tokio::test]
-async fn categories_reorder_and_delete() {
+async fn categories_reorder_and_delete(db: Db) {
     let dir = tempfile::tempdir().unwrap();
     write_png(&dir.path().join("a.png"), 40, 30);
     let cache = tempfile::tempdir().unwrap();
-    let s = start(dir.path(), None, cache.path()).await;
+    let Some(s) = start_on(db, dir.path(), None, cache.path()).await else {
+        return;
+    };
     let c = s.client.as_user("alice");
     let dog = c
         .post("/api/categories", &json!({"name": "dog"}))
@@ -125,13 +126,14 @@ async fn categories_reorder_and_delete() {
     assert_eq!(gone.status, 404);
 }
 
-#[tokio::test]
-async fn image_thumbnails_are_small_jpegs_revalidated_by_etag() {
+async fn image_thumbnails_are_small_jpegs_revalidated_by_etag(db: Db) {
     let dir = tempfile::tempdir().unwrap();
     write_png(&dir.path().join("a.png"), 400, 100);
     write_png(&dir.path().join("b.png"), 20, 10);
     let cache = tempfile::tempdir().unwrap();
-    let s = start(dir.path(), None, cache.path()).await;
+    let Some(s) = start_on(db, dir.path(), None, cache.path()).await else {
+        return;
+    };
     let c = &s.client;
     let r = c.get("/api/images/1/thumb").await.unwrap();
     assert_eq!(
@@ -159,3 +161,8 @@ async fn image_thumbnails_are_small_jpegs_revalidated_by_etag() {
     assert_eq!((img.width(), img.height()), (20, 10));
     assert_eq!(c.get("/api/images/99/thumb").await.unwrap().status, 404);
 }
+
+on_both_backends!(
+    categories_reorder_and_delete,
+    image_thumbnails_are_small_jpegs_revalidated_by_etag,
+);

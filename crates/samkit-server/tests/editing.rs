@@ -4,15 +4,16 @@
 
 mod common;
 
-use common::{rle, start, write_png};
+use common::{rle, start, start_on, write_png, Db};
 use serde_json::json;
 
-#[tokio::test]
-async fn patch_sets_z_and_clears_the_score_and_the_list_follows_z() {
+async fn patch_sets_z_and_clears_the_score_and_the_list_follows_z(db: Db) {
     let dir = tempfile::tempdir().unwrap();
     write_png(&dir.path().join("a.png"), 40, 30);
     let cache = tempfile::tempdir().unwrap();
-    let s = start(dir.path(), None, cache.path()).await;
+    let Some(s) = start_on(db, dir.path(), None, cache.path()).await else {
+        return;
+    };
     let c = s.client.as_user("alice");
     let mut ids = Vec::new();
     for k in 0..3 {
@@ -169,3 +170,5 @@ async fn predict_from_a_mask_and_clean_small_regions() {
     assert_eq!(bad.status, 400);
     assert!(String::from_utf8_lossy(&bad.body).contains("min_region_area must be a whole number"));
 }
+
+on_both_backends!(patch_sets_z_and_clears_the_score_and_the_list_follows_z);

@@ -187,7 +187,7 @@ async fn short_load_test_keeps_every_acknowledged_instance() {
         report.predicts > 0 && !report.instances_acked.is_empty(),
         "{report:?}"
     );
-    let store = samkit_store::Store::open_path(&s.db).await.unwrap();
+    let store = samkit_store::Store::open(&s.db).await.unwrap();
     for id in &report.instances_acked {
         let i = store
             .instance(*id)

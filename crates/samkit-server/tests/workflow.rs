@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{rle, start, write_png, TestServer};
+use common::{rle, start_on, write_png, Db, TestServer};
 use samkit_server::client::Client;
 use serde_json::{json, Value};
 
@@ -29,14 +29,15 @@ fn ok(r: &samkit_server::client::Reply, status: u16) -> Value {
     r.json()
 }
 
-#[tokio::test]
-async fn annotators_submit_reviewers_reject_and_approve_and_approved_work_is_exported() {
+async fn annotators_submit_reviewers_reject_and_approve_and_approved_work_is_exported(db: Db) {
     let dir = tempfile::tempdir().unwrap();
     let cache = tempfile::tempdir().unwrap();
     for i in 0..4 {
         write_png(&dir.path().join(format!("img{i}.png")), 40, 30);
     }
-    let s = start(dir.path(), None, cache.path()).await;
+    let Some(s) = start_on(db, dir.path(), None, cache.path()).await else {
+        return;
+    };
     for (name, role) in [
         ("ada", "admin"),
         ("rita", "reviewer"),
@@ -336,12 +337,13 @@ async fn annotators_submit_reviewers_reject_and_approve_and_approved_work_is_exp
     ok(&alan.patch(&a_path, &patch).await.unwrap(), 200);
 }
 
-#[tokio::test]
-async fn the_report_gives_agreement_on_shared_images_and_each_annotators_progress() {
+async fn the_report_gives_agreement_on_shared_images_and_each_annotators_progress(db: Db) {
     let dir = tempfile::tempdir().unwrap();
     let cache = tempfile::tempdir().unwrap();
     write_png(&dir.path().join("shared.png"), 40, 30);
-    let s = start(dir.path(), None, cache.path()).await;
+    let Some(s) = start_on(db, dir.path(), None, cache.path()).await else {
+        return;
+    };
     let body = json!({"name": "ada", "role": "admin", "password": "ada password"});
     ok(&s.client.post("/api/users", &body).await.unwrap(), 201);
     let ada = login(&s, "ada").await;
@@ -459,7 +461,7 @@ async fn the_report_gives_agreement_on_shared_images_and_each_annotators_progres
     );
     assert!(bea_row["seconds_per_instance"].is_null(), "never submitted");
     let text = samkit_server::report::render_text(
-        &samkit_server::report::report(&samkit_store::Store::open_path(&s.db).await.unwrap(), 1)
+        &samkit_server::report::report(&samkit_store::Store::open(&s.db).await.unwrap(), 1)
             .await
             .unwrap(),
     );
@@ -468,3 +470,8 @@ async fn the_report_gives_agreement_on_shared_images_and_each_annotators_progres
         "{text}"
     );
 }
+
+on_both_backends!(
+    annotators_submit_reviewers_reject_and_approve_and_approved_work_is_exported,
+    the_report_gives_agreement_on_shared_images_and_each_annotators_progress,
+);

@@ -132,7 +132,7 @@ pub struct AssignmentQuery {
 }
 
 pub(crate) async fn get_assignment_tx(
-    tx: &mut Transaction<'_, Sqlite>,
+    tx: &mut Transaction<'_, Any>,
     id: i64,
 ) -> Result<Assignment> {
     sqlx::query_as::<_, Assignment>(&format!("{ASSIGNMENT_SELECT} WHERE a.id = $1"))
@@ -148,7 +148,7 @@ pub(crate) async fn get_assignment_tx(
 /// The assignment of the user named `author` on `image_id` (instances they make there
 /// belong to it).
 pub(crate) async fn assignment_of_author(
-    tx: &mut Transaction<'_, Sqlite>,
+    tx: &mut Transaction<'_, Any>,
     image_id: i64,
     author: &str,
 ) -> Result<Option<Assignment>> {
@@ -164,7 +164,7 @@ pub(crate) async fn assignment_of_author(
 /// Refuses a change to the instances of approved work: the instance's own assignment,
 /// or (an instance made outside the workflow) any assignment of its image.
 pub(crate) async fn check_unlocked(
-    tx: &mut Transaction<'_, Sqlite>,
+    tx: &mut Transaction<'_, Any>,
     image_id: i64,
     assignment_id: Option<i64>,
 ) -> Result<()> {
@@ -186,7 +186,7 @@ pub(crate) async fn check_unlocked(
 
 /// The image status that sums up its assignments: the least advanced one.
 async fn sync_image_status(
-    tx: &mut Transaction<'_, Sqlite>,
+    tx: &mut Transaction<'_, Any>,
     image_id: i64,
     author: &str,
 ) -> Result<()> {
@@ -226,7 +226,7 @@ impl Store {
         author: &str,
     ) -> Result<Vec<Assignment>> {
         let author = normalize_author(author);
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.begin_write().await?;
         let user = users::get_user_tx(&mut tx, user_id).await?.user();
         if user.disabled {
             return Err(StoreError::Invalid(format!(
@@ -282,7 +282,7 @@ impl Store {
     /// Takes an assignment back (admins), when nothing was made under it yet.
     pub async fn unassign(&self, id: i64, version: i64, author: &str) -> Result<()> {
         let author = normalize_author(author);
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.begin_write().await?;
         let a = get_assignment_tx(&mut tx, id).await?;
         check_assignment_version(&a, version)?;
         let (made,) =
@@ -335,21 +335,19 @@ impl Store {
         project_id: i64,
         q: &AssignmentQuery,
     ) -> Result<Vec<Assignment>> {
-        let mut b: QueryBuilder<Sqlite> = QueryBuilder::new(ASSIGNMENT_SELECT);
-        b.push(" WHERE a.project_id = ").push_bind(project_id);
+        let mut q_sql = Select::new(ASSIGNMENT_SELECT);
+        q_sql.bind(" WHERE a.project_id = ", project_id)?;
         if let Some(i) = q.image_id {
-            b.push(" AND a.image_id = ").push_bind(i);
+            q_sql.bind(" AND a.image_id = ", i)?;
         }
         if let Some(u) = q.user_id {
-            b.push(" AND a.user_id = ").push_bind(u);
+            q_sql.bind(" AND a.user_id = ", u)?;
         }
         if let Some(s) = q.state {
-            b.push(" AND a.state = ").push_bind(s.as_str());
+            q_sql.bind(" AND a.state = ", s.as_str())?;
         }
-        b.push(" ORDER BY a.image_id, a.id");
-        Ok(b.build_query_as::<Assignment>()
-            .fetch_all(&self.read)
-            .await?)
+        q_sql.push(" ORDER BY a.image_id, a.id");
+        q_sql.fetch_all(&self.read).await
     }
 
     /// Moves an assignment by `action` if `version` is current and the state allows it;
@@ -375,7 +373,7 @@ impl Store {
                 "the comment is longer than 4000 characters".into(),
             ));
         }
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.begin_write().await?;
         let before = get_assignment_tx(&mut tx, id).await?;
         check_assignment_version(&before, version)?;
         let from = before.work_state();
@@ -410,7 +408,7 @@ fn check_assignment_version(a: &Assignment, version: i64) -> Result<()> {
 }
 
 pub(crate) async fn write_assignment(
-    tx: &mut Transaction<'_, Sqlite>,
+    tx: &mut Transaction<'_, Any>,
     before: &Assignment,
     to: WorkState,
     action: WorkAction,
@@ -456,7 +454,7 @@ pub(crate) async fn write_assignment(
 
 /// The annotator's first change to an assigned (or rejected) image starts the work.
 pub(crate) async fn start_on_change(
-    tx: &mut Transaction<'_, Sqlite>,
+    tx: &mut Transaction<'_, Any>,
     assignment: &Assignment,
     author: &str,
 ) -> Result<()> {
@@ -482,9 +480,11 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    async fn fresh() -> (tempfile::TempDir, Store, i64, Vec<Image>, i64, [User; 3]) {
+    async fn fresh(
+        backend: Backend,
+    ) -> Option<(tempfile::TempDir, Store, i64, Vec<Image>, i64, [User; 3])> {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open_path(&dir.path().join("p.db")).await.unwrap();
+        let store = crate::test_store(backend, dir.path()).await?;
         let p = store
             .ensure_project("demo", "/tmp/demo", "cli")
             .await
@@ -514,7 +514,7 @@ mod tests {
             mk("rita", Role::Reviewer).await,
             mk("alan", Role::Annotator).await,
         ];
-        (dir, store, p.id, images, cat, users)
+        Some((dir, store, p.id, images, cat, users))
     }
 
     fn inst(image: i64, cat: i64) -> NewInstance {
@@ -531,9 +531,10 @@ mod tests {
         }
     }
 
-    #[tokio::test]
-    async fn work_moves_through_review_and_approved_work_is_locked() {
-        let (_d, store, pid, images, cat, [_ada, _rita, alan]) = fresh().await;
+    async fn work_moves_through_review_and_approved_work_is_locked(backend: Backend) {
+        let Some((_d, store, pid, images, cat, [_ada, _rita, alan])) = fresh(backend).await else {
+            return;
+        };
         let img = images[0].id;
         let made = store
             .assign(pid, &[img, images[1].id], alan.id, "ada")
@@ -689,9 +690,10 @@ mod tests {
         );
     }
 
-    #[tokio::test]
-    async fn overlapping_assignments_keep_each_annotators_instances_apart() {
-        let (_d, store, pid, images, cat, [_ada, rita, alan]) = fresh().await;
+    async fn overlapping_assignments_keep_each_annotators_instances_apart(backend: Backend) {
+        let Some((_d, store, pid, images, cat, [_ada, rita, alan])) = fresh(backend).await else {
+            return;
+        };
         let img = images[2].id;
         let a1 = store
             .assign(pid, &[img], alan.id, "ada")
@@ -741,4 +743,9 @@ mod tests {
             .unwrap();
         assert_eq!(store.comments(img).await.unwrap(), vec![c]);
     }
+
+    on_both_backends!(
+        work_moves_through_review_and_approved_work_is_locked,
+        overlapping_assignments_keep_each_annotators_instances_apart
+    );
 }

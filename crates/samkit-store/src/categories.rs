@@ -38,7 +38,7 @@ impl Store {
     ) -> Result<Category> {
         let author = normalize_author(author);
         let name = check_name(name)?;
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.begin_write().await?;
         get_project_tx(&mut tx, project_id).await?;
         let c = create_category_tx(&mut tx, project_id, &name, color, &author, "create").await?;
         tx.commit().await?;
@@ -55,7 +55,7 @@ impl Store {
         author: &str,
     ) -> Result<Category> {
         let author = normalize_author(author);
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.begin_write().await?;
         let before = get_category_tx(&mut tx, id).await?;
         if before.version != version {
             return Err(conflict(
@@ -91,7 +91,7 @@ impl Store {
         author: &str,
     ) -> Result<Vec<Category>> {
         let author = normalize_author(author);
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.begin_write().await?;
         let current = sqlx::query_as::<_, Category>(&format!(
             "{CATEGORY_SELECT} WHERE project_id = $1 ORDER BY position, id"
         ))
@@ -163,7 +163,7 @@ impl Store {
         author: &str,
     ) -> Result<(Category, i64)> {
         let author = normalize_author(author);
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.begin_write().await?;
         let before = get_category_tx(&mut tx, id).await?;
         if before.version != version {
             return Err(conflict(
@@ -259,7 +259,7 @@ impl Store {
     ) -> Result<(Category, bool)> {
         let author = normalize_author(author);
         let name = check_name(name)?;
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.begin_write().await?;
         if let Some(c) = sqlx::query_as::<_, Category>(&format!(
             "{CATEGORY_SELECT} WHERE project_id = $1 AND name_key = $2"
         ))
@@ -277,7 +277,7 @@ impl Store {
 }
 
 async fn create_category_tx(
-    tx: &mut Transaction<'_, Sqlite>,
+    tx: &mut Transaction<'_, Any>,
     project_id: i64,
     name: &str,
     color: Option<&str>,
@@ -342,7 +342,7 @@ async fn create_category_tx(
 }
 
 pub(super) async fn write_category(
-    tx: &mut Transaction<'_, Sqlite>,
+    tx: &mut Transaction<'_, Any>,
     before: &Category,
     name: &str,
     color: &str,

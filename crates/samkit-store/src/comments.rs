@@ -33,7 +33,7 @@ impl Store {
                 "a comment must be 1 to 4000 characters".into(),
             ));
         }
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.begin_write().await?;
         let inst = get_instance_tx(&mut tx, instance_id).await?;
         let image = get_image_tx(&mut tx, inst.image_id).await?;
         let at = now();

@@ -8,28 +8,24 @@ use super::*;
 impl Store {
     /// History entries of a project matching `q`.
     pub async fn history(&self, project_id: i64, q: &HistoryQuery) -> Result<Vec<HistoryEntry>> {
-        let mut b: QueryBuilder<Sqlite> =
-            QueryBuilder::new("SELECT * FROM history WHERE project_id = ");
-        b.push_bind(project_id);
+        let mut q_sql = Select::new("SELECT * FROM history WHERE ");
+        q_sql.bind("project_id = ", project_id)?;
         if let Some(i) = q.image_id {
-            b.push(" AND image_id = ").push_bind(i);
+            q_sql.bind(" AND image_id = ", i)?;
         }
         if let Some(e) = &q.entity {
-            b.push(" AND entity = ").push_bind(e.clone());
+            q_sql.bind(" AND entity = ", e.clone())?;
         }
         if let Some(e) = q.entity_id {
-            b.push(" AND entity_id = ").push_bind(e);
+            q_sql.bind(" AND entity_id = ", e)?;
         }
         if let Some(s) = q.since {
-            b.push(" AND id > ").push_bind(s).push(" ORDER BY id ASC");
+            q_sql.bind(" AND id > ", s)?.push(" ORDER BY id ASC");
         } else {
-            b.push(" ORDER BY id DESC");
+            q_sql.push(" ORDER BY id DESC");
         }
-        b.push(" LIMIT ")
-            .push_bind(q.limit.unwrap_or(100).clamp(1, 1000));
-        Ok(b.build_query_as::<HistoryEntry>()
-            .fetch_all(&self.read)
-            .await?)
+        q_sql.bind(" LIMIT ", q.limit.unwrap_or(100).clamp(1, 1000))?;
+        q_sql.fetch_all(&self.read).await
     }
 
     /// The id of the newest history entry of a project (0 when none).
@@ -73,7 +69,7 @@ impl Store {
             source,
         };
         let id = entry.entity_id;
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.begin_write().await?;
         let restored = match entry.entity.as_str() {
             "instance" => {
                 let target: Instance = serde_json::from_value(after).map_err(parse_err)?;

@@ -13,7 +13,7 @@ impl Store {
         author: &str,
     ) -> Result<SyncReport> {
         let author = normalize_author(author);
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.begin_write().await?;
         let existing = sqlx::query_as::<_, Image>(&format!("{IMAGE_SELECT} WHERE project_id = $1"))
             .bind(project_id)
             .fetch_all(&mut *tx)
@@ -140,12 +140,14 @@ impl Store {
 
     /// The images of a project sorted by path, with live instance counts.
     pub async fn list_images(&self, project_id: i64) -> Result<Vec<Image>> {
-        Ok(sqlx::query_as::<_, Image>(&format!(
-            "{IMAGE_SELECT} WHERE project_id = $1 ORDER BY path"
-        ))
-        .bind(project_id)
-        .fetch_all(&self.read)
-        .await?)
+        let mut images =
+            sqlx::query_as::<_, Image>(&format!("{IMAGE_SELECT} WHERE project_id = $1"))
+                .bind(project_id)
+                .fetch_all(&self.read)
+                .await?;
+        // Sorted here, by bytes: PostgreSQL's ORDER BY follows the database's collation.
+        images.sort_by(|a, b| a.path.cmp(&b.path));
+        Ok(images)
     }
 
     pub async fn image(&self, id: i64) -> Result<Image> {
@@ -179,7 +181,7 @@ impl Store {
         author: &str,
     ) -> Result<Image> {
         let author = normalize_author(author);
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.begin_write().await?;
         let before = get_image_tx(&mut tx, id).await?;
         if before.version != version {
             return Err(conflict(
@@ -199,7 +201,7 @@ impl Store {
 }
 
 pub(super) async fn write_image_status(
-    tx: &mut Transaction<'_, Sqlite>,
+    tx: &mut Transaction<'_, Any>,
     before: &Image,
     status: ImageStatus,
     action: &str,

@@ -48,7 +48,7 @@ impl Store {
         author: &str,
     ) -> Result<(Instance, bool)> {
         let author = normalize_author(author);
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.begin_write().await?;
         if let Some(cid) = &new.client_id {
             if let Some(i) = sqlx::query_as::<_, Instance>(
                 "SELECT * FROM instances WHERE image_id = $1 AND client_id = $2",
@@ -73,7 +73,7 @@ impl Store {
         author: &str,
     ) -> Result<Vec<Instance>> {
         let author = normalize_author(author);
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.begin_write().await?;
         let mut out = Vec::with_capacity(news.len());
         for n in news {
             out.push(insert_instance(&mut tx, n, &author, "import").await?);
@@ -91,7 +91,7 @@ impl Store {
         author: &str,
     ) -> Result<Instance> {
         let author = normalize_author(author);
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.begin_write().await?;
         let before = get_instance_tx(&mut tx, id).await?;
         check_instance_version(&before, version)?;
         if before.deleted {
@@ -145,7 +145,7 @@ impl Store {
         author: &str,
     ) -> Result<Instance> {
         let author = normalize_author(author);
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.begin_write().await?;
         let before = get_instance_tx(&mut tx, id).await?;
         check_instance_version(&before, version)?;
         if before.deleted == deleted {
@@ -183,7 +183,7 @@ pub(super) fn check_instance_version(before: &Instance, version: i64) -> Result<
 }
 
 async fn insert_instance(
-    tx: &mut Transaction<'_, Sqlite>,
+    tx: &mut Transaction<'_, Any>,
     new: &NewInstance,
     author: &str,
     action: &str,
@@ -236,7 +236,7 @@ async fn insert_instance(
 
 /// Writes `next`'s editable fields over `before` (version + 1) and logs the change.
 pub(super) async fn write_instance(
-    tx: &mut Transaction<'_, Sqlite>,
+    tx: &mut Transaction<'_, Any>,
     before: &Instance,
     next: &Instance,
     action: &str,
@@ -305,9 +305,11 @@ mod z_order_tests {
     use super::*;
     use serde_json::json;
 
-    async fn store_with_image() -> (tempfile::TempDir, Store, Image, Category) {
+    async fn store_with_image(
+        backend: Backend,
+    ) -> Option<(tempfile::TempDir, Store, Image, Category)> {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open_path(&dir.path().join("p.db")).await.unwrap();
+        let store = crate::test_store(backend, dir.path()).await?;
         let p = store.ensure_project("z", "/tmp/z", "alice").await.unwrap();
         let img = NewImage {
             path: "a.jpg".into(),
@@ -318,7 +320,7 @@ mod z_order_tests {
         store.sync_images(p.id, &[img], "scan").await.unwrap();
         let img = store.list_images(p.id).await.unwrap().remove(0);
         let cat = store.list_categories(p.id).await.unwrap().remove(0);
-        (dir, store, img, cat)
+        Some((dir, store, img, cat))
     }
 
     fn new_inst(image: &Image, cat: &Category) -> NewInstance {
@@ -335,9 +337,10 @@ mod z_order_tests {
         }
     }
 
-    #[tokio::test]
-    async fn z_orders_the_list_is_versioned_and_new_instances_go_on_top() {
-        let (_d, store, img, cat) = store_with_image().await;
+    async fn z_orders_the_list_is_versioned_and_new_instances_go_on_top(backend: Backend) {
+        let Some((_d, store, img, cat)) = store_with_image(backend).await else {
+            return;
+        };
         let project_id = img.project_id;
         let mut ids = Vec::new();
         for _ in 0..3 {
@@ -408,4 +411,6 @@ mod z_order_tests {
             [ids[1], ids[2], ids[0], newest.id]
         );
     }
+
+    on_both_backends!(z_orders_the_list_is_versioned_and_new_instances_go_on_top);
 }

@@ -14,8 +14,13 @@
 //! (SQLite in WAL mode with `synchronous = FULL`), so an acknowledged write survives a
 //! crash.
 //!
-//! The backend is SQLite through `sqlx` with runtime-checked queries written in SQL that
-//! PostgreSQL accepts too (`$n` parameters, `RETURNING`, `TRUE`/`FALSE`).
+//! Two backends, one set of queries: SQLite (a file beside the project, the default) and
+//! PostgreSQL (a team's server, `postgres://…`), through `sqlx`'s `Any` driver with
+//! runtime-checked SQL that both accept (`$n` parameters, `RETURNING`, `TRUE`/`FALSE`,
+//! text ordering done in Rust) and one migration folder per backend. Writes are
+//! serialised on both: SQLite has one writer; on PostgreSQL every write transaction first
+//! takes one transaction-level advisory lock, so servers sharing a database check versions
+//! and append history exactly as one SQLite writer does.
 //!
 //! ```no_run
 //! # async fn f() -> samkit_store::Result<()> {
@@ -25,10 +30,29 @@
 //! # Ok(()) }
 //! ```
 
+/// Runs each named `async fn NAME(backend: Backend)` test on SQLite and on PostgreSQL
+/// (`NAME::sqlite`, `NAME::postgres`).
+#[cfg(test)]
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                super::$name(crate::Backend::Sqlite).await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                super::$name(crate::Backend::Postgres).await
+            }
+        }
+    )*};
+}
+
 mod assignments;
 mod attributes;
 mod categories;
 mod comments;
+mod db;
 mod error;
 mod history;
 mod images;
@@ -40,26 +64,23 @@ mod users;
 mod windows;
 
 use std::path::Path;
-use std::str::FromStr;
-use std::time::Duration;
 
 use chrono::{SecondsFormat, Utc};
 use serde::Serialize;
 use serde_json::Value;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{QueryBuilder, Sqlite, SqlitePool, Transaction};
+use sqlx::{Any, AnyPool, Transaction};
 
 pub use assignments::{Assignment, AssignmentQuery, WorkAction, WorkState};
 pub use attributes::{check_attributes, BOOLEAN_ATTRIBUTES, MAX_ATTRIBUTES};
 pub use comments::Comment;
+use db::Select;
+pub use db::{is_postgres_url, redact, Backend, DbBool, Json};
 pub use error::{ConflictInfo, Result, StoreError};
 pub use model::{
     Category, Counts, HistoryEntry, HistoryQuery, Image, ImageStatus, Instance, InstancePatch,
     NewImage, NewInstance, Project, Restored,
 };
 pub use sessions::{new_token, Session};
-/// JSON column wrapper used by the row types.
-pub use sqlx::types::Json;
 pub use users::{
     check_new_password, Role, User, UserPatch, MAX_PASSWORD_BYTES, MIN_PASSWORD_CHARS,
 };
@@ -91,11 +112,14 @@ pub struct SyncReport {
 /// A handle on one project database. Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct Store {
-    read: SqlitePool,
-    /// Writes go through one connection: SQLite allows one writer anyway, and
-    /// serialising them here avoids `SQLITE_BUSY` when a read transaction upgrades.
-    write: SqlitePool,
+    read: AnyPool,
+    /// SQLite: one connection (see `db::sqlite_pools`); PostgreSQL: the same pool as `read`.
+    write: AnyPool,
+    backend: Backend,
 }
+
+/// The key of the advisory lock every PostgreSQL write transaction holds ("samk").
+const WRITE_LOCK_KEY: i64 = 0x73616d6b;
 
 fn now() -> String {
     Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true)
@@ -168,7 +192,7 @@ fn conflict<T: Serialize>(
 
 #[allow(clippy::too_many_arguments)]
 async fn log(
-    tx: &mut Transaction<'_, Sqlite>,
+    tx: &mut Transaction<'_, Any>,
     project_id: i64,
     entity: &str,
     entity_id: i64,
@@ -199,7 +223,7 @@ async fn log(
     Ok(())
 }
 
-async fn get_instance_tx(tx: &mut Transaction<'_, Sqlite>, id: i64) -> Result<Instance> {
+async fn get_instance_tx(tx: &mut Transaction<'_, Any>, id: i64) -> Result<Instance> {
     sqlx::query_as::<_, Instance>("SELECT * FROM instances WHERE id = $1")
         .bind(id)
         .fetch_optional(&mut **tx)
@@ -210,7 +234,7 @@ async fn get_instance_tx(tx: &mut Transaction<'_, Sqlite>, id: i64) -> Result<In
         })
 }
 
-async fn get_image_tx(tx: &mut Transaction<'_, Sqlite>, id: i64) -> Result<Image> {
+async fn get_image_tx(tx: &mut Transaction<'_, Any>, id: i64) -> Result<Image> {
     sqlx::query_as::<_, Image>(&format!("{IMAGE_SELECT} WHERE images.id = $1"))
         .bind(id)
         .fetch_optional(&mut **tx)
@@ -221,7 +245,7 @@ async fn get_image_tx(tx: &mut Transaction<'_, Sqlite>, id: i64) -> Result<Image
         })
 }
 
-async fn get_category_tx(tx: &mut Transaction<'_, Sqlite>, id: i64) -> Result<Category> {
+async fn get_category_tx(tx: &mut Transaction<'_, Any>, id: i64) -> Result<Category> {
     sqlx::query_as::<_, Category>(&format!("{CATEGORY_SELECT} WHERE categories.id = $1"))
         .bind(id)
         .fetch_optional(&mut **tx)
@@ -232,7 +256,7 @@ async fn get_category_tx(tx: &mut Transaction<'_, Sqlite>, id: i64) -> Result<Ca
         })
 }
 
-async fn get_project_tx(tx: &mut Transaction<'_, Sqlite>, id: i64) -> Result<Project> {
+async fn get_project_tx(tx: &mut Transaction<'_, Any>, id: i64) -> Result<Project> {
     sqlx::query_as::<_, Project>("SELECT * FROM projects WHERE id = $1")
         .bind(id)
         .fetch_optional(&mut **tx)
@@ -245,7 +269,7 @@ async fn get_project_tx(tx: &mut Transaction<'_, Sqlite>, id: i64) -> Result<Pro
 
 /// The project of an image, checking that `category_id` belongs to the same project.
 async fn check_category_for_image(
-    tx: &mut Transaction<'_, Sqlite>,
+    tx: &mut Transaction<'_, Any>,
     image_id: i64,
     category_id: i64,
 ) -> Result<i64> {
@@ -266,48 +290,97 @@ impl Store {
     /// Opens (creating when absent) the SQLite database at `path` and brings its schema
     /// up to date.
     pub async fn open_path(path: &Path) -> Result<Store> {
-        let opts = SqliteConnectOptions::new().filename(path);
-        Self::open_with(opts, &path.display().to_string()).await
+        Self::open_sqlite(&db::sqlite_url(path)?).await
     }
 
-    /// Opens a database by URL (`sqlite:///abs/path.db`, `sqlite:rel.db`).
+    /// Opens a database by URL: `sqlite:///abs/path.db`, `sqlite:rel.db`, or
+    /// `postgres://user:password@host:port/database` (the database is created when
+    /// missing, which needs the CREATEDB right; its tables are created or brought up to
+    /// date).
     pub async fn open(url: &str) -> Result<Store> {
-        let opts = SqliteConnectOptions::from_str(url).map_err(|source| StoreError::Open {
-            url: url.to_string(),
-            source,
-        })?;
-        Self::open_with(opts, url).await
+        if is_postgres_url(url) {
+            Self::open_postgres(url).await
+        } else if url.starts_with("sqlite:") {
+            Self::open_sqlite(url).await
+        } else {
+            Err(StoreError::Invalid(format!(
+                "{:?} is not a database URL: use a file path, sqlite:///path/to/project.db or \
+                 postgres://user:password@host:port/database",
+                redact(url)
+            )))
+        }
     }
 
-    async fn open_with(opts: SqliteConnectOptions, url: &str) -> Result<Store> {
-        let opts = opts
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Full)
-            .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(10));
-        let open_err = |source| StoreError::Open {
-            url: url.to_string(),
-            source,
-        };
-        let write = SqlitePoolOptions::new()
-            .max_connections(1)
-            .connect_with(opts.clone())
-            .await
-            .map_err(open_err)?;
-        sqlx::migrate!("./migrations").run(&write).await?;
-        let read = SqlitePoolOptions::new()
-            .max_connections(4)
-            .connect_with(opts.read_only(true))
-            .await
-            .map_err(open_err)?;
-        Ok(Store { read, write })
+    async fn open_sqlite(url: &str) -> Result<Store> {
+        db::install_drivers();
+        let (read, write) = db::sqlite_pools(url).await?;
+        sqlx::migrate!("./migrations/sqlite").run(&write).await?;
+        Ok(Store {
+            read,
+            write,
+            backend: Backend::Sqlite,
+        })
+    }
+
+    async fn open_postgres(url: &str) -> Result<Store> {
+        db::install_drivers();
+        db::create_postgres_database(url).await?;
+        let pool = db::postgres_pool(url).await?;
+        // sqlx holds an advisory lock while migrating: servers starting together are safe.
+        sqlx::migrate!("./migrations/postgres").run(&pool).await?;
+        Ok(Store {
+            read: pool.clone(),
+            write: pool,
+            backend: Backend::Postgres,
+        })
+    }
+
+    /// Which database server this store uses.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Starts a write transaction. On SQLite it takes the database's write lock at once; on
+    /// PostgreSQL it first waits for the store's advisory
+    /// lock (held until commit or rollback), so write transactions run one at a time
+    /// across every server sharing the database, as on SQLite: a version read inside is
+    /// still current when the write commits, and history ids follow commit order.
+    async fn begin_write(&self) -> Result<Transaction<'static, Any>> {
+        if self.backend == Backend::Sqlite {
+            // IMMEDIATE takes SQLite's write lock at once (waiting up to the busy timeout):
+            // a deferred transaction that reads and then writes cannot wait for another
+            // process's writer and fails with "database is locked" instead.
+            return Ok(self.write.begin_with("BEGIN IMMEDIATE").await?);
+        }
+        let mut tx = self.write.begin().await?;
+        {
+            // Counted so the statement returns a column type `Any` knows (not `void`).
+            sqlx::query("SELECT COUNT(*) FROM (SELECT pg_advisory_xact_lock($1)) AS held")
+                .bind(WRITE_LOCK_KEY)
+                .execute(&mut *tx)
+                .await?;
+        }
+        Ok(tx)
     }
 
     /// Closes the connections (waits for them to finish).
     pub async fn close(&self) {
         self.read.close().await;
         self.write.close().await;
+    }
+}
+
+/// A new, empty store on `backend` for a test: SQLite in `dir`, or a new database on the
+/// test PostgreSQL server (`None`, the skip recorded, when there is none; see
+/// `samkit_testdata::postgres_database`).
+#[cfg(test)]
+pub(crate) async fn test_store(backend: Backend, dir: &Path) -> Option<Store> {
+    match backend {
+        Backend::Sqlite => Some(Store::open_path(&dir.join("p.db")).await.unwrap()),
+        Backend::Postgres => {
+            let url = samkit_testdata::postgres_database("samkit-store tests")?;
+            Some(Store::open(&url).await.unwrap())
+        }
     }
 }
 

@@ -1,8 +1,8 @@
 //! Rows as the store returns them. They serialise to the JSON the HTTP API sends (and
 //! that history keeps as `before`/`after`).
 
+use crate::Json;
 use serde::{Deserialize, Serialize};
-use sqlx::types::Json;
 
 /// One annotation project: a folder of images.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, sqlx::FromRow)]
@@ -63,6 +63,7 @@ pub struct Image {
     #[serde(default)]
     pub pixel_hash: Option<String>,
     pub status: String,
+    #[sqlx(try_from = "crate::DbBool")]
     pub missing: bool,
     pub version: i64,
     pub created_at: String,
@@ -122,6 +123,7 @@ pub struct Instance {
     pub updated_at: String,
     pub updated_by: String,
     pub version: i64,
+    #[sqlx(try_from = "crate::DbBool")]
     pub deleted: bool,
     /// Drawing order within the image: ascending, ties by id (the later drawn on top). A new
     /// instance gets the image's highest, so it is drawn over the others.

@@ -6,7 +6,7 @@ impl Store {
     /// The project rooted at `root`, created (with the default category) when absent.
     pub async fn ensure_project(&self, name: &str, root: &str, author: &str) -> Result<Project> {
         let author = normalize_author(author);
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.begin_write().await?;
         if let Some(p) = sqlx::query_as::<_, Project>("SELECT * FROM projects WHERE root = $1")
             .bind(root)
             .fetch_optional(&mut *tx)
@@ -97,7 +97,7 @@ impl Store {
         author: &str,
     ) -> Result<Project> {
         let author = normalize_author(author);
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.begin_write().await?;
         let before = get_project_tx(&mut tx, project_id).await?;
         if before.version != version {
             return Err(conflict(
@@ -119,7 +119,7 @@ impl Store {
 
     pub(super) async fn write_project(
         &self,
-        tx: &mut Transaction<'_, Sqlite>,
+        tx: &mut Transaction<'_, Any>,
         before: &Project,
         guidelines: &str,
         action: &str,
@@ -155,14 +155,14 @@ impl Store {
 
     /// Per-status image counts and the number of live instances.
     pub async fn counts(&self, project_id: i64) -> Result<Counts> {
-        let rows = sqlx::query_as::<_, (String, bool, i64)>(
+        let rows = sqlx::query_as::<_, (String, DbBool, i64)>(
             "SELECT status, missing, COUNT(*) FROM images WHERE project_id = $1 GROUP BY status, missing",
         )
         .bind(project_id)
         .fetch_all(&self.read)
         .await?;
         let mut c = Counts::default();
-        for (status, missing, n) in rows {
+        for (status, DbBool(missing), n) in rows {
             c.images += n;
             if missing {
                 c.missing += n;

@@ -6,6 +6,7 @@ use sha2::{Digest, Sha256};
 
 use super::users::UserRow;
 use super::*;
+use std::time::Duration;
 
 fn token_hash(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
@@ -33,7 +34,7 @@ impl Store {
         let at = now();
         let ttl = chrono::Duration::from_std(ttl).unwrap_or(chrono::Duration::days(7));
         let expires_at = (Utc::now() + ttl).to_rfc3339_opts(SecondsFormat::Millis, true);
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.begin_write().await?;
         sqlx::query("DELETE FROM sessions WHERE expires_at <= $1 OR revoked = TRUE")
             .bind(&at)
             .execute(&mut *tx)
@@ -62,13 +63,13 @@ impl Store {
         if token.len() != 64 {
             return Ok(None);
         }
-        let row = sqlx::query_as::<_, (String, i64, bool)>(
+        let row = sqlx::query_as::<_, (String, i64, DbBool)>(
             "SELECT expires_at, user_id, revoked FROM sessions WHERE token_hash = $1",
         )
         .bind(token_hash(token))
         .fetch_optional(&self.read)
         .await?;
-        let Some((expires_at, user_id, revoked)) = row else {
+        let Some((expires_at, user_id, DbBool(revoked))) = row else {
             return Ok(None);
         };
         if revoked || expires_at <= now() {
@@ -98,21 +99,22 @@ impl Store {
 mod tests {
     use super::*;
 
-    async fn fresh() -> (tempfile::TempDir, Store, i64) {
+    async fn fresh(backend: Backend) -> Option<(tempfile::TempDir, Store, i64)> {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open_path(&dir.path().join("p.db")).await.unwrap();
+        let store = crate::test_store(backend, dir.path()).await?;
         let p = store
             .ensure_project("demo", "/tmp/demo", "alice")
             .await
             .unwrap();
-        (dir, store, p.id)
+        Some((dir, store, p.id))
     }
 
     const WEEK: Duration = Duration::from_secs(7 * 24 * 3600);
 
-    #[tokio::test]
-    async fn users_are_created_checked_and_logged_without_their_hash() {
-        let (_d, store, pid) = fresh().await;
+    async fn users_are_created_checked_and_logged_without_their_hash(backend: Backend) {
+        let Some((_d, store, pid)) = fresh(backend).await else {
+            return;
+        };
         assert_eq!(store.user_count().await.unwrap(), 0);
         let first = store
             .create_user(pid, "ann", Role::Annotator, "correct horse", "root")
@@ -183,9 +185,10 @@ mod tests {
         assert!(raw.0.starts_with("$argon2id$") && !raw.0.contains("correct horse"));
     }
 
-    #[tokio::test]
-    async fn sessions_end_on_logout_expiry_disable_and_new_password() {
-        let (_d, store, pid) = fresh().await;
+    async fn sessions_end_on_logout_expiry_disable_and_new_password(backend: Backend) {
+        let Some((_d, store, pid)) = fresh(backend).await else {
+            return;
+        };
         let admin = store
             .create_user(pid, "root", Role::Admin, "admin pass", "cli")
             .await
@@ -320,4 +323,9 @@ mod tests {
             ["disable", "reset_password", "update", "create", "create"]
         );
     }
+
+    on_both_backends!(
+        users_are_created_checked_and_logged_without_their_hash,
+        sessions_end_on_logout_expiry_disable_and_new_password
+    );
 }

@@ -1,9 +1,9 @@
 use super::*;
 use serde_json::json;
 
-async fn fresh() -> (tempfile::TempDir, Store, Project, Image, Category) {
+async fn fresh(backend: Backend) -> Option<(tempfile::TempDir, Store, Project, Image, Category)> {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open_path(&dir.path().join("p.db")).await.unwrap();
+    let store = crate::test_store(backend, dir.path()).await?;
     let p = store
         .ensure_project("demo", "/tmp/demo", "alice")
         .await
@@ -25,7 +25,7 @@ async fn fresh() -> (tempfile::TempDir, Store, Project, Image, Category) {
     store.sync_images(p.id, &imgs, "scan").await.unwrap();
     let img = store.list_images(p.id).await.unwrap().remove(0);
     let cat = store.list_categories(p.id).await.unwrap().remove(0);
-    (dir, store, p, img, cat)
+    Some((dir, store, p, img, cat))
 }
 
 fn new_inst(image: &Image, cat: &Category, client: Option<&str>) -> NewInstance {
@@ -42,9 +42,10 @@ fn new_inst(image: &Image, cat: &Category, client: Option<&str>) -> NewInstance 
     }
 }
 
-#[tokio::test]
-async fn crud_and_counts() {
-    let (_d, store, p, img, cat) = fresh().await;
+async fn crud_and_counts(backend: Backend) {
+    let Some((_d, store, p, img, cat)) = fresh(backend).await else {
+        return;
+    };
     assert_eq!(cat.name, DEFAULT_CATEGORY);
     let (i, created) = store
         .create_instance(new_inst(&img, &cat, None), "alice")
@@ -121,9 +122,10 @@ async fn crud_and_counts() {
     ));
 }
 
-#[tokio::test]
-async fn idempotent_create() {
-    let (_d, store, _p, img, cat) = fresh().await;
+async fn idempotent_create(backend: Backend) {
+    let Some((_d, store, _p, img, cat)) = fresh(backend).await else {
+        return;
+    };
     let (a, c1) = store
         .create_instance(new_inst(&img, &cat, Some("k1")), "alice")
         .await
@@ -137,9 +139,10 @@ async fn idempotent_create() {
     assert_eq!(store.list_instances(img.id, true).await.unwrap().len(), 1);
 }
 
-#[tokio::test]
-async fn stale_write_is_refused_with_who_and_when() {
-    let (_d, store, p, img, cat) = fresh().await;
+async fn stale_write_is_refused_with_who_and_when(backend: Backend) {
+    let Some((_d, store, p, img, cat)) = fresh(backend).await else {
+        return;
+    };
     let (i, _) = store
         .create_instance(new_inst(&img, &cat, None), "alice")
         .await
@@ -209,9 +212,10 @@ async fn stale_write_is_refused_with_who_and_when() {
     ));
 }
 
-#[tokio::test]
-async fn history_and_restore() {
-    let (_d, store, p, img, cat) = fresh().await;
+async fn history_and_restore(backend: Backend) {
+    let Some((_d, store, p, img, cat)) = fresh(backend).await else {
+        return;
+    };
     let (i, _) = store
         .create_instance(new_inst(&img, &cat, None), "alice")
         .await
@@ -333,9 +337,10 @@ async fn history_and_restore() {
     assert_eq!(store.project(p.id).await.unwrap().guidelines, "v5");
 }
 
-#[tokio::test]
-async fn scan_sync_marks_missing_and_returned() {
-    let (_d, store, p, _img, _cat) = fresh().await;
+async fn scan_sync_marks_missing_and_returned(backend: Backend) {
+    let Some((_d, store, p, _img, _cat)) = fresh(backend).await else {
+        return;
+    };
     let only_b = vec![NewImage {
         path: "b.jpg".into(),
         width: 5,
@@ -375,31 +380,40 @@ async fn scan_sync_marks_missing_and_returned() {
     assert_eq!(store.last_history_id(p.id).await.unwrap(), last);
 }
 
-#[tokio::test]
-async fn reopen_is_idempotent_and_keeps_data() {
+async fn reopen_is_idempotent_and_keeps_data(backend: Backend) {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("p.db");
+    let url = match backend {
+        Backend::Sqlite => format!("sqlite://{}", dir.path().join("p.db").display()),
+        Backend::Postgres => {
+            let Some(url) = samkit_testdata::postgres_database("samkit-store tests") else {
+                return;
+            };
+            url
+        }
+    };
     let id = {
-        let s = Store::open_path(&path).await.unwrap();
+        let s = Store::open(&url).await.unwrap();
         let p = s.ensure_project("demo", "/r", "a").await.unwrap();
         s.close().await;
         p.id
     };
     for _ in 0..2 {
-        let s = Store::open_path(&path).await.unwrap();
+        let s = Store::open(&url).await.unwrap();
         let p = s.ensure_project("demo", "/r", "a").await.unwrap();
         assert_eq!(p.id, id);
         assert_eq!(s.list_categories(p.id).await.unwrap().len(), 1);
         s.close().await;
     }
-    let url = format!("sqlite://{}", path.display());
-    let s = Store::open(&url).await.unwrap();
-    assert_eq!(s.first_project().await.unwrap().unwrap().id, id);
+    if backend == Backend::Sqlite {
+        let s = Store::open_path(&dir.path().join("p.db")).await.unwrap();
+        assert_eq!(s.first_project().await.unwrap().unwrap().id, id);
+    }
 }
 
-#[tokio::test]
-async fn bad_input_is_an_error_not_a_panic() {
-    let (_d, store, p, img, cat) = fresh().await;
+async fn bad_input_is_an_error_not_a_panic(backend: Backend) {
+    let Some((_d, store, p, img, cat)) = fresh(backend).await else {
+        return;
+    };
     assert!(matches!(
         store.create_category(p.id, "  ", None, "a").await,
         Err(StoreError::Invalid(_))
@@ -427,9 +441,10 @@ async fn bad_input_is_an_error_not_a_panic() {
     assert_eq!(normalize_author("\n\t"), "anonymous");
 }
 
-#[tokio::test]
-async fn categories_are_reordered_and_new_ones_go_last() {
-    let (_d, store, p, _img, object) = fresh().await;
+async fn categories_are_reordered_and_new_ones_go_last(backend: Backend) {
+    let Some((_d, store, p, _img, object)) = fresh(backend).await else {
+        return;
+    };
     let dog = store.create_category(p.id, "dog", None, "a").await.unwrap();
     let cat = store.create_category(p.id, "cat", None, "a").await.unwrap();
     let names = |cs: &[Category]| cs.iter().map(|c| c.name.clone()).collect::<Vec<_>>();
@@ -495,9 +510,10 @@ async fn categories_are_reordered_and_new_ones_go_last() {
     );
 }
 
-#[tokio::test]
-async fn deleting_a_category_moves_its_instances() {
-    let (_d, store, p, img, object) = fresh().await;
+async fn deleting_a_category_moves_its_instances(backend: Backend) {
+    let Some((_d, store, p, img, object)) = fresh(backend).await else {
+        return;
+    };
     let dog = store.create_category(p.id, "dog", None, "a").await.unwrap();
     let (live, _) = store
         .create_instance(new_inst(&img, &dog, Some("l")), "a")
@@ -573,9 +589,10 @@ async fn deleting_a_category_moves_its_instances() {
     );
 }
 
-#[tokio::test]
-async fn attributes_are_checked_versioned_and_restored() {
-    let (_d, store, p, img, cat) = fresh().await;
+async fn attributes_are_checked_versioned_and_restored(backend: Backend) {
+    let Some((_d, store, p, img, cat)) = fresh(backend).await else {
+        return;
+    };
     let mut new = new_inst(&img, &cat, None);
     new.attributes = json!({"occluded": 1, "colour": "red"});
     let (i, _) = store.create_instance(new, "alice").await.unwrap();
@@ -635,9 +652,10 @@ async fn attributes_are_checked_versioned_and_restored() {
     }
 }
 
-#[tokio::test]
-async fn volume_windows_are_set_replaced_and_cleared_per_file() {
-    let (_dir, store, p, _, _) = fresh().await;
+async fn volume_windows_are_set_replaced_and_cleared_per_file(backend: Backend) {
+    let Some((_dir, store, p, _, _)) = fresh(backend).await else {
+        return;
+    };
     assert!(store.volume_windows(p.id).await.unwrap().is_empty());
     let w = store
         .set_volume_window(p.id, "ct.nii.gz", Some((40.0, 400.0)), "ann")
@@ -676,4 +694,210 @@ async fn volume_windows_are_set_replaced_and_cleared_per_file() {
     let left = store.volume_windows(p.id).await.unwrap();
     assert_eq!(left.len(), 1);
     assert_eq!(left[0].file, "mr.nii");
+}
+
+on_both_backends!(
+    crud_and_counts,
+    idempotent_create,
+    stale_write_is_refused_with_who_and_when,
+    history_and_restore,
+    scan_sync_marks_missing_and_returned,
+    reopen_is_idempotent_and_keeps_data,
+    bad_input_is_an_error_not_a_panic,
+    categories_are_reordered_and_new_ones_go_last,
+    deleting_a_category_moves_its_instances,
+    attributes_are_checked_versioned_and_restored,
+    volume_windows_are_set_replaced_and_cleared_per_file,
+);
+
+/// Two handles on one database (two servers sharing it): many writers racing with the same
+/// version, through both, leave exactly one change and one history entry; the others get
+/// the conflict. On PostgreSQL this rests on the write lock of `Store::begin_write`.
+async fn racing_stale_writes_through_two_handles_leave_one_change(backend: Backend) {
+    let dir = tempfile::tempdir().unwrap();
+    let url = match backend {
+        Backend::Sqlite => format!("sqlite://{}", dir.path().join("p.db").display()),
+        Backend::Postgres => {
+            let Some(url) = samkit_testdata::postgres_database("samkit-store tests") else {
+                return;
+            };
+            url
+        }
+    };
+    let one = Store::open(&url).await.unwrap();
+    let two = Store::open(&url).await.unwrap();
+    let p = one.ensure_project("demo", "/r", "a").await.unwrap();
+    assert_eq!(
+        two.ensure_project("demo", "/r", "b").await.unwrap().id,
+        p.id
+    );
+    let img = NewImage {
+        path: "a.jpg".into(),
+        width: 4,
+        height: 3,
+        content_hash: "h".into(),
+    };
+    one.sync_images(p.id, &[img], "scan").await.unwrap();
+    let image = two.list_images(p.id).await.unwrap().remove(0);
+    let cat = two.list_categories(p.id).await.unwrap().remove(0);
+    let (inst, _) = one
+        .create_instance(new_inst(&image, &cat, None), "alice")
+        .await
+        .unwrap();
+    let before = one.last_history_id(p.id).await.unwrap();
+
+    let tasks: Vec<_> = (0..16)
+        .map(|k| {
+            let store = if k % 2 == 0 { one.clone() } else { two.clone() };
+            let (id, version) = (inst.id, inst.version);
+            tokio::spawn(async move {
+                let patch = InstancePatch {
+                    z: Some(100 + k),
+                    ..Default::default()
+                };
+                store
+                    .update_instance(id, version, patch, &format!("w{k}"))
+                    .await
+            })
+        })
+        .collect();
+    let mut won = Vec::new();
+    for t in tasks {
+        match t.await.unwrap() {
+            Ok(i) => won.push(i),
+            Err(StoreError::Conflict(c)) => assert_eq!(c.sent_version, inst.version),
+            Err(e) => panic!("unexpected error {e}"),
+        }
+    }
+    assert_eq!(won.len(), 1, "exactly one of the racing writes lands");
+    let now = two.instance(inst.id).await.unwrap();
+    assert_eq!(now.version, inst.version + 1);
+    assert_eq!(now.z, won[0].z);
+    let entries = one
+        .history(
+            p.id,
+            &HistoryQuery {
+                since: Some(before),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(entries.len(), 1, "one history entry: {entries:?}");
+    assert_eq!(entries[0].author, won[0].updated_by);
+}
+
+/// An invariant spanning rows: two admins demote each other at the same moment, through
+/// two handles. Each demotion alone keeps an admin, so without serialised writes both
+/// would land and leave none; one must be refused.
+async fn racing_demotions_keep_an_admin(backend: Backend) {
+    let dir = tempfile::tempdir().unwrap();
+    let url = match backend {
+        Backend::Sqlite => format!("sqlite://{}", dir.path().join("p.db").display()),
+        Backend::Postgres => {
+            let Some(url) = samkit_testdata::postgres_database("samkit-store tests") else {
+                return;
+            };
+            url
+        }
+    };
+    let one = Store::open(&url).await.unwrap();
+    let two = Store::open(&url).await.unwrap();
+    let p = one.ensure_project("demo", "/r", "a").await.unwrap();
+    for round in 0..8 {
+        let pw = "a long enough password";
+        let a = one
+            .create_user(p.id, &format!("a{round}"), Role::Admin, pw, "cli")
+            .await
+            .unwrap();
+        let b = one
+            .create_user(p.id, &format!("b{round}"), Role::Admin, pw, "cli")
+            .await
+            .unwrap();
+        // Demote every other admin first, so a and b are the only ones left.
+        for u in one.users().await.unwrap() {
+            if u.role == Role::Admin && u.id != a.id && u.id != b.id && !u.disabled {
+                let patch = UserPatch {
+                    disabled: Some(true),
+                    ..Default::default()
+                };
+                one.update_user(p.id, u.id, u.version, &patch, "cli")
+                    .await
+                    .unwrap();
+            }
+        }
+        let demote = |store: Store, u: User| {
+            tokio::spawn(async move {
+                let patch = UserPatch {
+                    role: Some(Role::Annotator),
+                    ..Default::default()
+                };
+                store.update_user(p.id, u.id, u.version, &patch, "x").await
+            })
+        };
+        let (ra, rb) = (demote(one.clone(), a), demote(two.clone(), b));
+        let (ra, rb) = (ra.await.unwrap(), rb.await.unwrap());
+        assert!(
+            ra.is_ok() != rb.is_ok(),
+            "round {round}: exactly one demotion lands"
+        );
+        let admins = two
+            .users()
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|u| u.role == Role::Admin && !u.disabled)
+            .count();
+        assert_eq!(admins, 1, "round {round}");
+    }
+}
+
+on_both_backends!(
+    racing_stale_writes_through_two_handles_leave_one_change,
+    racing_demotions_keep_an_admin
+);
+
+/// A project database made before the flags became integers (migration 0008) opens with
+/// its flags intact.
+#[tokio::test]
+async fn sqlite_flags_survive_the_integer_migration() {
+    use sqlx::Connection;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("old.db");
+    let opts = sqlx::sqlite::SqliteConnectOptions::new()
+        .filename(&path)
+        .create_if_missing(true);
+    let mut conn = sqlx::SqliteConnection::connect_with(&opts).await.unwrap();
+    let mut migrator = sqlx::migrate!("./migrations/sqlite");
+    migrator.migrations = migrator
+        .migrations
+        .iter()
+        .filter(|m| m.version <= 7)
+        .cloned()
+        .collect::<Vec<_>>()
+        .into();
+    migrator.run(&mut conn).await.unwrap();
+    let t = "'2026-01-01T00:00:00.000Z'";
+    for sql in [
+        format!("INSERT INTO projects (name, root, version, created_at, updated_at, updated_by) VALUES ('p', '/r', 1, {t}, {t}, 'a')"),
+        format!("INSERT INTO categories (project_id, name, name_key, color, created_at, updated_at, updated_by) VALUES (1, 'object', 'object', '#e6194b', {t}, {t}, 'a')"),
+        format!("INSERT INTO images (project_id, path, width, height, content_hash, missing, created_at, updated_at, updated_by) VALUES (1, 'a.jpg', 4, 3, 'h', TRUE, {t}, {t}, 'a'), (1, 'b.jpg', 4, 3, 'h', FALSE, {t}, {t}, 'a')"),
+        format!("INSERT INTO instances (image_id, category_id, rle, area, bbox, prompts, author, created_at, updated_at, updated_by, deleted) VALUES (2, 1, '{{}}', 1, '[0,0,1,1]', '{{}}', 'a', {t}, {t}, 'a', TRUE)"),
+        format!("INSERT INTO users (name, name_key, role, password_hash, disabled, created_at, updated_at, updated_by) VALUES ('Ada', 'ada', 'admin', 'x', TRUE, {t}, {t}, 'a')"),
+    ] {
+        sqlx::query(&sql).execute(&mut conn).await.unwrap();
+    }
+    conn.close().await.unwrap();
+
+    let store = Store::open_path(&path).await.unwrap();
+    let images = store.list_images(1).await.unwrap();
+    assert_eq!(
+        images
+            .iter()
+            .map(|i| (i.path.as_str(), i.missing))
+            .collect::<Vec<_>>(),
+        [("a.jpg", true), ("b.jpg", false)]
+    );
+    assert!(store.instance(1).await.unwrap().deleted);
+    assert!(store.users().await.unwrap()[0].disabled);
 }

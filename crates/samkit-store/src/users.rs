@@ -64,6 +64,7 @@ pub(crate) struct UserRow {
     name: String,
     role: String,
     password_hash: String,
+    #[sqlx(try_from = "crate::DbBool")]
     disabled: bool,
     version: i64,
     created_at: String,
@@ -166,7 +167,7 @@ async fn dummy_hash() -> String {
     DUMMY_HASH.get_or_init(|| h).clone()
 }
 
-pub(crate) async fn get_user_tx(tx: &mut Transaction<'_, Sqlite>, id: i64) -> Result<UserRow> {
+pub(crate) async fn get_user_tx(tx: &mut Transaction<'_, Any>, id: i64) -> Result<UserRow> {
     sqlx::query_as::<_, UserRow>("SELECT * FROM users WHERE id = $1")
         .bind(id)
         .fetch_optional(&mut **tx)
@@ -174,7 +175,7 @@ pub(crate) async fn get_user_tx(tx: &mut Transaction<'_, Sqlite>, id: i64) -> Re
         .ok_or(StoreError::NotFound { entity: "user", id })
 }
 
-async fn revoke_sessions_tx(tx: &mut Transaction<'_, Sqlite>, user_id: i64) -> Result<()> {
+async fn revoke_sessions_tx(tx: &mut Transaction<'_, Any>, user_id: i64) -> Result<()> {
     sqlx::query("UPDATE sessions SET revoked = TRUE WHERE user_id = $1 AND revoked = FALSE")
         .bind(user_id)
         .execute(&mut **tx)
@@ -196,7 +197,7 @@ impl Store {
         let name = check_user_name(name)?;
         check_new_password(password)?;
         let hash = hash_password(password).await?;
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.begin_write().await?;
         let key = name.to_lowercase();
         let taken = sqlx::query_as::<_, (i64,)>("SELECT id FROM users WHERE name_key = $1")
             .bind(&key)
@@ -251,9 +252,10 @@ impl Store {
 
     /// Every user, by name.
     pub async fn users(&self) -> Result<Vec<User>> {
-        let rows = sqlx::query_as::<_, UserRow>("SELECT * FROM users ORDER BY name_key")
+        let mut rows = sqlx::query_as::<_, UserRow>("SELECT * FROM users")
             .fetch_all(&self.read)
             .await?;
+        rows.sort_by_key(|r| r.name.to_lowercase());
         Ok(rows.iter().map(UserRow::user).collect())
     }
 
@@ -315,7 +317,7 @@ impl Store {
         author: &str,
     ) -> Result<User> {
         let author = normalize_author(author);
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.begin_write().await?;
         let row = get_user_tx(&mut tx, id).await?;
         let before = row.user();
         if version != before.version {
@@ -399,7 +401,7 @@ impl Store {
         let author = normalize_author(author);
         check_new_password(password)?;
         let hash = hash_password(password).await?;
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.begin_write().await?;
         let before = get_user_tx(&mut tx, id).await?.user();
         let at = now();
         let after = sqlx::query_as::<_, UserRow>(

@@ -16,13 +16,15 @@ pub struct VolumeWindow {
 impl Store {
     /// Every window chosen in a project.
     pub async fn volume_windows(&self, project_id: i64) -> Result<Vec<VolumeWindow>> {
-        Ok(sqlx::query_as::<_, VolumeWindow>(
+        let mut rows = sqlx::query_as::<_, VolumeWindow>(
             "SELECT file, center, width, updated_at, updated_by FROM volume_windows \
-             WHERE project_id = $1 ORDER BY file",
+             WHERE project_id = $1",
         )
         .bind(project_id)
         .fetch_all(&self.read)
-        .await?)
+        .await?;
+        rows.sort_by(|a, b| a.file.cmp(&b.file));
+        Ok(rows)
     }
 
     /// Sets the window of `file` (`Some((center, width))`) or goes back to the file's

@@ -14,6 +14,10 @@
 //! - data absent otherwise: the test returns early, after one line on stderr and one line
 //!   appended to the file `SAMKIT_TEST_SKIPS` names (the test command sets it and prints
 //!   the collected lines at the end), so a missing data set never passes silently.
+//!
+//! The PostgreSQL variants of the store and API suites find their server the same way:
+//! [`postgres_database`] reads `SAMKIT_TEST_POSTGRES` (which `scripts/test` sets after
+//! starting a throw-away server), with the same required/skipped rules.
 
 pub mod hostile;
 
@@ -26,6 +30,10 @@ pub const DATA_VAR: &str = "SAMKIT_TEST_DATA";
 pub const REQUIRE_VAR: &str = "SAMKIT_REQUIRE_TEST_DATA";
 /// A file to which each skipped suite appends one line (set by `scripts/test`).
 pub const SKIPS_VAR: &str = "SAMKIT_TEST_SKIPS";
+
+/// The URL of a PostgreSQL server's maintenance database for the tests (set by
+/// `scripts/test`, which starts one with `scripts/postgres-test-server`).
+pub const POSTGRES_VAR: &str = "SAMKIT_TEST_POSTGRES";
 
 /// The reference data folder: `$SAMKIT_TEST_DATA`, else `../shared/data` beside the
 /// repository.
@@ -61,12 +69,51 @@ pub fn reference_data(suite: &str, rel: &str) -> Option<PathBuf> {
         "set {DATA_VAR} to the folder that holds {top}/ (default: ../shared/data beside the \
          repository)"
     );
+    skip(&missing, &how);
+    None
+}
+
+/// The URL of a new, not yet created database (a unique name) on the test PostgreSQL
+/// server, for the suite named `suite`; the store creates it when it opens the URL.
+/// Without `SAMKIT_TEST_POSTGRES`: panics if `SAMKIT_REQUIRE_TEST_DATA=1`, else records
+/// the skip and returns `None`.
+pub fn postgres_database(suite: &str) -> Option<String> {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    match std::env::var(POSTGRES_VAR) {
+        Ok(url) if !url.is_empty() => {
+            let base = url.rsplit_once('/').map(|(b, _)| b).unwrap_or(&url);
+            let nanos = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.subsec_nanos())
+                .unwrap_or(0);
+            Some(format!(
+                "{base}/samkit_test_{}_{}_{nanos}",
+                std::process::id(),
+                COUNTER.fetch_add(1, Ordering::Relaxed)
+            ))
+        }
+        _ => {
+            skip(
+                &format!("{suite}: not run on PostgreSQL, {POSTGRES_VAR} is not set"),
+                &format!(
+                    "scripts/test starts a server and sets {POSTGRES_VAR}; by hand: \
+                     {POSTGRES_VAR}=$(scripts/postgres-test-server start DIR)"
+                ),
+            );
+            None
+        }
+    }
+}
+
+/// Fails (`SAMKIT_REQUIRE_TEST_DATA=1`) or records a skipped suite.
+fn skip(missing: &str, how: &str) {
     if std::env::var(REQUIRE_VAR).is_ok_and(|v| v == "1") {
-        panic!("{missing}; {REQUIRE_VAR}=1 requires the reference data: {how}");
+        panic!("{missing}; {REQUIRE_VAR}=1 requires it: {how}");
     }
     eprintln!("SKIPPED {missing}: {how}");
     if let Some(file) = std::env::var_os(SKIPS_VAR) {
-        // One line per call; the test command prints each distinct line once, then `how`.
+        // One line per call; the test command prints each distinct line once.
         if let Ok(mut f) = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -75,7 +122,6 @@ pub fn reference_data(suite: &str, rel: &str) -> Option<PathBuf> {
             let _ = writeln!(f, "{missing}");
         }
     }
-    None
 }
 
 #[cfg(test)]

@@ -11,7 +11,8 @@ use samkit_server::{Config, ModelLoader, Server};
 pub struct TestServer {
     pub addr: SocketAddr,
     pub client: Client,
-    pub db: PathBuf,
+    /// The database URL (`sqlite://…` or `postgres://…`).
+    pub db: String,
     pub root: PathBuf,
     /// The one-person access token (the client sends it).
     pub token: String,
@@ -54,10 +55,67 @@ pub async fn start(root: &Path, model: Option<ModelLoader>, cache: &Path) -> Tes
     start_with(cfg, model).await
 }
 
+/// Where a test server keeps its project.
+#[allow(dead_code)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Db {
+    /// `root/.samkit/project.db`.
+    Sqlite,
+    /// A new database on the test PostgreSQL server.
+    Postgres,
+}
+
+/// Starts a server on `root` with its project on `db`; `None` (the skip recorded) when
+/// the PostgreSQL test server is not configured (see `samkit_testdata::postgres_database`).
+#[allow(dead_code)]
+pub async fn start_on(
+    db: Db,
+    root: &Path,
+    model: Option<ModelLoader>,
+    cache: &Path,
+) -> Option<TestServer> {
+    let mut cfg = Config::new(root);
+    cfg.cache_dir = Some(cache.to_path_buf());
+    if db == Db::Postgres {
+        cfg.db = Some(samkit_testdata::postgres_database(
+            "samkit-server API tests",
+        )?);
+    }
+    Some(start_with(cfg, model).await)
+}
+
+/// Runs each named `async fn NAME(db: Db)` test on SQLite and on PostgreSQL
+/// (`NAME::sqlite`, `NAME::postgres`).
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                super::$name(super::common::Db::Sqlite).await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                super::$name(super::common::Db::Postgres).await
+            }
+        }
+    )*};
+}
+
 /// Starts a server with `cfg` (its `root`, database at `root/.samkit/project.db`).
 pub async fn start_with(cfg: Config, model: Option<ModelLoader>) -> TestServer {
     let root = cfg.root.clone();
     let root = root.as_path();
+    let db = match &cfg.db {
+        Some(url) => url.clone(),
+        None => format!(
+            "sqlite://{}",
+            std::fs::canonicalize(root)
+                .unwrap()
+                .join(".samkit/project.db")
+                .display()
+        ),
+    };
     let server = Server::open(cfg, model).await.expect("open project");
     let token = server.local_token().to_string();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -69,9 +127,7 @@ pub async fn start_with(cfg: Config, model: Option<ModelLoader>) -> TestServer {
         addr,
         client: Client::new(addr).with_token(&token),
         token,
-        db: std::fs::canonicalize(root)
-            .unwrap()
-            .join(".samkit/project.db"),
+        db,
         root: root.to_path_buf(),
         task,
     }
