@@ -101,6 +101,107 @@ pub fn generate_crop_boxes(
     Ok(crops)
 }
 
+/// Full-resolution tiles used as crops for images larger than the model's view (not in
+/// SAM: samkit's large-image mode). A small object shrinks with the whole image to the
+/// encoder's 1024 pixels and can vanish; on a tile it keeps every pixel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Tiling {
+    /// Tile side in pixels (the model's input side: no tile is shrunk).
+    pub tile: u32,
+    /// Least overlap between neighbouring tiles, so an object cut by one tile's edge lies
+    /// whole in the next (masks touching a tile's inner edge are dropped, as for crops).
+    pub overlap: u32,
+}
+
+impl Default for Tiling {
+    fn default() -> Self {
+        Tiling {
+            tile: 1024,
+            overlap: 256,
+        }
+    }
+}
+
+/// When tiles are used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TileMode {
+    /// Never: the original generator (SAM's crops only).
+    #[default]
+    Off,
+    /// For images whose longest side exceeds [`LARGE_IMAGE_SIDE`].
+    Auto,
+    /// Always (an image no larger than a tile is one tile: the whole image).
+    On,
+}
+
+/// Above this longest side an image counts as large (tiled in [`TileMode::Auto`]).
+pub const LARGE_IMAGE_SIDE: u32 = 2048;
+
+impl TileMode {
+    /// Whether an image of `width × height` is tiled.
+    pub fn applies(self, width: u32, height: u32) -> bool {
+        match self {
+            TileMode::Off => false,
+            TileMode::Auto => width.max(height) > LARGE_IMAGE_SIDE,
+            TileMode::On => true,
+        }
+    }
+}
+
+/// Tile starts along one side of `len` pixels: one tile when it fits, else the fewest
+/// tiles of `tile` pixels overlapping by at least `overlap`, spread evenly from 0 to
+/// `len − tile` (rounded to whole pixels).
+fn tile_starts(len: u32, tile: u32, overlap: u32) -> Vec<u32> {
+    if len <= tile {
+        return vec![0];
+    }
+    let stride = u64::from(tile - overlap.min(tile - 1));
+    let n = (u64::from(len - tile)).div_ceil(stride) + 1;
+    let span = u64::from(len - tile);
+    (0..n)
+        .map(|i| ((i * span * 2 + (n - 1)) / (2 * (n - 1))) as u32)
+        .collect()
+}
+
+/// The crops of a tiled image: the whole image (layer 0, the overview), then the tiles
+/// (layer 1) in SAM's crop order (x0 outer, y0 inner). An image no larger than a tile
+/// has the overview only.
+pub fn tile_crop_boxes(width: u32, height: u32, tiling: Tiling) -> Result<Vec<(CropBox, u32)>> {
+    if tiling.tile < 64 || tiling.overlap >= tiling.tile {
+        return Err(AutoError::Param(format!(
+            "tiles of {} pixels overlapping by {}: give a tile side of at least 64 and an \
+             overlap smaller than it",
+            tiling.tile, tiling.overlap
+        )));
+    }
+    let mut crops = vec![(
+        CropBox {
+            x0: 0,
+            y0: 0,
+            x1: width,
+            y1: height,
+        },
+        0,
+    )];
+    if width <= tiling.tile && height <= tiling.tile {
+        return Ok(crops);
+    }
+    for x0 in tile_starts(width, tiling.tile, tiling.overlap) {
+        for y0 in tile_starts(height, tiling.tile, tiling.overlap) {
+            crops.push((
+                CropBox {
+                    x0,
+                    y0,
+                    x1: (x0 + tiling.tile).min(width),
+                    y1: (y0 + tiling.tile).min(height),
+                },
+                1,
+            ));
+        }
+    }
+    Ok(crops)
+}
+
 /// `uncrop_boxes_xyxy` for one box: crop frame → image frame.
 pub fn uncrop_box(b: [i64; 4], crop: &CropBox) -> [i64; 4] {
     let (x0, y0) = (i64::from(crop.x0), i64::from(crop.y0));
@@ -262,5 +363,71 @@ mod tests {
         let full = uncropped_rle(&[true; 4], &cb(0, 0, 2, 2), 2, 2).unwrap();
         assert_eq!(full.counts(), &[0, 4]);
         assert!(uncropped_rle(&[true; 3], &c, w, h).is_err());
+    }
+
+    #[test]
+    fn tiles_cover_the_image_with_the_overlap_and_keep_full_resolution() {
+        let crops = tile_crop_boxes(2560, 1500, Tiling::default()).unwrap();
+        assert_eq!(
+            crops[0],
+            (
+                CropBox {
+                    x0: 0,
+                    y0: 0,
+                    x1: 2560,
+                    y1: 1500
+                },
+                0
+            )
+        );
+        // 2560: (2560 − 1024) / 768 = 2 strides → 3 tiles at 0, 768, 1536;
+        // 1500: ceil(476 / 768) = 1 stride → 2 tiles at 0, 476.
+        let tiles: Vec<(u32, u32, u32, u32)> = crops[1..]
+            .iter()
+            .map(|(c, _)| (c.x0, c.y0, c.x1, c.y1))
+            .collect();
+        assert_eq!(
+            tiles,
+            [
+                (0, 0, 1024, 1024),
+                (0, 476, 1024, 1500),
+                (768, 0, 1792, 1024),
+                (768, 476, 1792, 1500),
+                (1536, 0, 2560, 1024),
+                (1536, 476, 2560, 1500),
+            ]
+        );
+        assert!(crops[1..].iter().all(|(_, layer)| *layer == 1));
+        // Every pixel is in a tile; neighbours overlap by at least 256.
+        for (w, h) in [(1025, 1025), (3000, 2049), (20_000, 20_000), (4097, 1024)] {
+            let crops = tile_crop_boxes(w, h, Tiling::default()).unwrap();
+            let mut xs: Vec<(u32, u32)> = crops[1..].iter().map(|(c, _)| (c.x0, c.x1)).collect();
+            xs.sort();
+            xs.dedup();
+            assert_eq!((xs[0].0, xs.last().unwrap().1), (0, w));
+            for pair in xs.windows(2) {
+                assert!(pair[0].1 >= pair[1].0 + 256, "{w}: {pair:?}");
+            }
+            assert!(crops[1..]
+                .iter()
+                .all(|(c, _)| c.width() <= 1024 && c.height() <= 1024));
+        }
+        assert_eq!(
+            tile_crop_boxes(1024, 800, Tiling::default()).unwrap().len(),
+            1
+        );
+        let bad = Tiling {
+            tile: 512,
+            overlap: 512,
+        };
+        assert!(tile_crop_boxes(4000, 4000, bad).is_err());
+    }
+
+    #[test]
+    fn large_means_longest_side_above_2048() {
+        assert!(!TileMode::Auto.applies(2048, 2048));
+        assert!(TileMode::Auto.applies(2049, 10));
+        assert!(!TileMode::Off.applies(50_000, 50_000));
+        assert!(TileMode::On.applies(10, 10));
     }
 }

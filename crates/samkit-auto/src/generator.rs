@@ -20,6 +20,10 @@
 //!   prompt encoder. The difference is below 1e-5 px;
 //! * ties in every NMS follow PyTorch's CPU sort (see [`crate::nms`]);
 //! * `point_grids` (explicit grids instead of `points_per_side`) are accepted as in SAM.
+//!
+//! One addition, off by default: [`TileMode`] replaces the crop layers of a large image by
+//! full-resolution tiles (`crops::tile_crop_boxes`, layer 1 after the whole image), run
+//! through the same per-crop pipeline and the same NMS across crops.
 
 use std::sync::Arc;
 
@@ -30,7 +34,10 @@ use samkit_engine::{
 };
 use samkit_mask::{remove_small_regions, CocoRle, Mask, RegionMode};
 
-use crate::crops::{generate_crop_boxes, is_box_near_crop_edge, uncrop_box, uncrop_point};
+use crate::crops::{
+    generate_crop_boxes, is_box_near_crop_edge, tile_crop_boxes, uncrop_box, uncrop_point,
+    TileMode, Tiling,
+};
 use crate::grid::build_all_layer_point_grids;
 use crate::mask_data::{mask_to_box, stability_score, MaskData, MaskRecord};
 use crate::nms::batched_nms;
@@ -53,6 +60,10 @@ pub struct AutoParams {
     /// Explicit normalised grids, one per crop layer (exclusive with `points_per_side`).
     pub point_grids: Option<Vec<Vec<[f64; 2]>>>,
     pub min_mask_region_area: u64,
+    /// Full-resolution tiles as crops (not in SAM; default off). Exclusive with
+    /// `crop_n_layers`; tiles use layer 1's point grid.
+    pub tiles: TileMode,
+    pub tiling: Tiling,
 }
 
 impl Default for AutoParams {
@@ -70,6 +81,8 @@ impl Default for AutoParams {
             crop_n_points_downscale_factor: 1,
             point_grids: None,
             min_mask_region_area: 0,
+            tiles: TileMode::Off,
+            tiling: Tiling::default(),
         }
     }
 }
@@ -95,12 +108,17 @@ impl AutoParams {
                 )));
             }
         }
-        let grids = match (&self.points_per_side, &self.point_grids) {
-            (Some(n), None) => build_all_layer_point_grids(
-                *n,
-                self.crop_n_layers,
-                self.crop_n_points_downscale_factor,
-            )?,
+        let tiled = self.tiles != TileMode::Off;
+        if tiled && self.crop_n_layers > 0 {
+            return Err(AutoError::Param(
+                "tiles and crop layers do not go together: give one of them".into(),
+            ));
+        }
+        let layers = if tiled { 1 } else { self.crop_n_layers };
+        let mut grids = match (&self.points_per_side, &self.point_grids) {
+            (Some(n), None) => {
+                build_all_layer_point_grids(*n, layers, self.crop_n_points_downscale_factor)?
+            }
             (None, Some(g)) => g.clone(),
             _ => {
                 return Err(AutoError::Param(
@@ -108,7 +126,11 @@ impl AutoParams {
                 ))
             }
         };
-        if grids.len() <= self.crop_n_layers as usize {
+        if tiled && grids.len() == 1 {
+            // One explicit grid: the tiles use it too.
+            grids.push(grids[0].clone());
+        }
+        if grids.len() <= layers as usize {
             return Err(AutoError::Param(format!(
                 "{} point grids for {} crop layers: give one per layer, layer 0 included",
                 grids.len(),
@@ -250,7 +272,11 @@ pub fn generate<D: PointDecoder>(
 ) -> Result<MaskData> {
     let grids = params.point_grids()?;
     let (w, h) = image.dimensions();
-    let crops = generate_crop_boxes(w, h, params.crop_n_layers, params.crop_overlap_ratio)?;
+    let crops = if params.tiles.applies(w, h) {
+        tile_crop_boxes(w, h, params.tiling)?
+    } else {
+        generate_crop_boxes(w, h, params.crop_n_layers, params.crop_overlap_ratio)?
+    };
     let total: usize = crops.iter().map(|(_, l)| grids[*l as usize].len()).sum();
     let mut done = 0;
     let mut data = MaskData::default();

@@ -4,7 +4,8 @@
 //!
 //! * [`grid`] — the point grids of each crop layer (`build_point_grid`,
 //!   `build_all_layer_point_grids`);
-//! * [`crops`] — crop boxes, uncropping and the crop-edge filter;
+//! * [`crops`] — crop boxes, uncropping and the crop-edge filter; full-resolution tiles
+//!   of a large image used as crops (samkit's addition, off by default: [`TileMode`]);
 //! * [`mask_data`] — the batch of mask records (`MaskData`), masks kept as COCO RLE
 //!   once filtered, plus `batched_mask_to_box`, the stability score and the records;
 //! * [`nms`] — torchvision's `nms` / `batched_nms` on the CPU, tie order included;
@@ -27,7 +28,7 @@ pub mod mask_data;
 pub mod nms;
 pub mod overlay;
 
-pub use crops::CropBox;
+pub use crops::{CropBox, TileMode, Tiling, LARGE_IMAGE_SIDE};
 pub use generator::{
     generate, multimask_outputs, postprocess_small_regions, AutoParams, PointDecoder, Proposal,
     SamPointDecoder, Stage,

@@ -161,3 +161,69 @@ fn sample_photo_masks_keep_sams_invariants() {
     assert_eq!(v[0]["segmentation"]["size"], serde_json::json!([h, w]));
     assert_eq!(v[0]["point_coords"].as_array().unwrap().len(), 1);
 }
+
+/// A large image (longest side above 2048) with one small object: the object shrinks to
+/// half its pixels in the whole-image view and no grid point lands on it, so the
+/// generator without tiles misses it; with tiles a tile's grid point lands on it at full
+/// resolution and its mask is found, uncropped into the image's frame.
+#[test]
+fn tiles_find_a_small_object_of_a_large_image_that_the_whole_view_misses() {
+    let (w, h) = (2100u32, 1024u32);
+    // A red 64-px square on a dark, slightly textured ground.
+    let (x0, y0, side) = (352u32, 352u32, 64u32);
+    let inside = |x: u32, y: u32| (x0..x0 + side).contains(&x) && (y0..y0 + side).contains(&y);
+    let img = image::RgbImage::from_fn(w, h, |x, y| {
+        if inside(x, y) {
+            image::Rgb([230, 40, 40])
+        } else {
+            let t = (((x / 7) ^ (y / 5)) % 9) as u8;
+            image::Rgb([30 + t, 35 + t, 45 + t])
+        }
+    });
+    let model = model();
+    let decoder = SamPointDecoder::new(&model, None);
+    let base = AutoParams {
+        points_per_side: Some(4),
+        ..AutoParams::default()
+    };
+    // The record that best matches the object, and its IoU.
+    let best_match = |data: &MaskData| -> Option<(f64, MaskRecord)> {
+        data.records
+            .iter()
+            .map(|r| {
+                let m = r.rle.decode();
+                let (mut inter, mut union) = (0u64, 0u64);
+                for y in 0..h {
+                    for x in 0..w {
+                        let (a, b) = (m.get(x, y), inside(x, y));
+                        inter += u64::from(a && b);
+                        union += u64::from(a || b);
+                    }
+                }
+                (inter as f64 / union as f64, r.clone())
+            })
+            .max_by(|a, b| a.0.total_cmp(&b.0))
+    };
+
+    let whole = generate(&decoder, &img, &base, |_| {}).unwrap();
+    let best_whole = best_match(&whole).map_or(0.0, |(iou, _)| iou);
+    assert!(best_whole < 0.5, "found without tiles (IoU {best_whole})");
+
+    let tiled_params = AutoParams {
+        tiles: TileMode::Auto,
+        ..base.clone()
+    };
+    let tiled = generate(&decoder, &img, &tiled_params, |_| {}).unwrap();
+    let (best, record) = best_match(&tiled).expect("masks with tiles");
+    eprintln!("the object's best mask IoU: whole view {best_whole:.3}, tiles {best:.3}");
+    assert!(best >= 0.9, "the object's mask on a tile: IoU {best}");
+    assert_eq!(
+        (
+            record.crop_box.x0,
+            record.crop_box.y0,
+            record.crop_box.width()
+        ),
+        (0, 0, 1024),
+        "found on the first tile, at full resolution"
+    );
+}

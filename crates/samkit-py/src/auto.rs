@@ -55,6 +55,8 @@ pub fn generate<'py>(
         crop_n_points_downscale_factor,
         point_grids,
         min_mask_region_area,
+        // SAM's generator exactly: no tiles (the CLI and the web app tile large images).
+        ..AutoParams::default()
     };
     let data = run(py, model, image, params)?;
     if as_json {

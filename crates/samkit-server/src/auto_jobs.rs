@@ -84,6 +84,8 @@ impl AutoRequest {
             points_per_side: Some(self.points_per_side),
             pred_iou_thresh: self.pred_iou_thresh,
             stability_score_thresh: self.stability_score_thresh,
+            // A large image's small objects are looked for on full-resolution tiles.
+            tiles: samkit_auto::TileMode::Auto,
             ..AutoParams::default()
         }
     }

@@ -86,12 +86,30 @@ pub struct AutoArgs {
     /// Remove islands and fill holes smaller than this many pixels (0 = off)
     #[arg(long, default_value_t = 0)]
     pub min_mask_region_area: u64,
+    /// Full-resolution tiles as crops, so small objects of a large image are not shrunk
+    /// away: auto = images whose longest side exceeds 2048 (unless --crop-n-layers is
+    /// given), on, off (SAM's generator exactly)
+    #[arg(long, value_enum, default_value_t = Tiles::Auto)]
+    pub tiles: Tiles,
+    /// Tile side in pixels
+    #[arg(long, default_value_t = 1024, value_parser = clap::value_parser!(u32).range(64..=4096))]
+    pub tile_size: u32,
+    /// Least overlap between neighbouring tiles, in pixels (less than the tile side)
+    #[arg(long, default_value_t = 256)]
+    pub tile_overlap: u32,
     #[command(flatten)]
     pub model: ModelArgs,
     #[command(flatten)]
     pub budget: BudgetArgs,
     #[command(flatten)]
     pub read: crate::image_args::ImageReadArgs,
+}
+
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tiles {
+    Auto,
+    On,
+    Off,
 }
 
 #[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
@@ -160,6 +178,17 @@ impl AutoArgs {
             crop_n_points_downscale_factor: self.crop_n_points_downscale_factor,
             point_grids: None,
             min_mask_region_area: self.min_mask_region_area,
+            tiles: match self.tiles {
+                // Crop layers asked for: SAM's crops, not tiles.
+                Tiles::Auto if self.crop_n_layers > 0 => samkit_auto::TileMode::Off,
+                Tiles::Auto => samkit_auto::TileMode::Auto,
+                Tiles::On => samkit_auto::TileMode::On,
+                Tiles::Off => samkit_auto::TileMode::Off,
+            },
+            tiling: samkit_auto::Tiling {
+                tile: self.tile_size,
+                overlap: self.tile_overlap,
+            },
         }
     }
 }
@@ -167,6 +196,13 @@ impl AutoArgs {
 pub fn run(args: AutoArgs) -> anyhow::Result<()> {
     let params = args.params();
     params.point_grids().context("invalid parameters")?;
+    if args.tile_overlap >= args.tile_size {
+        anyhow::bail!(
+            "--tile-overlap {} is not smaller than --tile-size {}: give a smaller overlap",
+            args.tile_overlap,
+            args.tile_size
+        );
+    }
     let output_mode = match (args.format, args.output_mode) {
         (Format::SamJson, mode) => mode.unwrap_or_default(),
         (_, Some(_)) => anyhow::bail!(
