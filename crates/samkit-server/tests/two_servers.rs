@@ -52,7 +52,11 @@ async fn two_servers_on_one_postgres_database_serve_one_project() {
     assert_ne!(one.addr.port(), two.addr.port());
     let p1 = one.client.get("/api/project").await.unwrap().json();
     let p2 = two.client.get("/api/project").await.unwrap().json();
-    assert_eq!(p1["id"], p2["id"], "{p1} {p2}");
+    assert!(p1["root"].is_string(), "{p1}");
+    assert_eq!(p1["root"], p2["root"]);
+    // One project: the same categories (ids included), not one per server.
+    assert_eq!(p1["categories"], p2["categories"], "{p1} {p2}");
+    assert_eq!(p1["categories"].as_array().unwrap().len(), 1);
     let images = two.client.get("/api/images").await.unwrap().json();
     assert_eq!(images["images"].as_array().unwrap().len(), 2, "{images}");
 
@@ -157,5 +161,77 @@ async fn two_servers_on_one_postgres_database_serve_one_project() {
         &authors[1..],
         ["Rita", "Ada"],
         "newest first: the race's winner, then Rita's edit, then the create"
+    );
+}
+
+/// Two projects (two folders) on one database: neither server answers with the other
+/// project's images, instances or history. Accounts belong to the database (one team).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_projects_on_one_postgres_database_stay_apart() {
+    let Some(url) = samkit_testdata::postgres_database("samkit-server two servers") else {
+        return;
+    };
+    let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    write_png(&dir_a.path().join("a.png"), 40, 30);
+    write_png(&dir_b.path().join("b.png"), 40, 30);
+    let cache = tempfile::tempdir().unwrap();
+    let open = |dir: &tempfile::TempDir| {
+        let mut cfg = Config::new(dir.path());
+        cfg.cache_dir = Some(cache.path().to_path_buf());
+        cfg.db = Some(url.clone());
+        cfg
+    };
+    let a = start_with(open(&dir_a), None).await;
+    let b = start_with(open(&dir_b), None).await;
+    let pa = a.client.get("/api/project").await.unwrap().json();
+    let pb = b.client.get("/api/project").await.unwrap().json();
+    assert!(pa["root"].is_string() && pb["root"].is_string());
+    assert_ne!(pa["root"], pb["root"]);
+    assert_ne!(pa["categories"][0]["id"], pb["categories"][0]["id"]);
+
+    let a_image = a.client.get("/api/images").await.unwrap().json()["images"][0]["id"]
+        .as_i64()
+        .unwrap();
+    let body = json!({"rle": rle(30, 40, 100, 50), "prompts": {}});
+    let r = a
+        .client
+        .post(&format!("/api/images/{a_image}/instances"), &body)
+        .await
+        .unwrap();
+    assert_eq!(r.status, 201);
+    let id = r.json()["id"].as_i64().unwrap();
+
+    let b_images = b.client.get("/api/images").await.unwrap().json();
+    let names: Vec<&str> = b_images["images"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["b.png"]);
+    for path in [
+        format!("/api/images/{a_image}"),
+        format!("/api/images/{a_image}/instances"),
+        format!("/api/instances/{id}"),
+    ] {
+        assert_eq!(b.client.get(&path).await.unwrap().status, 404, "{path}");
+    }
+    let stale = b
+        .client
+        .patch(
+            &format!("/api/instances/{id}"),
+            &json!({"version": 1, "z": 3}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(stale.status, 404);
+    let history = b.client.get("/api/history").await.unwrap().json();
+    assert!(
+        history["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|e| e["entity"] != "instance"),
+        "{history}"
     );
 }
