@@ -12,16 +12,15 @@
 //!   author of every change is the signed-in user ([`Identity`]), never a name the
 //!   client sends.
 
-use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use samkit_store::{Role, User};
+use samkit_store::{Role, Store, User};
 
 use crate::access::{self, Need};
 use crate::error::ApiError;
@@ -63,7 +62,6 @@ pub struct Auth {
     pub(crate) local_token: String,
     /// How long a log-in lasts.
     pub(crate) session_ttl: Duration,
-    pub(crate) limiter: LoginLimiter,
 }
 
 impl Auth {
@@ -71,7 +69,6 @@ impl Auth {
         Auth {
             local_token: local_token.unwrap_or_else(samkit_store::new_token),
             session_ttl,
-            limiter: LoginLimiter::default(),
         }
     }
 }
@@ -240,28 +237,27 @@ pub(crate) async fn unauthenticated(st: &AppState) -> ApiError {
     )
 }
 
-/// Failed log-ins remembered per user name and per client address: after
+/// Failed log-ins counted per user name and per client address: after
 /// [`LoginLimiter::PER_NAME`] failures for one name (or [`LoginLimiter::PER_ADDRESS`] from
 /// one address) within [`LoginLimiter::WINDOW`], further attempts are refused until the
-/// oldest failure leaves the window. Per process: each server counts its own.
-#[derive(Default)]
-pub struct LoginLimiter {
-    failures: Mutex<HashMap<String, Vec<Instant>>>,
-}
+/// oldest failure leaves the window. The failures are kept in the project database, so
+/// servers sharing one count the same attempts.
+pub struct LoginLimiter;
 
 impl LoginLimiter {
     pub const WINDOW: Duration = Duration::from_secs(15 * 60);
     pub const PER_NAME: usize = 5;
     pub const PER_ADDRESS: usize = 20;
-    /// Keys remembered at most (each a few dozen bytes): a flood of names cannot grow it.
-    const MAX_KEYS: usize = 10_000;
+
+    fn name_key(name: &str) -> String {
+        // Bounded: a key is stored per failure (a name is at most 64 characters anyway).
+        let name: String = name.trim().to_lowercase().chars().take(100).collect();
+        format!("name:{name}")
+    }
 
     fn keys(name: &str, addr: Option<IpAddr>) -> [(String, usize); 2] {
         [
-            (
-                format!("name:{}", name.trim().to_lowercase()),
-                Self::PER_NAME,
-            ),
+            (Self::name_key(name), Self::PER_NAME),
             (
                 format!("addr:{}", addr.map_or("?".into(), |a| a.to_string())),
                 Self::PER_ADDRESS,
@@ -269,49 +265,35 @@ impl LoginLimiter {
         ]
     }
 
-    /// `Err(wait)` when `name` or `addr` has used up its attempts.
-    pub fn check(&self, name: &str, addr: Option<IpAddr>) -> Result<(), Duration> {
-        let now = Instant::now();
-        let mut map = self.failures.lock().unwrap_or_else(|e| e.into_inner());
-        let mut wait = Duration::ZERO;
-        for (key, limit) in Self::keys(name, addr) {
-            if let Some(times) = map.get_mut(&key) {
-                times.retain(|t| now.duration_since(*t) < Self::WINDOW);
-                if times.len() >= limit {
-                    let oldest = times[times.len() - limit];
-                    wait = wait.max(Self::WINDOW.saturating_sub(now.duration_since(oldest)));
-                }
-            }
-        }
-        if wait.is_zero() {
-            Ok(())
-        } else {
-            Err(wait.max(Duration::from_secs(1)))
-        }
+    /// `Ok(Err(wait))` when `name` or `addr` has used up its attempts.
+    pub async fn check(
+        store: &Store,
+        name: &str,
+        addr: Option<IpAddr>,
+    ) -> samkit_store::Result<Result<(), Duration>> {
+        Ok(
+            match store
+                .login_wait(&Self::keys(name, addr), Self::WINDOW)
+                .await?
+            {
+                None => Ok(()),
+                Some(wait) => Err(wait.max(Duration::from_secs(1))),
+            },
+        )
     }
 
-    pub fn failed(&self, name: &str, addr: Option<IpAddr>) {
-        let now = Instant::now();
-        let mut map = self.failures.lock().unwrap_or_else(|e| e.into_inner());
-        if map.len() >= Self::MAX_KEYS {
-            map.retain(|_, times| {
-                times.retain(|t| now.duration_since(*t) < Self::WINDOW);
-                !times.is_empty()
-            });
-            if map.len() >= Self::MAX_KEYS {
-                // Still full: forget name keys (address keys keep limiting the flood).
-                map.retain(|k, _| k.starts_with("addr:"));
-            }
-        }
-        for (key, _) in Self::keys(name, addr) {
-            map.entry(key).or_default().push(now);
-        }
+    pub async fn failed(
+        store: &Store,
+        name: &str,
+        addr: Option<IpAddr>,
+    ) -> samkit_store::Result<()> {
+        let keys = Self::keys(name, addr).map(|(k, _)| k);
+        store.record_login_failure(&keys, Self::WINDOW).await
     }
 
     /// A successful log-in clears the name's failures (not the address's).
-    pub fn succeeded(&self, name: &str) {
-        let mut map = self.failures.lock().unwrap_or_else(|e| e.into_inner());
-        map.remove(&format!("name:{}", name.trim().to_lowercase()));
+    pub async fn succeeded(store: &Store, name: &str) -> samkit_store::Result<()> {
+        store.clear_login_failures(&Self::name_key(name)).await
     }
 }
 
@@ -344,25 +326,36 @@ mod tests {
         assert!(!same_secret("abc", "abcd"));
     }
 
-    #[test]
-    fn log_ins_are_limited_per_name_and_per_address() {
-        let l = LoginLimiter::default();
+    #[tokio::test]
+    async fn log_ins_are_limited_per_name_and_per_address() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open_path(&dir.path().join("p.db")).await.unwrap();
         let ip: Option<IpAddr> = Some("10.0.0.1".parse().unwrap());
+        let check = |name: &'static str, ip: Option<IpAddr>| {
+            let store = store.clone();
+            async move { LoginLimiter::check(&store, name, ip).await.unwrap() }
+        };
         for _ in 0..LoginLimiter::PER_NAME {
-            assert!(l.check("Ann", ip).is_ok());
-            l.failed("Ann", ip);
+            assert!(check("Ann", ip).await.is_ok());
+            LoginLimiter::failed(&store, "Ann", ip).await.unwrap();
         }
-        let wait = l.check("ann", ip).unwrap_err();
+        let wait = check("ann", ip).await.unwrap_err();
         assert!(wait > Duration::from_secs(14 * 60), "{wait:?}");
         // Another name from the same address still has attempts left...
-        assert!(l.check("bob", ip).is_ok());
+        assert!(check("bob", ip).await.is_ok());
         for i in 0..LoginLimiter::PER_ADDRESS {
-            l.failed(&format!("user{i}"), ip);
+            LoginLimiter::failed(&store, &format!("user{i}"), ip)
+                .await
+                .unwrap();
         }
         // ...until the address has used up its own.
-        assert!(l.check("carol", ip).is_err());
-        assert!(l.check("carol", Some("10.0.0.2".parse().unwrap())).is_ok());
-        l.succeeded("ANN");
-        assert!(l.check("ann", Some("10.0.0.3".parse().unwrap())).is_ok());
+        assert!(check("carol", ip).await.is_err());
+        assert!(check("carol", Some("10.0.0.2".parse().unwrap()))
+            .await
+            .is_ok());
+        LoginLimiter::succeeded(&store, "ANN").await.unwrap();
+        assert!(check("ann", Some("10.0.0.3".parse().unwrap()))
+            .await
+            .is_ok());
     }
 }

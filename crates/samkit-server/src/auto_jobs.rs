@@ -484,8 +484,15 @@ mod tests {
 
     #[test]
     fn defaults_are_sams() {
+        // SAM's, plus full-resolution tiles for images larger than 2048 px.
         let p = AutoRequest::default().params();
-        assert_eq!(p, AutoParams::default());
+        assert_eq!(
+            p,
+            AutoParams {
+                tiles: samkit_auto::TileMode::Auto,
+                ..AutoParams::default()
+            }
+        );
         let r: AutoRequest = serde_json::from_str("{}").unwrap();
         assert_eq!(r, AutoRequest::default());
         assert!(serde_json::from_str::<AutoRequest>(r#"{"crop_n_layers": 1}"#).is_err());

@@ -143,7 +143,7 @@ pub struct AppState {
     pub(crate) windows: source::Windows,
     /// Zoom-in refinement on images larger than the model's view; `None`: off.
     pub(crate) zoom: Option<samkit_engine::zoom::ZoomConfig>,
-    /// Sessions, the one-person token, the log-in limiter.
+    /// Sessions and the one-person token (log-in failures are counted in the store).
     pub(crate) auth: auth::Auth,
 }
 

@@ -162,6 +162,31 @@ async fn two_servers_on_one_postgres_database_serve_one_project() {
         ["Rita", "Ada"],
         "newest first: the race's winner, then Rita's edit, then the create"
     );
+
+    // Failed log-ins are counted in the database: five through one server, and the next
+    // attempt through the other is refused too.
+    for _ in 0..5 {
+        let r = one
+            .client
+            .anonymous()
+            .post(
+                "/api/login",
+                &json!({"name": "rita", "password": "wrong password"}),
+            )
+            .await
+            .unwrap();
+        assert_eq!(r.status, 401);
+    }
+    let r = two
+        .client
+        .anonymous()
+        .post(
+            "/api/login",
+            &json!({"name": "Rita", "password": "rita password"}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.status, 429, "{}", String::from_utf8_lossy(&r.body));
 }
 
 /// Two projects (two folders) on one database: neither server answers with the other

@@ -4,7 +4,7 @@
 //! images (path, size, content hash, review status), categories (name, colour),
 //! instances (COCO RLE mask as JSON, category, score, the prompts that produced it,
 //! author), the window chosen for each volume file, the team's users (role, argon2id password
-//! hash) and their sessions, and an append-only `history` of every change with the rows before and after,
+//! hash), their sessions and failed log-ins, and an append-only `history` of every change with the rows before and after,
 //! so any past state can be inspected and restored ([`Store::restore_from_history`]).
 //!
 //! Several annotators share one project, so every editable row carries a `version`:
@@ -57,6 +57,7 @@ mod error;
 mod history;
 mod images;
 mod instances;
+mod login_failures;
 mod model;
 mod projects;
 mod sessions;

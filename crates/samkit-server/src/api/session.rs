@@ -2,7 +2,7 @@
 //! one-person token's address (`/?token=…`).
 
 use super::*;
-use crate::auth::{self, CookieName, Identity};
+use crate::auth::{self, CookieName, Identity, LoginLimiter};
 
 fn user_value(u: &samkit_store::User) -> Value {
     json!({"id": u.id, "name": u.name, "role": u.role})
@@ -43,7 +43,7 @@ pub(super) async fn login(
     ApiJson(b): ApiJson<LoginBody>,
 ) -> ApiResult<Response> {
     let addr = peer.map(|p| p.0 .0.ip());
-    if let Err(wait) = st.auth.limiter.check(&b.name, addr) {
+    if let Err(wait) = LoginLimiter::check(&st.store, &b.name, addr).await.api()? {
         let secs = wait.as_secs().max(1);
         let mut err = ApiError::new(
             StatusCode::TOO_MANY_REQUESTS,
@@ -60,14 +60,14 @@ pub(super) async fn login(
         return Ok(err);
     }
     let Some(user) = st.store.check_password(&b.name, &b.password).await.api()? else {
-        st.auth.limiter.failed(&b.name, addr);
+        LoginLimiter::failed(&st.store, &b.name, addr).await.api()?;
         return Err(ApiError::new(
             StatusCode::UNAUTHORIZED,
             "bad_login",
             "wrong name or password (or the account is disabled); ask an admin to reset it",
         ));
     };
-    st.auth.limiter.succeeded(&b.name);
+    LoginLimiter::succeeded(&st.store, &b.name).await.api()?;
     let (token, s) = st
         .store
         .create_session(user.id, st.auth.session_ttl)
