@@ -6,6 +6,12 @@
 //! JSON columns are text encoded here, and a `BOOLEAN` column read from SQLite (which
 //! keeps it as an integer) is accepted as an integer. Its `QueryBuilder` writes `?`
 //! placeholders, which PostgreSQL refuses; [`Select`] writes `$n`.
+//!
+//! Never bind an `Option<f64>` that may be `None`: `Any` sends a missing double as a
+//! *float4* null (sqlx 0.8's `AnyArguments::convert_to` swaps Real and Double for nulls),
+//! PostgreSQL prepares the statement with a float4 parameter, and the connection's cached
+//! statement then refuses the next call's float8 ("incorrect binary data format"). Bind the
+//! value (or 0) and whether it is present: `CASE WHEN $present THEN $value ELSE NULL END`.
 
 use std::ops::{Deref, DerefMut};
 use std::time::Duration;

@@ -199,7 +199,8 @@ async fn insert_instance(
     let inst = sqlx::query_as::<_, Instance>(
         "INSERT INTO instances (image_id, category_id, rle, area, bbox, score, prompts, client_id, \
          author, created_at, updated_at, updated_by, version, deleted, z, attributes, assignment_id) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $9, 1, FALSE, \
+         VALUES ($1, $2, $3, $4, $5, CASE WHEN $13 THEN $6 ELSE NULL END, $7, $8, $9, $10, $10, \
+         $9, 1, FALSE, \
          (SELECT COALESCE(MAX(z), 0) FROM instances WHERE image_id = $1 AND deleted = FALSE), \
          $11, $12) RETURNING *",
     )
@@ -208,13 +209,14 @@ async fn insert_instance(
     .bind(Json(&new.rle))
     .bind(new.area)
     .bind(Json(new.bbox))
-    .bind(new.score)
+    .bind(new.score.unwrap_or(0.0))
     .bind(Json(&new.prompts))
     .bind(&new.client_id)
     .bind(author)
     .bind(&at)
     .bind(Json(serde_json::Value::Object(check_attributes(&new.attributes)?)))
     .bind(assignment.map(|a| a.id))
+    .bind(new.score.is_some())
     .fetch_one(&mut **tx)
     .await?;
     log(
@@ -250,15 +252,16 @@ pub(super) async fn write_instance(
     }
     let at = now();
     let after = sqlx::query_as::<_, Instance>(
-        "UPDATE instances SET category_id = $1, rle = $2, area = $3, bbox = $4, score = $5, \
-         prompts = $6, deleted = $7, updated_at = $8, updated_by = $9, z = $12, attributes = $13, \
+        "UPDATE instances SET category_id = $1, rle = $2, area = $3, bbox = $4, \
+         score = CASE WHEN $14 THEN $5 ELSE NULL END, prompts = $6, deleted = $7, \
+         updated_at = $8, updated_by = $9, z = $12, attributes = $13, \
          version = version + 1 WHERE id = $10 AND version = $11 RETURNING *",
     )
     .bind(next.category_id)
     .bind(&next.rle)
     .bind(next.area)
     .bind(next.bbox)
-    .bind(next.score)
+    .bind(next.score.unwrap_or(0.0))
     .bind(&next.prompts)
     .bind(next.deleted)
     .bind(&at)
@@ -267,6 +270,7 @@ pub(super) async fn write_instance(
     .bind(before.version)
     .bind(next.z)
     .bind(&next.attributes)
+    .bind(next.score.is_some())
     .fetch_optional(&mut **tx)
     .await?
     .ok_or_else(|| {

@@ -852,7 +852,36 @@ async fn racing_demotions_keep_an_admin(backend: Backend) {
     }
 }
 
+/// A score goes from none to some and back, on create and update, many times: the
+/// statements PostgreSQL prepared (and sqlx cached per connection) for one case must take
+/// the other (see `db.rs` on nullable doubles).
+async fn scores_are_set_and_cleared_again_and_again(backend: Backend) {
+    let Some((_d, store, _p, img, cat)) = fresh(backend).await else {
+        return;
+    };
+    // Many rounds: the pool hands out several connections, and the failure needs one
+    // that prepared the statement in the other case.
+    for k in 0..100 {
+        let mut new = new_inst(&img, &cat, None);
+        new.score = (k % 2 == 0).then_some(0.25);
+        let (i, _) = store.create_instance(new, "a").await.unwrap();
+        assert_eq!(i.score, (k % 2 == 0).then_some(0.25));
+        let flipped = if i.score.is_some() { None } else { Some(0.75) };
+        let patch = InstancePatch {
+            score: Some(flipped),
+            ..Default::default()
+        };
+        let u = store
+            .update_instance(i.id, i.version, patch, "a")
+            .await
+            .unwrap();
+        assert_eq!(u.score, flipped);
+        assert_eq!(store.instance(i.id).await.unwrap().score, flipped);
+    }
+}
+
 on_both_backends!(
+    scores_are_set_and_cleared_again_and_again,
     racing_stale_writes_through_two_handles_leave_one_change,
     racing_demotions_keep_an_admin
 );

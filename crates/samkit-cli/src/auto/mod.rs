@@ -421,7 +421,19 @@ mod tests {
         }
         use clap::Parser;
         let cli = Cli::try_parse_from(["samkit", "img.png", "--out", "o"]).unwrap();
-        assert_eq!(cli.auto.params(), AutoParams::default());
+        // SAM's, plus full-resolution tiles for images larger than 2048 px.
+        assert_eq!(
+            cli.auto.params(),
+            AutoParams {
+                tiles: samkit_auto::TileMode::Auto,
+                ..AutoParams::default()
+            }
+        );
+        let off = Cli::try_parse_from(["samkit", "i.png", "--out", "o", "--tiles", "off"]).unwrap();
+        assert_eq!(off.auto.params(), AutoParams::default());
+        let layers =
+            Cli::try_parse_from(["samkit", "i.png", "--out", "o", "--crop-n-layers", "1"]).unwrap();
+        assert_eq!(layers.auto.params().tiles, samkit_auto::TileMode::Off);
         assert_eq!(cli.auto.output_mode, None);
         assert_eq!(cli.auto.format, Format::SamJson);
         for format in [Format::SamJson, Format::Coco, Format::Png, Format::Npz] {
