@@ -16,6 +16,15 @@ pub struct CropBox {
 }
 
 impl CropBox {
+    /// The whole `width × height` image (layer 0).
+    pub fn whole(width: u32, height: u32) -> CropBox {
+        CropBox {
+            x0: 0,
+            y0: 0,
+            x1: width,
+            y1: height,
+        }
+    }
     pub fn width(&self) -> u32 {
         self.x1 - self.x0
     }
@@ -57,15 +66,7 @@ pub fn generate_crop_boxes(
     }
     let (im_w, im_h) = (i64::from(width), i64::from(height));
     let short_side = im_w.min(im_h);
-    let mut crops = vec![(
-        CropBox {
-            x0: 0,
-            y0: 0,
-            x1: width,
-            y1: height,
-        },
-        0,
-    )];
+    let mut crops = vec![(CropBox::whole(width, height), 0)];
     // ceil((overlap · (n − 1) + len) / n), a Python true division.
     let crop_len = |orig_len: i64, n_crops: i64, overlap: i64| -> i64 {
         ((overlap * (n_crops - 1) + orig_len) as f64 / n_crops as f64).ceil() as i64
@@ -174,15 +175,7 @@ pub fn tile_crop_boxes(width: u32, height: u32, tiling: Tiling) -> Result<Vec<(C
             tiling.tile, tiling.overlap
         )));
     }
-    let mut crops = vec![(
-        CropBox {
-            x0: 0,
-            y0: 0,
-            x1: width,
-            y1: height,
-        },
-        0,
-    )];
+    let mut crops = vec![(CropBox::whole(width, height), 0)];
     if width <= tiling.tile && height <= tiling.tile {
         return Ok(crops);
     }

@@ -321,7 +321,7 @@ fn process_crop<D: PointDecoder>(
     mut on_points: impl FnMut(usize),
 ) -> Result<MaskData> {
     let (w, h) = image.dimensions();
-    let whole = crop.x0 == 0 && crop.y0 == 0 && crop.x1 == w && crop.y1 == h;
+    let whole = *crop == CropBox::whole(w, h);
     let cropped;
     let crop_image = if whole {
         image

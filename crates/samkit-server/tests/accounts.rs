@@ -20,19 +20,8 @@ async fn serve(db: Db) -> Option<(tempfile::TempDir, tempfile::TempDir, TestServ
 
 /// Signs `name` in; returns a client carrying the session token.
 async fn login(s: &TestServer, name: &str, password: &str) -> Client {
-    let r = s
-        .client
-        .anonymous()
-        .post(
-            "/api/login",
-            &json!({"name": name, "password": password, "token": true}),
-        )
-        .await
-        .unwrap();
-    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
-    s.client
-        .anonymous()
-        .with_token(r.json()["token"].as_str().unwrap())
+    let token = common::session_token(s, name, password).await;
+    s.client.anonymous().with_token(&token)
 }
 
 /// An admin (made with the one-person token, which then stops working), a reviewer and

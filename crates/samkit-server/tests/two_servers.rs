@@ -9,21 +9,6 @@ use samkit_server::client::Client;
 use samkit_server::Config;
 use serde_json::json;
 
-/// Signs `name` in through `s`; returns the session token.
-async fn login(s: &TestServer, name: &str, password: &str) -> String {
-    let r = s
-        .client
-        .anonymous()
-        .post(
-            "/api/login",
-            &json!({"name": name, "password": password, "token": true}),
-        )
-        .await
-        .unwrap();
-    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
-    r.json()["token"].as_str().unwrap().to_string()
-}
-
 fn signed_in(s: &TestServer, token: &str) -> Client {
     s.client.anonymous().with_token(token)
 }
@@ -71,7 +56,7 @@ async fn two_servers_on_one_postgres_database_serve_one_project() {
         .unwrap();
     assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
     assert_eq!(two.client.get("/api/project").await.unwrap().status, 401);
-    let ada = login(&one, "ada", "admin password").await;
+    let ada = common::session_token(&one, "ada", "admin password").await;
     let ada1 = signed_in(&one, &ada);
     let r = ada1
         .post(
@@ -84,7 +69,10 @@ async fn two_servers_on_one_postgres_database_serve_one_project() {
     // A session made on one server is valid on the other (the sessions table is shared).
     let ada2 = signed_in(&two, &ada);
     assert_eq!(ada2.get("/api/users").await.unwrap().status, 200);
-    let rita2 = signed_in(&two, &login(&two, "rita", "rita password").await);
+    let rita2 = signed_in(
+        &two,
+        &common::session_token(&two, "rita", "rita password").await,
+    );
 
     // A change through one is seen through the other.
     let body = json!({"rle": rle(30, 40, 100, 50), "score": 0.9, "client_id": "c-1",

@@ -9,19 +9,8 @@ use samkit_server::client::Client;
 use serde_json::{json, Value};
 
 async fn login(s: &TestServer, name: &str) -> Client {
-    let r = s
-        .client
-        .anonymous()
-        .post(
-            "/api/login",
-            &json!({"name": name, "password": format!("{name} password"), "token": true}),
-        )
-        .await
-        .unwrap();
-    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
-    s.client
-        .anonymous()
-        .with_token(r.json()["token"].as_str().unwrap())
+    let token = common::session_token(s, name, &format!("{name} password")).await;
+    s.client.anonymous().with_token(&token)
 }
 
 fn ok(r: &samkit_server::client::Reply, status: u16) -> Value {

@@ -371,19 +371,29 @@ impl Store {
     }
 }
 
-/// A new, empty store on `backend` for a test: SQLite in `dir`, or a new database on the
-/// test PostgreSQL server (`None`, the skip recorded, when there is none; see
-/// `samkit_testdata::postgres_database`).
+/// The URL of a new, empty database on `backend` for a test: a file in `dir`, or a new
+/// database on the test PostgreSQL server (`None`, the skip recorded, when there is none;
+/// see `samkit_testdata::postgres_database`). Open it several times for several handles.
+#[cfg(test)]
+pub(crate) fn test_url(backend: Backend, dir: &Path) -> Option<String> {
+    match backend {
+        Backend::Sqlite => Some(format!("sqlite://{}", dir.join("p.db").display())),
+        Backend::Postgres => samkit_testdata::postgres_database("samkit-store tests"),
+    }
+}
+
+/// A new, empty store on `backend` for a test ([`test_url`]; SQLite opened by path).
 #[cfg(test)]
 pub(crate) async fn test_store(backend: Backend, dir: &Path) -> Option<Store> {
     match backend {
         Backend::Sqlite => Some(Store::open_path(&dir.join("p.db")).await.unwrap()),
-        Backend::Postgres => {
-            let url = samkit_testdata::postgres_database("samkit-store tests")?;
-            Some(Store::open(&url).await.unwrap())
-        }
+        Backend::Postgres => Some(Store::open(&test_url(backend, dir)?).await.unwrap()),
     }
 }
 
+#[cfg(test)]
+mod backend_tests;
+#[cfg(test)]
+mod category_tests;
 #[cfg(test)]
 mod tests;

@@ -133,6 +133,22 @@ pub async fn start_with(cfg: Config, model: Option<ModelLoader>) -> TestServer {
     }
 }
 
+/// Signs `name` in on `s` (`POST /api/login` with `"token": true`); the session token.
+#[allow(dead_code)]
+pub async fn session_token(s: &TestServer, name: &str, password: &str) -> String {
+    let r = s
+        .client
+        .anonymous()
+        .post(
+            "/api/login",
+            &serde_json::json!({"name": name, "password": password, "token": true}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    r.json()["token"].as_str().unwrap().to_string()
+}
+
 /// Waits until the model is ready and every image is encoded.
 pub async fn wait_all_encoded(c: &Client, secs: u64) {
     let t = std::time::Instant::now();
